@@ -1,0 +1,97 @@
+"""Evaluation of the declarative conditions used by questions, rules, causes and advice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from bot.engine.models import (
+    UNKNOWN,
+    AllOf,
+    AnyOf,
+    CauseIs,
+    Condition,
+    FindingIs,
+    Level,
+    LevelIs,
+    NotOf,
+    PatternIs,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a condition can look at: answers so far, and (for advice) the outcome."""
+
+    answers: Mapping[str, str]
+    patterns: Mapping[str, Condition]
+    level: Level = Level.SELF_CARE
+    causes: frozenset[str] = field(default_factory=frozenset)
+
+
+def holds(condition: Condition, context: Context) -> bool:
+    """Tell whether `condition` is true in `context`; unanswered findings read ``unknown``."""
+    match condition:
+        case FindingIs(finding=code, values=values):
+            return context.answers.get(code, UNKNOWN) in values
+        case AllOf(all_of=parts):
+            return all(holds(part, context) for part in parts)
+        case AnyOf(any_of=parts):
+            return any(holds(part, context) for part in parts)
+        case NotOf(negated=part):
+            return not holds(part, context)
+        case LevelIs(levels=levels):
+            return context.level.code in levels
+        case CauseIs(cause=cause):
+            return cause in context.causes
+        case PatternIs(pattern=name):
+            return holds(context.patterns[name], context)
+    raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover - union is closed
+
+
+def walk(condition: Condition) -> Iterator[Condition]:
+    """Yield `condition` and every condition nested in it."""
+    yield condition
+    match condition:
+        case AllOf(all_of=parts) | AnyOf(any_of=parts):
+            for part in parts:
+                yield from walk(part)
+        case NotOf(negated=part):
+            yield from walk(part)
+
+
+def findings_in(condition: Condition, patterns: Mapping[str, Condition]) -> set[str]:
+    """Return the finding codes a condition reads, following named patterns."""
+    codes: set[str] = set()
+    for node in walk(condition):
+        if isinstance(node, FindingIs):
+            codes.add(node.finding)
+        elif isinstance(node, PatternIs) and node.pattern in patterns:
+            codes |= findings_in(patterns[node.pattern], patterns)
+    return codes
+
+
+def maybe(condition: Condition, context: Context, open_findings: frozenset[str]) -> bool | None:
+    """Three-valued `holds`: None when the answer depends on findings still to be asked.
+
+    Kleene logic: `all` is False as soon as one part is False, `any` True as soon as one is
+    True. Used to tell whether a rule could still fire, so that a question that cannot
+    change the outcome is not asked.
+    """
+    match condition:
+        case FindingIs(finding=code):
+            return None if code in open_findings else holds(condition, context)
+        case AllOf(all_of=parts):
+            results = [maybe(part, context, open_findings) for part in parts]
+            return False if False in results else (None if None in results else True)
+        case AnyOf(any_of=parts):
+            results = [maybe(part, context, open_findings) for part in parts]
+            return True if True in results else (None if None in results else False)
+        case NotOf(negated=part):
+            result = maybe(part, context, open_findings)
+            return None if result is None else not result
+        case PatternIs(pattern=name):
+            return maybe(context.patterns[name], context, open_findings)
+        case CauseIs():
+            return None
+    return holds(condition, context)

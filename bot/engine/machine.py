@@ -1,0 +1,247 @@
+"""The questionnaire state machine: start, answer, toggle, done, back -> the next Step.
+
+Questions are asked in knowledge-base order, each only when its `ask_if` holds over the
+answers so far (XLSForm's `relevant`). After every step the triage rules run; an
+`emergency` ends the questionnaire at once. Every function is pure: it takes a session and
+returns a new one with `rev` + 1, never touching the old.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.engine.conditions import Context, findings_in, holds, maybe
+from bot.engine.errors import InvalidAnswer, SessionFinished, SessionOutdated
+from bot.engine.models import (
+    UNKNOWN,
+    Advice,
+    ChecklistQuestion,
+    KnowledgeBase,
+    Level,
+    Option,
+    SingleQuestion,
+)
+from bot.engine.scoring import (
+    CauseScore,
+    RuleHit,
+    likely_causes,
+    rank_causes,
+    select_advice,
+    triage,
+)
+from bot.engine.session import FORMAT, Answer, Session
+
+Question = SingleQuestion | ChecklistQuestion
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Show a question. For a single question the last option is "Not sure" (``unknown``)."""
+
+    question: Question
+    options: tuple[Option, ...]
+    ticked: tuple[str, ...]
+    revision: int
+    cards: tuple[Advice, ...]
+    """Advice to show once, before this question (the first-aid card)."""
+    can_go_back: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The outcome: level, likely causes, advice, and the trace that explains them."""
+
+    level: Level
+    causes: tuple[CauseScore, ...]
+    advice: tuple[Advice, ...]
+    rules: tuple[RuleHit, ...]
+    unsure: tuple[str, ...]
+    """Red-flag findings the user answered "Not sure": named in the safety net."""
+    findings: dict[str, str]
+    revision: int
+    cards: tuple[Advice, ...]
+
+    @property
+    def advice_codes(self) -> tuple[str, ...]:
+        return tuple(sorted({code for block in self.advice for code in block.codes}))
+
+
+Step = Ask | Result
+
+
+def start(kb: KnowledgeBase) -> tuple[Session, Step]:
+    """Begin a new questionnaire."""
+    session = Session(format=FORMAT, kb=kb.version)
+    return session, current_step(kb, session)
+
+
+def current_step(kb: KnowledgeBase, session: Session, *, before: dict[str, str] | None = None) -> (
+    Step
+):
+    """Return what to show for `session`; `before` (earlier findings) decides new cards."""
+    if session.kb != kb.version:
+        raise SessionOutdated(session.kb, kb.version)
+    findings = _with_ticks(session)
+    cards = _new_cards(kb, before, findings) if before is not None else ()
+    if session.done:
+        return _result(kb, session, findings, cards)
+    question = _next_question(kb, session)
+    if question is None:  # pragma: no cover - _advance marks such sessions done
+        return _result(kb, session, findings, cards)
+    return Ask(
+        question=question,
+        options=_options(kb, question),
+        ticked=session.ticked,
+        revision=session.rev,
+        cards=cards,
+        can_go_back=bool(session.answers or session.ticked),
+    )
+
+
+def answer(kb: KnowledgeBase, session: Session, option_index: int) -> tuple[Session, Step]:
+    """Answer the current single question with the option at `option_index`."""
+    question = _asking(kb, session)
+    if not isinstance(question, SingleQuestion):
+        raise InvalidAnswer(f"question {question.id} is a checklist: toggle items instead")
+    options = _options(kb, question)
+    if not 0 <= option_index < len(options):
+        raise InvalidAnswer(f"question {question.id} has no option {option_index}")
+    recorded = Answer(q=question.id, v={question.finding: options[option_index].value})
+    return _advance(kb, session, recorded)
+
+
+def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Session, Step]:
+    """Tick or untick one checklist item; a tick that makes it an emergency ends at once."""
+    question = _asking(kb, session)
+    if not isinstance(question, ChecklistQuestion):
+        raise InvalidAnswer(f"question {question.id} is not a checklist")
+    if not 0 <= item_index < len(question.items):
+        raise InvalidAnswer(f"question {question.id} has no item {item_index}")
+    code = question.items[item_index].finding
+    ticked = tuple(c for c in session.ticked if c != code)
+    if code not in session.ticked:
+        ticked = tuple(i.finding for i in question.items if i.finding in {*ticked, code})
+    before = session.findings()
+    updated = session.model_copy(update={"ticked": ticked, "rev": session.rev + 1})
+    if triage(kb, _with_ticks(updated))[0] is Level.EMERGENCY:
+        partial = Answer(q=question.id, v=dict.fromkeys(ticked, "yes"))
+        updated = session.model_copy(
+            update={
+                "answers": (*session.answers, partial),
+                "ticked": (),
+                "rev": session.rev + 1,
+                "done": True,
+            }
+        )
+    return updated, current_step(kb, updated, before=before)
+
+
+def done(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
+    """Finish the current checklist: ticked items are "yes", the rest "no"."""
+    question = _asking(kb, session)
+    if not isinstance(question, ChecklistQuestion):
+        raise InvalidAnswer(f"question {question.id} is not a checklist")
+    values = {item.finding: "yes" if item.finding in session.ticked else "no"
+              for item in question.items}
+    return _advance(kb, session, Answer(q=question.id, v=values))
+
+
+def back(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
+    """Undo the last answer (or clear the ticks of the checklist being shown)."""
+    if session.kb != kb.version:
+        raise SessionOutdated(session.kb, kb.version)
+    if not session.answers and not session.ticked:
+        raise InvalidAnswer("nothing to go back to")
+    # Back always returns to the previous screen; ticks of the current checklist go with it.
+    answers = session.answers[:-1] if session.answers else ()
+    updated = session.model_copy(
+        update={"answers": answers, "ticked": (), "done": False, "rev": session.rev + 1}
+    )
+    return updated, current_step(kb, updated)
+
+
+# ----------------------------------------------------------------- internals --
+def _asking(kb: KnowledgeBase, session: Session) -> Question:
+    step = current_step(kb, session)
+    if isinstance(step, Result):
+        raise SessionFinished("the questionnaire already has its result")
+    return step.question
+
+
+def _advance(kb: KnowledgeBase, session: Session, recorded: Answer) -> tuple[Session, Step]:
+    before = session.findings()
+    updated = session.model_copy(
+        update={"answers": (*session.answers, recorded), "ticked": (), "rev": session.rev + 1}
+    )
+    findings = updated.findings()
+    if triage(kb, findings)[0] is Level.EMERGENCY or _next_question(kb, updated) is None:
+        updated = updated.model_copy(update={"done": True})
+    return updated, current_step(kb, updated, before=before)
+
+
+def _next_question(kb: KnowledgeBase, session: Session) -> Question | None:
+    """Return the first question after the last answered one whose `ask_if` holds."""
+    findings = session.findings()
+    answered = {answer.q for answer in session.answers}
+    last = max((i for i, q in enumerate(kb.questions) if q.id in answered), default=-1)
+    level = triage(kb, findings)[0]
+    context = Context(answers=findings, patterns=kb.patterns, level=level)
+    ahead = kb.questions[last + 1 :]
+    open_findings = frozenset(code for question in ahead for code in question.findings)
+    for question in ahead:
+        if question.ask_if is not None and not holds(question.ask_if, context):
+            continue
+        if question.skip_if_settled and not _can_raise_level(
+            kb, question, context, open_findings
+        ):
+            continue
+        return question
+    return None
+
+
+def _can_raise_level(
+    kb: KnowledgeBase, question: Question, context: Context, open_findings: frozenset[str]
+) -> bool:
+    """Tell whether some rule above the current level reads this question and could fire."""
+    asked = set(question.findings)
+    return any(
+        Level.from_code(rule.level) > context.level
+        and asked & findings_in(rule.when, kb.patterns)
+        and maybe(rule.when, context, open_findings) is not False
+        for rule in kb.rules
+    )
+
+
+def _options(kb: KnowledgeBase, question: Question) -> tuple[Option, ...]:
+    if isinstance(question, ChecklistQuestion):
+        return tuple(Option(value=item.finding, label=item.label) for item in question.items)
+    return (*question.options, Option(value=UNKNOWN, label=kb.texts["not_sure"]))
+
+
+def _with_ticks(session: Session) -> dict[str, str]:
+    return session.findings() | dict.fromkeys(session.ticked, "yes")
+
+
+def _new_cards(
+    kb: KnowledgeBase, before: dict[str, str], after: dict[str, str]
+) -> tuple[Advice, ...]:
+    def active(findings: dict[str, str]) -> set[str]:
+        context = Context(answers=findings, patterns=kb.patterns)
+        return {card.id for card in kb.cards if holds(card.when, context)}
+
+    fresh = active(after) - active(before)
+    return tuple(kb.advice_block(card.advice) for card in kb.cards if card.id in fresh)
+
+
+def _result(
+    kb: KnowledgeBase, session: Session, findings: dict[str, str], cards: tuple[Advice, ...]
+) -> Result:
+    level, hits = triage(kb, findings)
+    causes = likely_causes(rank_causes(kb, findings))
+    advice = select_advice(
+        kb, findings, level=level, causes=frozenset(score.cause for score in causes)
+    )
+    red_flags = {finding.code for finding in kb.findings if finding.red_flag}
+    unsure = tuple(code for code, value in findings.items()
+                   if value == UNKNOWN and code in red_flags)
+    return Result(level, causes, advice, hits, unsure, findings, session.rev, cards)

@@ -1,0 +1,299 @@
+"""Frozen models of the knowledge base: findings, questions, rules, causes, advice, texts.
+
+Local invariants (unique option values within one question, say) are model validators;
+rules that span files (references, reachability, language coverage) live in `lint.py`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=40)]
+Text = dict[str, str]
+"""User-facing text keyed by language code ("en", "nb")."""
+
+UNKNOWN = "unknown"
+"""The value every finding also accepts: not sure, skipped, or never asked."""
+
+
+class Level(IntEnum):
+    """Triage levels, ordered so that `max` picks the most urgent."""
+
+    SELF_CARE = 0
+    DOCTOR = 1
+    URGENT = 2
+    EMERGENCY = 3
+
+    @property
+    def code(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_code(cls, code: str) -> Level:
+        return cls[code.upper()]
+
+
+LevelCode = Literal["self_care", "doctor", "urgent", "emergency"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ---------------------------------------------------------------- conditions --
+class FindingIs(Frozen):
+    """True when the finding's answer (``unknown`` when not answered) is one of `values`."""
+
+    finding: Slug
+    values: tuple[str, ...] = Field(alias="in", min_length=1)
+
+
+class AllOf(Frozen):
+    all_of: tuple[Condition, ...] = Field(alias="all", min_length=1)
+
+
+class AnyOf(Frozen):
+    any_of: tuple[Condition, ...] = Field(alias="any", min_length=1)
+
+
+class NotOf(Frozen):
+    negated: Condition = Field(alias="not")
+
+
+class LevelIs(Frozen):
+    """True when the triage level reached so far is one of `levels`."""
+
+    levels: tuple[LevelCode, ...] = Field(alias="level", min_length=1)
+
+
+class CauseIs(Frozen):
+    """True when the cause is among the result's likely causes (advice conditions only)."""
+
+    cause: Slug
+
+
+class PatternIs(Frozen):
+    """A named condition from `patterns` in kb.yaml (for example the overdrinking pattern)."""
+
+    pattern: Slug
+
+
+_CONDITION_KEYS = ("finding", "all", "any", "not", "level", "cause", "pattern")
+_CONDITION_CLASSES: dict[type[Frozen], str] = {
+    FindingIs: "finding",
+    AllOf: "all",
+    AnyOf: "any",
+    NotOf: "not",
+    LevelIs: "level",
+    CauseIs: "cause",
+    PatternIs: "pattern",
+}
+
+
+def _condition_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return next((key for key in _CONDITION_KEYS if key in value), None)
+    return _CONDITION_CLASSES.get(type(value))
+
+
+Condition = Annotated[
+    Annotated[FindingIs, Tag("finding")]
+    | Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotOf, Tag("not")]
+    | Annotated[LevelIs, Tag("level")]
+    | Annotated[CauseIs, Tag("cause")]
+    | Annotated[PatternIs, Tag("pattern")],
+    Discriminator(
+        _condition_tag,
+        custom_error_type="invalid_condition",
+        custom_error_message=f"a condition needs one of the keys {', '.join(_CONDITION_KEYS)}",
+    ),
+]
+
+
+for _model in (AllOf, AnyOf, NotOf):
+    _model.model_rebuild()
+
+
+# ------------------------------------------------------------------ findings --
+class Finding(Frozen):
+    """One code of the clinical findings contract, with the values it accepts."""
+
+    code: Slug
+    values: tuple[str, ...] = Field(min_length=2)
+    label: Text
+    red_flag: bool = False
+
+    @model_validator(mode="after")
+    def _values_unique(self) -> Finding:
+        if len(set(self.values)) != len(self.values) or UNKNOWN in self.values:
+            raise ValueError("values must be unique and must not list 'unknown' (it is implicit)")
+        return self
+
+
+# ----------------------------------------------------------------- questions --
+class Option(Frozen):
+    value: str
+    label: Text
+
+
+class SingleQuestion(Frozen):
+    """One finding; the engine adds the "Not sure" (``unknown``) choice itself."""
+
+    kind: Literal["single"]
+    id: Slug
+    finding: Slug
+    text: Text
+    help: Text | None = None
+    options: tuple[Option, ...] = Field(min_length=2)
+    ask_if: Condition | None = None
+    skip_if_settled: bool = False
+    """Skip the question when no answer to it could raise the triage level any more."""
+
+    @model_validator(mode="after")
+    def _options_unique(self) -> SingleQuestion:
+        values = [option.value for option in self.options]
+        if len(set(values)) != len(values):
+            raise ValueError(f"question {self.id}: option values repeat")
+        if UNKNOWN in values:
+            raise ValueError(f"question {self.id}: 'unknown' is added by the engine")
+        return self
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        return (self.finding,)
+
+
+class ChecklistItem(Frozen):
+    finding: Slug
+    label: Text
+    """Short button label."""
+    detail: Text | None = None
+    """Fuller wording shown in the message above the buttons."""
+
+
+class ChecklistQuestion(Frozen):
+    """Several yes/no findings: ticked means "yes", left unticked at Done means "no"."""
+
+    kind: Literal["checklist"]
+    id: Slug
+    text: Text
+    help: Text | None = None
+    items: tuple[ChecklistItem, ...] = Field(min_length=1)
+    ask_if: Condition | None = None
+    skip_if_settled: bool = False
+
+    @model_validator(mode="after")
+    def _items_unique(self) -> ChecklistQuestion:
+        codes = [item.finding for item in self.items]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"question {self.id}: a finding appears twice")
+        return self
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        return tuple(item.finding for item in self.items)
+
+
+Question = Annotated[SingleQuestion | ChecklistQuestion, Field(discriminator="kind")]
+
+
+# -------------------------------------------------------- rules, causes, advice --
+class Rule(Frozen):
+    """A triage rule: when `when` holds, the level is at least `level`."""
+
+    id: Slug
+    level: LevelCode
+    when: Condition
+    reason: Text
+    source: str = Field(min_length=1)
+
+
+class Signal(Frozen):
+    when: Condition
+    weight: int = Field(ge=-5, le=5)
+    reason: Text
+
+
+class Cause(Frozen):
+    id: Slug
+    name: Text
+    summary: Text
+    prior: int = Field(default=0, ge=0, le=5)
+    signals: tuple[Signal, ...] = ()
+
+
+Section = Literal["card", "action", "care", "prevention", "safety"]
+"""`card` blocks are only shown as cards before a question, never in a result."""
+
+
+class Advice(Frozen):
+    """One block of advice; shown when `show_if` holds and `hide_if` does not."""
+
+    id: Slug
+    section: Section
+    codes: tuple[Slug, ...]
+    text: Text
+    show_if: Condition | None = None
+    hide_if: Condition | None = None
+    source: str = ""
+
+
+class Card(Frozen):
+    """Advice shown once, before the next question, when `when` first becomes true."""
+
+    id: Slug
+    when: Condition
+    advice: Slug
+
+
+class LevelInfo(Frozen):
+    banner: str = Field(min_length=1)
+    title: Text
+
+
+class KnowledgeBase(Frozen):
+    """The whole knowledge base, as loaded from `knowledge/`."""
+
+    version: str = Field(min_length=1)
+    languages: tuple[str, ...] = Field(min_length=1)
+    texts: dict[Slug, Text]
+    levels: dict[LevelCode, LevelInfo]
+    patterns: dict[Slug, Condition] = Field(default_factory=dict)
+    findings: tuple[Finding, ...]
+    questions: tuple[Question, ...]
+    rules: tuple[Rule, ...]
+    causes: tuple[Cause, ...]
+    advice: tuple[Advice, ...]
+    cards: tuple[Card, ...] = ()
+    advice_codes: tuple[Slug, ...]
+    never_codes: tuple[Slug, ...] = ()
+
+    def finding(self, code: str) -> Finding:
+        return next(f for f in self.findings if f.code == code)
+
+    def question(self, question_id: str) -> SingleQuestion | ChecklistQuestion:
+        return next(q for q in self.questions if q.id == question_id)
+
+    def advice_block(self, advice_id: str) -> Advice:
+        return next(a for a in self.advice if a.id == advice_id)
+
+    def text(self, key: str, language: str) -> str:
+        return localize(self.texts[key], language)
+
+
+def localize(text: Text, language: str) -> str:
+    """Pick `language`, falling back to English (lint ensures every language is present)."""
+    return text.get(language) or text["en"]

@@ -1,0 +1,91 @@
+"""The in-process session store: a dict, for tests and development.
+
+Nothing survives a restart and nothing is shared between processes. Every method runs without
+an `await` in between its read and its write, so compare-and-set is atomic on one event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.engine.errors import ConflictError
+from bot.store.base import Record, SessionKey, check_expected_revision, check_ttl
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    record: Record
+    updated_at: float  # clock reading at the last put
+
+
+class MemoryStore:
+    """Keep sessions in a dict; expiry is checked lazily against the injected clock."""
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = check_ttl(ttl_seconds)
+        self._clock = clock
+        self._entries: dict[SessionKey, _Entry] = {}
+
+    async def get(self, key: SessionKey) -> Record | None:
+        """Return the live record under `key`, or None."""
+        entry = self._live_entry(key)
+        return None if entry is None else entry.record
+
+    async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
+        """Store `data` if the live revision is `expected_revision`; return the new revision."""
+        check_expected_revision(expected_revision)
+        entry = self._live_entry(key)
+        actual = None if entry is None else entry.record.revision
+        # Revision 0 stands for "no record", which the store sees as None.
+        if actual != (expected_revision if expected_revision > 0 else None):
+            logger.debug(
+                "conflict on %s: expected %d, found %s", key.render(), expected_revision, actual
+            )
+            raise ConflictError(key.render(), expected_revision, actual)
+        revision = expected_revision + 1
+        self._entries[key] = _Entry(Record(revision, data), self._clock())
+        return revision
+
+    async def delete(self, key: SessionKey) -> bool:
+        """Remove the record under `key`; return whether a live one was there."""
+        is_live = self._live_entry(key) is not None
+        self._entries.pop(key, None)
+        return is_live
+
+    async def delete_user(self, user_id: int) -> int:
+        """Erase every record of `user_id` in every chat; return how many were live."""
+        keys = [key for key in self._entries if key.user_id == user_id]
+        live = sum(1 for key in keys if self._live_entry(key) is not None)
+        for key in keys:
+            self._entries.pop(key, None)
+        return live
+
+    async def count(self) -> int:
+        """Return the number of live records, dropping expired ones on the way."""
+        for key in list(self._entries):
+            self._live_entry(key)
+        return len(self._entries)
+
+    async def close(self) -> None:
+        """Forget every record."""
+        self._entries.clear()
+
+    def _live_entry(self, key: SessionKey) -> _Entry | None:
+        """Return the entry under `key` unless it expired; an expired one is dropped."""
+        entry = self._entries.get(key)
+        if entry is None or self._ttl is None:
+            return entry
+        if entry.updated_at + self._ttl < self._clock():
+            del self._entries[key]
+            return None
+        return entry

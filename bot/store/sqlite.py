@@ -1,0 +1,177 @@
+"""The default session store: one SQLite file through aiosqlite, shareable by several processes.
+
+Every statement runs in autocommit mode, so each put is its own committed transaction, and each
+compare-and-set is a single `INSERT ... ON CONFLICT` or `UPDATE ... WHERE revision = ?`, which
+SQLite's write lock makes atomic across connections and processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiosqlite
+
+from bot.engine.errors import ConflictError
+from bot.store.base import Record, SessionKey, check_expected_revision, check_ttl
+
+logger = logging.getLogger(__name__)
+
+# How long a connection waits for another process's write lock before failing.
+BUSY_TIMEOUT_MS = 5000
+
+# WAL lets readers run beside the single writer. synchronous=NORMAL skips the fsync per commit:
+# a committed put survives a crash of the bot process (the failure we design for) and only the
+# last commits can be lost if the whole machine loses power, which a triage session tolerates.
+_PRAGMAS = (
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+)
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS sessions (
+        key TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id)",
+)
+
+# A row is live unless updated_at + ttl < now, i.e. unless updated_at < :cutoff. Without a TTL
+# :cutoff is NULL, so `(:cutoff IS NULL OR updated_at >= :cutoff)` holds for every row.
+_SELECT = """
+    SELECT revision, data FROM sessions
+    WHERE key = :key AND (:cutoff IS NULL OR updated_at >= :cutoff)
+"""
+# Insert, or take over the key only when the row there has expired.
+_INSERT = """
+    INSERT INTO sessions (key, user_id, revision, data, updated_at)
+    VALUES (:key, :user_id, 1, :data, :now)
+    ON CONFLICT (key) DO UPDATE SET
+        user_id = excluded.user_id,
+        revision = 1,
+        data = excluded.data,
+        updated_at = excluded.updated_at
+    WHERE sessions.updated_at < :cutoff
+"""
+_UPDATE = """
+    UPDATE sessions SET revision = revision + 1, data = :data, updated_at = :now
+    WHERE key = :key AND revision = :expected AND (:cutoff IS NULL OR updated_at >= :cutoff)
+"""
+# Deletes take expired rows too (erasure means erasure) but report only the live ones.
+_DELETE = """
+    DELETE FROM sessions WHERE key = :key
+    RETURNING (:cutoff IS NULL OR updated_at >= :cutoff)
+"""
+_DELETE_USER = """
+    DELETE FROM sessions WHERE user_id = :user_id
+    RETURNING (:cutoff IS NULL OR updated_at >= :cutoff)
+"""
+_COUNT = "SELECT count(*) FROM sessions WHERE (:cutoff IS NULL OR updated_at >= :cutoff)"
+_PURGE = "DELETE FROM sessions WHERE updated_at < :cutoff"
+
+
+class SqliteStore:
+    """Keep sessions in one SQLite table; build it with `await SqliteStore.open(path)`."""
+
+    def __init__(
+        self,
+        connection: aiosqlite.Connection,
+        *,
+        ttl_seconds: float | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._db = connection
+        self._ttl = check_ttl(ttl_seconds)
+        self._clock = clock
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        ttl_seconds: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> SqliteStore:
+        """Open (or create) the database file, its parent directories and the table."""
+        check_ttl(ttl_seconds)
+        location = os.fspath(path)
+        if location != ":memory:":
+            Path(location).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: autocommit, so no transaction stays open between calls.
+        connection = await aiosqlite.connect(location, isolation_level=None)
+        try:
+            for statement in (*_PRAGMAS, *_SCHEMA):
+                await connection.execute_fetchall(statement)
+        except BaseException:
+            await connection.close()
+            raise
+        logger.info("opened SQLite session store at %s (ttl %s s)", location, ttl_seconds)
+        return cls(connection, ttl_seconds=ttl_seconds, clock=clock)
+
+    async def get(self, key: SessionKey) -> Record | None:
+        """Return the live record under `key`, or None."""
+        async with self._db.execute(_SELECT, self._params(key=key.render())) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else Record(int(row[0]), str(row[1]))
+
+    async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
+        """Store `data` if the live revision is `expected_revision`; return the new revision."""
+        check_expected_revision(expected_revision)
+        params = self._params(
+            key=key.render(), user_id=key.user_id, data=data, expected=expected_revision
+        )
+        statement = _INSERT if expected_revision == 0 else _UPDATE
+        async with self._db.execute(statement, params) as cursor:
+            changed = cursor.rowcount
+        if changed != 1:
+            current = await self.get(key)
+            actual = None if current is None else current.revision
+            logger.debug(
+                "conflict on %s: expected %d, found %s", key.render(), expected_revision, actual
+            )
+            raise ConflictError(key.render(), expected_revision, actual)
+        return expected_revision + 1
+
+    async def delete(self, key: SessionKey) -> bool:
+        """Remove the record under `key`, expired or not; return whether a live one was there."""
+        rows = await self._db.execute_fetchall(_DELETE, self._params(key=key.render()))
+        return any(row[0] for row in rows)
+
+    async def delete_user(self, user_id: int) -> int:
+        """Erase every record of `user_id`, expired ones too; return how many were live."""
+        rows = await self._db.execute_fetchall(_DELETE_USER, self._params(user_id=user_id))
+        return sum(1 for row in rows if row[0])
+
+    async def count(self) -> int:
+        """Return the number of live records."""
+        async with self._db.execute(_COUNT, self._params()) as cursor:
+            row = await cursor.fetchone()
+        return 0 if row is None else int(row[0])
+
+    async def purge_expired(self) -> int:
+        """Delete every expired row; return how many went."""
+        if self._ttl is None:
+            return 0
+        async with self._db.execute(_PURGE, self._params()) as cursor:
+            purged = cursor.rowcount
+        logger.info("purged %d expired sessions", purged)
+        return purged
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._db.close()
+
+    def _params(self, **values: object) -> dict[str, object]:
+        """Return `values` plus `now` and `cutoff`, the oldest live updated_at (None: no TTL).
+
+        sqlite3 ignores names a statement does not use, so every statement can take all of them.
+        """
+        now = self._clock()
+        cutoff = None if self._ttl is None else now - self._ttl
+        return {"now": now, "cutoff": cutoff, **values}

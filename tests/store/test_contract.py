@@ -1,0 +1,221 @@
+"""The SessionStore contract, run against every backend (memory, SQLite, Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from bot.engine.errors import ConflictError
+from bot.store import Record, SessionKey, SessionStore
+
+KEY = SessionKey(chat_id=-100123, user_id=42)
+DATA = '{"node_id": "start", "answers": []}'
+
+OpenStore = Callable[..., Awaitable[SessionStore]]
+LetTimePass = Callable[[float], Awaitable[None]]
+
+
+class TestSessionStoreContract:
+    async def test_get_of_missing_key_returns_none(self, store: SessionStore) -> None:
+        assert await store.get(KEY) is None
+
+    async def test_insert_returns_revision_one_and_stores_data(self, store: SessionStore) -> None:
+        assert await store.put(KEY, DATA, expected_revision=0) == 1
+        assert await store.get(KEY) == Record(revision=1, data=DATA)
+
+    async def test_put_with_current_revision_increments_revision(
+        self, store: SessionStore
+    ) -> None:
+        await store.put(KEY, DATA, expected_revision=0)
+
+        assert await store.put(KEY, '{"v": 2}', expected_revision=1) == 2
+        assert await store.put(KEY, '{"v": 3}', expected_revision=2) == 3
+        assert await store.get(KEY) == Record(revision=3, data='{"v": 3}')
+
+    async def test_put_with_stale_revision_raises_conflict_and_keeps_record(
+        self, store: SessionStore
+    ) -> None:
+        await store.put(KEY, DATA, expected_revision=0)
+        await store.put(KEY, '{"v": 2}', expected_revision=1)
+
+        with pytest.raises(ConflictError) as caught:
+            await store.put(KEY, '{"lost": true}', expected_revision=1)
+
+        assert (caught.value.key, caught.value.expected, caught.value.actual) == (
+            KEY.render(),
+            1,
+            2,
+        )
+        assert await store.get(KEY) == Record(revision=2, data='{"v": 2}')
+
+    async def test_insert_over_existing_record_raises_conflict(self, store: SessionStore) -> None:
+        await store.put(KEY, DATA, expected_revision=0)
+
+        with pytest.raises(ConflictError) as caught:
+            await store.put(KEY, '{"lost": true}', expected_revision=0)
+
+        assert (caught.value.expected, caught.value.actual) == (0, 1)
+        assert await store.get(KEY) == Record(revision=1, data=DATA)
+
+    async def test_update_of_missing_record_raises_conflict_with_actual_none(
+        self, store: SessionStore
+    ) -> None:
+        with pytest.raises(ConflictError) as caught:
+            await store.put(KEY, DATA, expected_revision=3)
+
+        assert (caught.value.expected, caught.value.actual) == (3, None)
+        assert await store.get(KEY) is None
+
+    async def test_negative_expected_revision_is_refused(self, store: SessionStore) -> None:
+        with pytest.raises(ValueError, match="expected_revision"):
+            await store.put(KEY, DATA, expected_revision=-1)
+
+    async def test_delete_removes_record_and_reports_it(self, store: SessionStore) -> None:
+        await store.put(KEY, DATA, expected_revision=0)
+
+        assert await store.delete(KEY) is True
+        assert await store.get(KEY) is None
+        assert await store.delete(KEY) is False
+
+    async def test_insert_after_delete_starts_again_at_revision_one(
+        self, store: SessionStore
+    ) -> None:
+        await store.put(KEY, DATA, expected_revision=0)
+        await store.put(KEY, DATA, expected_revision=1)
+        await store.delete(KEY)
+
+        assert await store.put(KEY, DATA, expected_revision=0) == 1
+
+    async def test_delete_user_removes_every_chat_of_that_user_and_nothing_else(
+        self, store: SessionStore
+    ) -> None:
+        mine = [SessionKey(chat_id=chat, user_id=7) for chat in (7, -100, -200)]
+        others = [SessionKey(chat_id=-100, user_id=8), SessionKey(chat_id=7, user_id=70)]
+        for key in mine + others:
+            await store.put(key, DATA, expected_revision=0)
+
+        assert await store.delete_user(7) == 3
+
+        assert [await store.get(key) for key in mine] == [None, None, None]
+        assert [await store.get(key) for key in others] == [Record(1, DATA), Record(1, DATA)]
+        assert await store.count() == 2
+        assert await store.delete_user(7) == 0
+
+    async def test_user_can_start_again_after_delete_user(self, store: SessionStore) -> None:
+        await store.put(KEY, DATA, expected_revision=0)
+        await store.delete_user(KEY.user_id)
+
+        assert await store.put(KEY, DATA, expected_revision=0) == 1
+        assert await store.delete_user(KEY.user_id) == 1
+
+    async def test_keys_with_swapped_chat_and_user_are_separate(self, store: SessionStore) -> None:
+        await store.put(SessionKey(chat_id=1, user_id=2), '"a"', expected_revision=0)
+        await store.put(SessionKey(chat_id=2, user_id=1), '"b"', expected_revision=0)
+
+        assert await store.get(SessionKey(chat_id=1, user_id=2)) == Record(1, '"a"')
+        assert await store.get(SessionKey(chat_id=2, user_id=1)) == Record(1, '"b"')
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            pytest.param('{"text": "Krampe i leggen: æøå ∑, 痙攣, 🦵🏽, \\u0000"}', id="unicode"),
+            pytest.param('"line\\nbreak"\r\n\t  ', id="whitespace"),
+            pytest.param("", id="empty"),
+            pytest.param('{"blob": "' + "xyz€" * 25_000 + '"}', id="100kb"),
+        ],
+    )
+    async def test_data_round_trips_exactly(self, store: SessionStore, data: str) -> None:
+        await store.put(KEY, data, expected_revision=0)
+
+        record = await store.get(KEY)
+
+        assert record is not None
+        assert record.data == data
+
+    async def test_concurrent_puts_with_same_revision_have_exactly_one_winner(
+        self, store: SessionStore
+    ) -> None:
+        await store.put(KEY, DATA, expected_revision=0)
+
+        results = await asyncio.gather(
+            *(store.put(KEY, f'{{"writer": {n}}}', expected_revision=1) for n in range(20)),
+            return_exceptions=True,
+        )
+
+        winners = [n for n, result in enumerate(results) if result == 2]
+        assert len(winners) == 1
+        assert all(isinstance(result, ConflictError) for result in results if result != 2)
+        assert await store.get(KEY) == Record(2, f'{{"writer": {winners[0]}}}')
+
+    async def test_concurrent_inserts_have_exactly_one_winner(self, store: SessionStore) -> None:
+        results = await asyncio.gather(
+            *(store.put(KEY, DATA, expected_revision=0) for _ in range(20)),
+            return_exceptions=True,
+        )
+
+        assert results.count(1) == 1
+        assert sum(isinstance(result, ConflictError) for result in results) == 19
+
+    async def test_count_counts_live_records(self, store: SessionStore) -> None:
+        assert await store.count() == 0
+        for chat in range(5):
+            await store.put(SessionKey(chat_id=chat, user_id=1), DATA, expected_revision=0)
+        await store.delete(SessionKey(chat_id=0, user_id=1))
+
+        assert await store.count() == 4
+
+    async def test_record_idle_past_ttl_reads_as_absent(
+        self, open_store: OpenStore, let_time_pass: LetTimePass
+    ) -> None:
+        """The only contract test that sleeps for real (0.3 s, on Redis)."""
+        store = await open_store(ttl_seconds=0.2)
+        await store.put(KEY, DATA, expected_revision=0)
+        await store.put(KEY, DATA, expected_revision=1)
+
+        await let_time_pass(0.3)
+
+        assert await store.get(KEY) is None
+        assert await store.count() == 0
+        with pytest.raises(ConflictError) as caught:
+            await store.put(KEY, DATA, expected_revision=2)
+        assert caught.value.actual is None
+        assert await store.put(KEY, '{"fresh": true}', expected_revision=0) == 1
+        assert await store.get(KEY) == Record(1, '{"fresh": true}')
+
+    @pytest.mark.parametrize("backend", ["memory", "sqlite"], indirect=True)
+    async def test_put_refreshes_idle_ttl(
+        self, open_store: OpenStore, let_time_pass: LetTimePass
+    ) -> None:
+        """Redis checks the same with PTTL in test_redis_store.py, without sleeping."""
+        store = await open_store(ttl_seconds=10)
+        await store.put(KEY, DATA, expected_revision=0)
+        await let_time_pass(8)
+        await store.put(KEY, DATA, expected_revision=1)
+        await let_time_pass(8)
+
+        assert await store.get(KEY) == Record(2, DATA)
+
+        await let_time_pass(3)
+
+        assert await store.get(KEY) is None
+
+    @pytest.mark.parametrize("backend", ["memory", "sqlite"], indirect=True)
+    async def test_reading_does_not_refresh_idle_ttl(
+        self, open_store: OpenStore, let_time_pass: LetTimePass
+    ) -> None:
+        store = await open_store(ttl_seconds=10)
+        await store.put(KEY, DATA, expected_revision=0)
+        await let_time_pass(8)
+        await store.get(KEY)
+        await let_time_pass(3)
+
+        assert await store.get(KEY) is None
+
+    @pytest.mark.parametrize("ttl_seconds", [0, -1.0, float("nan"), float("inf")])
+    async def test_non_positive_or_non_finite_ttl_is_refused(
+        self, open_store: OpenStore, ttl_seconds: float
+    ) -> None:
+        with pytest.raises(ValueError, match="ttl_seconds"):
+            await open_store(ttl_seconds=ttl_seconds)

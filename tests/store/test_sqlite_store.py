@@ -1,0 +1,204 @@
+"""SQLite-only behaviour: one file shared by several stores (processes), durability, WAL, purge."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.engine.errors import ConflictError
+from bot.store import Record, SessionKey
+from bot.store.sqlite import SqliteStore
+
+KEY = SessionKey(chat_id=5, user_id=6)
+DATA = '{"node_id": "start"}'
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+OpenSqlite = Callable[..., Awaitable[SqliteStore]]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "sessions.db"
+
+
+@pytest.fixture
+async def open_sqlite(db_path: Path) -> AsyncIterator[OpenSqlite]:
+    """Return `await open_sqlite(ttl_seconds=..., clock=...)` on `db_path`; closes them all."""
+    stores: list[SqliteStore] = []
+
+    async def open_one(
+        *, ttl_seconds: float | None = None, clock: Callable[[], float] = time.time
+    ) -> SqliteStore:
+        store = await SqliteStore.open(db_path, ttl_seconds=ttl_seconds, clock=clock)
+        stores.append(store)
+        return store
+
+    yield open_one
+    for store in stores:
+        await store.close()
+
+
+async def count_rows(path: Path) -> int:
+    """Count rows in the table directly, expired ones included."""
+    async with aiosqlite.connect(path) as db, db.execute("SELECT count(*) FROM sessions") as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_open_creates_missing_parent_directories(
+    open_sqlite: OpenSqlite, db_path: Path
+) -> None:
+    await open_sqlite()
+
+    assert await asyncio.to_thread(db_path.is_file)
+
+
+async def test_database_uses_wal_journal(open_sqlite: OpenSqlite, db_path: Path) -> None:
+    await open_sqlite()
+
+    async with aiosqlite.connect(db_path) as db, db.execute("PRAGMA journal_mode") as cursor:
+        assert await cursor.fetchone() == ("wal",)
+
+
+async def test_two_stores_on_one_file_see_each_others_writes(open_sqlite: OpenSqlite) -> None:
+    first, second = await open_sqlite(), await open_sqlite()
+
+    await first.put(KEY, DATA, expected_revision=0)
+    assert await second.get(KEY) == Record(1, DATA)
+
+    await second.put(KEY, '{"v": 2}', expected_revision=1)
+    assert await first.get(KEY) == Record(2, '{"v": 2}')
+
+    assert await first.delete_user(KEY.user_id) == 1
+    assert await second.get(KEY) is None
+
+
+async def test_compare_and_set_holds_across_two_stores_on_one_file(
+    open_sqlite: OpenSqlite,
+) -> None:
+    first, second = await open_sqlite(), await open_sqlite()
+    await first.put(KEY, DATA, expected_revision=0)
+    await second.put(KEY, '{"second": true}', expected_revision=1)
+
+    with pytest.raises(ConflictError) as caught:
+        await first.put(KEY, '{"first": true}', expected_revision=1)
+
+    assert caught.value.actual == 2
+    with pytest.raises(ConflictError):
+        await second.put(KEY, DATA, expected_revision=0)
+
+
+async def test_concurrent_puts_from_two_stores_have_exactly_one_winner(
+    open_sqlite: OpenSqlite,
+) -> None:
+    stores = [await open_sqlite(), await open_sqlite()]
+    await stores[0].put(KEY, DATA, expected_revision=0)
+
+    results = await asyncio.gather(
+        *(stores[n % 2].put(KEY, f'{{"w": {n}}}', expected_revision=1) for n in range(20)),
+        return_exceptions=True,
+    )
+
+    assert results.count(2) == 1
+    assert sum(isinstance(result, ConflictError) for result in results) == 19
+
+
+async def test_write_from_another_process_is_seen_and_guarded(
+    open_sqlite: OpenSqlite, db_path: Path
+) -> None:
+    """A second OS process on the same file: its put lands, and our stale put then conflicts."""
+    store = await open_sqlite()
+    await store.put(KEY, DATA, expected_revision=0)
+    script = textwrap.dedent(f"""
+        import asyncio
+        from bot.store import SessionKey
+        from bot.store.sqlite import SqliteStore
+
+        async def main():
+            store = await SqliteStore.open({str(db_path)!r})
+            try:
+                await store.put(SessionKey(5, 6), '{{"other": 1}}', expected_revision=1)
+            finally:
+                await store.close()
+
+        asyncio.run(main())
+    """)
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", script, cwd=REPO_ROOT)
+    assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+
+    assert await store.get(KEY) == Record(2, '{"other": 1}')
+    with pytest.raises(ConflictError):
+        await store.put(KEY, '{"stale": 1}', expected_revision=1)
+
+
+async def test_records_survive_closing_and_reopening_the_file(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    try:
+        await store.put(KEY, DATA, expected_revision=0)
+        await store.put(KEY, '{"v": 2}', expected_revision=1)
+    finally:
+        await store.close()
+
+    reopened = await SqliteStore.open(db_path)
+    try:
+        assert await reopened.get(KEY) == Record(2, '{"v": 2}')
+        assert await reopened.put(KEY, '{"v": 3}', expected_revision=2) == 3
+    finally:
+        await reopened.close()
+
+
+async def test_purge_expired_deletes_only_expired_rows(
+    open_sqlite: OpenSqlite, db_path: Path
+) -> None:
+    clock = Clock()
+    store = await open_sqlite(ttl_seconds=60, clock=clock)
+    await store.put(SessionKey(1, 1), DATA, expected_revision=0)
+    await store.put(SessionKey(2, 2), DATA, expected_revision=0)
+    clock.now += 45
+    await store.put(SessionKey(3, 3), DATA, expected_revision=0)
+    clock.now += 30
+
+    assert await store.purge_expired() == 2
+
+    assert await count_rows(db_path) == 1
+    assert await store.get(SessionKey(3, 3)) == Record(1, DATA)
+
+
+async def test_purge_expired_without_ttl_deletes_nothing(
+    open_sqlite: OpenSqlite, db_path: Path
+) -> None:
+    store = await open_sqlite()
+    await store.put(KEY, DATA, expected_revision=0)
+
+    assert await store.purge_expired() == 0
+    assert await count_rows(db_path) == 1
+
+
+async def test_deletes_erase_expired_rows_too(open_sqlite: OpenSqlite, db_path: Path) -> None:
+    """Erasure means the health data is gone from the file, even if it had already expired."""
+    clock = Clock()
+    store = await open_sqlite(ttl_seconds=60, clock=clock)
+    await store.put(SessionKey(1, 9), DATA, expected_revision=0)
+    await store.put(SessionKey(2, 9), DATA, expected_revision=0)
+    await store.put(KEY, DATA, expected_revision=0)
+    clock.now += 61
+
+    assert await store.delete_user(9) == 0
+    assert await store.delete(KEY) is False
+    assert await count_rows(db_path) == 0
