@@ -1,16 +1,18 @@
 """The project's exception tree; catch these only at boundaries (CLI, start-up, handlers).
 
-    BotError
-    ├── KnowledgeBaseError      the knowledge base cannot be loaded or fails lint
-    ├── EngineError             a questionnaire step cannot be taken
-    │   ├── InvalidAnswer       an option or item index that the current step does not offer
-    │   ├── SessionFinished     an answer to a questionnaire that already has its result
-    │   └── SessionOutdated     a session saved under another knowledge-base version
-    └── StoreError              a session store failed
-        └── ConflictError       the stored revision moved on (compare-and-set lost)
+BotError
+├── KnowledgeBaseError      the knowledge base cannot be loaded or fails lint
+├── EngineError             a questionnaire step cannot be taken
+│   ├── InvalidAnswer       an option or item index that the current step does not offer
+│   ├── SessionFinished     an answer to a questionnaire that already has its result
+│   └── SessionOutdated     a session saved under another knowledge-base version
+└── StoreError              a session store failed
+    └── ConflictError       the stored revision moved on (compare-and-set lost)
 """
 
 from __future__ import annotations
+
+from bot.engine.issues import Issue
 
 
 class BotError(Exception):
@@ -20,7 +22,7 @@ class BotError(Exception):
 class KnowledgeBaseError(BotError):
     """The knowledge base could not be loaded; `issues` holds every problem found."""
 
-    def __init__(self, message: str, issues: tuple[object, ...] = ()) -> None:
+    def __init__(self, message: str, issues: tuple[Issue, ...] = ()) -> None:
         super().__init__(message)
         self.issues = issues
 
@@ -29,15 +31,15 @@ class EngineError(BotError):
     """A questionnaire step could not be taken."""
 
 
-class InvalidAnswer(EngineError):  # noqa: N818 - reads as the event, like the other leaves
+class InvalidAnswer(EngineError):
     """The answer does not fit the current step."""
 
 
-class SessionFinished(EngineError):  # noqa: N818
+class SessionFinished(EngineError):
     """The questionnaire already reached its result."""
 
 
-class SessionOutdated(EngineError):  # noqa: N818
+class SessionOutdated(EngineError):
     """The session was saved under another knowledge-base version."""
 
     def __init__(self, session_version: str, kb_version: str) -> None:

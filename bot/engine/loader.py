@@ -131,8 +131,16 @@ def _read_questions(
     directory: Path, files: Any, sources: SourceMap, issues: list[Issue]
 ) -> list[Any] | None:
     if not isinstance(files, list) or not files:
-        issues.append(Issue("KB101", "error", KB_FILE, sources.at(KB_FILE, ())[1],
-                            "question_files", "must list the question files in asking order"))
+        issues.append(
+            Issue(
+                "KB101",
+                "error",
+                KB_FILE,
+                sources.at(KB_FILE, ())[1],
+                "question_files",
+                "must list the question files in asking order",
+            )
+        )
         return None
     questions: list[Any] = []
     for name in files:
@@ -179,9 +187,10 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> Path_:
     """Map a pydantic error location onto the YAML data, dropping union tags."""
     path: list[str | int] = []
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        has_child = (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        )
+        if has_child:
             data = data[part]
         elif isinstance(data, dict | list):
             continue  # a discriminator tag or a missing key: keep the parent's path

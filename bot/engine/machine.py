@@ -75,9 +75,9 @@ def start(kb: KnowledgeBase) -> tuple[Session, Step]:
     return session, current_step(kb, session)
 
 
-def current_step(kb: KnowledgeBase, session: Session, *, before: dict[str, str] | None = None) -> (
-    Step
-):
+def current_step(
+    kb: KnowledgeBase, session: Session, *, before: dict[str, str] | None = None
+) -> Step:
     """Return what to show for `session`; `before` (earlier findings) decides new cards."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
@@ -141,8 +141,9 @@ def done(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
     question = _asking(kb, session)
     if not isinstance(question, ChecklistQuestion):
         raise InvalidAnswer(f"question {question.id} is not a checklist")
-    values = {item.finding: "yes" if item.finding in session.ticked else "no"
-              for item in question.items}
+    values = {
+        item.finding: "yes" if item.finding in session.ticked else "no" for item in question.items
+    }
     return _advance(kb, session, Answer(q=question.id, v=values))
 
 
@@ -191,9 +192,7 @@ def _next_question(kb: KnowledgeBase, session: Session) -> Question | None:
     for question in ahead:
         if question.ask_if is not None and not holds(question.ask_if, context):
             continue
-        if question.skip_if_settled and not _can_raise_level(
-            kb, question, context, open_findings
-        ):
+        if question.skip_if_settled and not _can_raise_level(kb, question, context, open_findings):
             continue
         return question
     return None
@@ -237,11 +236,12 @@ def _result(
     kb: KnowledgeBase, session: Session, findings: dict[str, str], cards: tuple[Advice, ...]
 ) -> Result:
     level, hits = triage(kb, findings)
-    causes = likely_causes(rank_causes(kb, findings))
+    causes = likely_causes(rank_causes(kb, findings), level)
     advice = select_advice(
         kb, findings, level=level, causes=frozenset(score.cause for score in causes)
     )
     red_flags = {finding.code for finding in kb.findings if finding.red_flag}
-    unsure = tuple(code for code, value in findings.items()
-                   if value == UNKNOWN and code in red_flags)
+    unsure = tuple(
+        code for code, value in findings.items() if value == UNKNOWN and code in red_flags
+    )
     return Result(level, causes, advice, hits, unsure, findings, session.rev, cards)

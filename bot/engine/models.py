@@ -36,8 +36,9 @@ class Level(IntEnum):
     EMERGENCY = 3
 
     @property
-    def code(self) -> str:
-        return self.name.lower()
+    def code(self) -> LevelCode:
+        codes: tuple[LevelCode, ...] = ("self_care", "doctor", "urgent", "emergency")
+        return codes[self.value]
 
     @classmethod
     def from_code(cls, code: str) -> Level:

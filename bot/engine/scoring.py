@@ -33,15 +33,11 @@ def _context(kb: KnowledgeBase, answers: Mapping[str, str]) -> Context:
     return Context(answers=answers, patterns=kb.patterns)
 
 
-def _evidence(kb: KnowledgeBase, rule_or_signal: Rule | Signal, answers: Mapping[str, str]) -> (
-    dict[str, str]
-):
+def _evidence(
+    kb: KnowledgeBase, rule_or_signal: Rule | Signal, answers: Mapping[str, str]
+) -> dict[str, str]:
     codes = findings_in(rule_or_signal.when, kb.patterns)
-    return {
-        code: answers[code]
-        for code in answers
-        if code in codes and answers[code] != UNKNOWN
-    }
+    return {code: answers[code] for code in answers if code in codes and answers[code] != UNKNOWN}
 
 
 def triage(kb: KnowledgeBase, answers: Mapping[str, str]) -> tuple[Level, tuple[RuleHit, ...]]:
@@ -70,12 +66,18 @@ def rank_causes(kb: KnowledgeBase, answers: Mapping[str, str]) -> tuple[CauseSco
     return tuple(sorted(scores, key=lambda score: -score.score))
 
 
-def likely_causes(ranked: tuple[CauseScore, ...]) -> tuple[CauseScore, ...]:
-    """Keep the causes worth naming: the top one if it scores, and any scoring LIKELY_SCORE."""
+def likely_causes(ranked: tuple[CauseScore, ...], level: Level) -> tuple[CauseScore, ...]:
+    """Keep the causes worth naming: the top one if it scores, and any scoring LIKELY_SCORE.
+
+    At `urgent` and above a cause is named only when an answer pointed to it: a prior alone
+    ("cramps are usually tired muscles") must not explain away a red flag.
+    """
     return tuple(
         score
         for index, score in enumerate(ranked)
-        if score.score > 0 and (index == 0 or score.score >= LIKELY_SCORE)
+        if score.score > 0
+        and (index == 0 or score.score >= LIKELY_SCORE)
+        and (level < Level.URGENT or any(signal.weight > 0 for signal, _ in score.signals))
     )
 
 

@@ -1,0 +1,54 @@
+"""The pure questionnaire engine: knowledge-base models, loader, lint, state machine, scoring.
+
+Nothing here imports telegram, redis, aiosqlite or asyncio, reads a clock or does I/O
+(the loader excepted). The Telegram adapter and the CLI both drive it through these names.
+"""
+
+from bot.engine.assess import CaseRun, check_facts, run_case
+from bot.engine.errors import (
+    BotError,
+    ConflictError,
+    EngineError,
+    InvalidAnswer,
+    KnowledgeBaseError,
+    SessionFinished,
+    SessionOutdated,
+    StoreError,
+)
+from bot.engine.issues import Issue
+from bot.engine.lint import has_errors, lint_knowledge_base
+from bot.engine.loader import default_knowledge_dir, load_knowledge_base
+from bot.engine.machine import Ask, Result, Step, answer, back, current_step, done, start, toggle
+from bot.engine.models import KnowledgeBase, Level
+from bot.engine.session import Session
+
+__all__ = [
+    "Ask",
+    "BotError",
+    "CaseRun",
+    "ConflictError",
+    "EngineError",
+    "InvalidAnswer",
+    "Issue",
+    "KnowledgeBase",
+    "KnowledgeBaseError",
+    "Level",
+    "Result",
+    "Session",
+    "SessionFinished",
+    "SessionOutdated",
+    "Step",
+    "StoreError",
+    "answer",
+    "back",
+    "check_facts",
+    "current_step",
+    "default_knowledge_dir",
+    "done",
+    "has_errors",
+    "lint_knowledge_base",
+    "load_knowledge_base",
+    "run_case",
+    "start",
+    "toggle",
+]

@@ -1,0 +1,77 @@
+"""Draw the questionnaire as a Mermaid or Graphviz flowchart for reviewers."""
+
+from __future__ import annotations
+
+from bot.engine.conditions import findings_in
+from bot.engine.models import (
+    AllOf,
+    AnyOf,
+    CauseIs,
+    Condition,
+    FindingIs,
+    KnowledgeBase,
+    LevelIs,
+    NotOf,
+    PatternIs,
+)
+
+
+def describe(condition: Condition) -> str:
+    """Return a short, readable form of a condition."""
+    match condition:
+        case FindingIs(finding=code, values=values):
+            return f"{code} in {'/'.join(values)}"
+        case AllOf(all_of=parts):
+            return "(" + " and ".join(describe(p) for p in parts) + ")"
+        case AnyOf(any_of=parts):
+            return "(" + " or ".join(describe(p) for p in parts) + ")"
+        case NotOf(negated=part):
+            return f"not {describe(part)}"
+        case LevelIs(levels=levels):
+            return f"level in {'/'.join(levels)}"
+        case CauseIs(cause=cause):
+            return f"cause {cause}"
+        case PatternIs(pattern=name):
+            return f"pattern {name}"
+    raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover
+
+
+def mermaid(kb: KnowledgeBase) -> str:
+    """Return a Mermaid flowchart: questions in order, skip conditions, emergency exits."""
+    lines = ["flowchart TD", "  start([start])"]
+    previous = "start"
+    for question in kb.questions:
+        label = f"{question.id}<br/>{', '.join(question.findings)}"
+        lines.append(f'  {question.id}["{label}"]')
+        if question.ask_if is not None:
+            condition = describe(question.ask_if).replace('"', "'")
+            lines.append(f'  {question.id}_note>"ask if {condition}"] -.- {question.id}')
+        if question.skip_if_settled:
+            lines.append(f'  {question.id} -.- {question.id}_settled(("skipped once settled"))')
+        lines.append(f"  {previous} --> {question.id}")
+        emergencies = [
+            rule.id
+            for rule in kb.rules
+            if rule.level == "emergency"
+            and set(question.findings) & findings_in(rule.when, kb.patterns)
+        ]
+        if emergencies:
+            lines.append(f'  {question.id} -- "{", ".join(emergencies)}" --> emergency')
+        previous = question.id
+    lines.append(f"  {previous} --> result([result: triage, causes, advice])")
+    lines.append("  emergency([🚨 emergency result])")
+    return "\n".join(lines) + "\n"
+
+
+def dot(kb: KnowledgeBase) -> str:
+    """Return the same flowchart in Graphviz dot."""
+    lines = ["digraph questionnaire {", "  rankdir=TB;", "  start [shape=oval];"]
+    previous = "start"
+    for question in kb.questions:
+        note = f"\\nask if {describe(question.ask_if)}" if question.ask_if is not None else ""
+        label = f"{question.id}\\n{', '.join(question.findings)}{note}".replace('"', "'")
+        lines.append(f'  {question.id} [shape=box, label="{label}"];')
+        lines.append(f"  {previous} -> {question.id};")
+        previous = question.id
+    lines.append(f'  {previous} -> result;\n  result [shape=oval, label="result"];\n}}')
+    return "\n".join(lines) + "\n"
