@@ -186,12 +186,15 @@ def _schema_issues(
 def _data_path(data: Any, loc: Sequence[str | int]) -> Path_:
     """Map a pydantic error location onto the YAML data, dropping union tags."""
     path: list[str | int] = []
-    for part in loc:
+    for position, part in enumerate(loc):
         has_child = (isinstance(data, dict) and part in data) or (
             isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
         )
         if has_child:
             data = data[part]
+            if position == len(loc) - 1:
+                path.append(part)
+                return tuple(path)  # found the very element the error names
         elif isinstance(data, dict | list):
             continue  # a discriminator tag or a missing key: keep the parent's path
         else:

@@ -125,7 +125,7 @@ def redis_url() -> str:
     except (redis.exceptions.RedisError, OSError) as exc:
         reason = f"Redis not reachable at {REDIS_URL} ({exc}): set CRAMPCHECK_TEST_REDIS"
         if IS_REDIS_REQUIRED:
-            pytest.fail(reason)
+            pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
     finally:
         client.close()
