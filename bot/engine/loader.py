@@ -36,6 +36,8 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
 }
 
 Path_ = tuple[str | int, ...]
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's."""
 
 
 @dataclass
@@ -220,7 +222,7 @@ def _read_yaml(directory: Path, file: str, sources: SourceMap, issues: list[Issu
     except (OSError, UnicodeDecodeError) as error:
         issues.append(Issue("KB102", "error", file, None, "", f"cannot read: {error}"))
         return None
-    loader = yaml.SafeLoader(text)
+    loader = _SAFE_LOADER(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
