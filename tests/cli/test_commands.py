@@ -1,0 +1,139 @@
+"""The `crampcheck` command line: exit codes, output formats, the terminal chat."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.chat import run_chat
+from bot.cli import main
+from bot.engine import Level, load_knowledge_base
+from tests.shared import REPO
+
+KNOWLEDGE = REPO / "knowledge"
+
+
+def test_kb_lint_exits_zero_on_the_real_knowledge_base(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kb", "lint", str(KNOWLEDGE), "--strict"]) == 0
+    assert "0 error(s), 0 warning(s)" in capsys.readouterr().err
+
+
+def test_kb_lint_exits_one_and_names_file_line_and_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, broken)
+    rules = broken / "rules.yaml"
+    rules.write_text(rules.read_text().replace("finding: chest_pain,", "finding: chest_pian,"))
+    assert main(["kb", "lint", str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert "rules.yaml:" in out
+    assert "KB201 unknown finding 'chest_pian' (did you mean 'chest_pain'?)" in out
+
+
+def test_kb_graph_prints_mermaid_and_dot(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kb", "graph"]) == 0
+    mermaid = capsys.readouterr().out
+    assert mermaid.startswith("flowchart TD")
+    assert "danger_signs" in mermaid
+    assert main(["kb", "graph", "--format", "dot"]) == 0
+    assert capsys.readouterr().out.startswith("digraph questionnaire {")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"id": "x", "facts": {"chest_pian": "yes"}}', "unknown finding code 'chest_pian'"),
+        ('{"id": "x", "facts": {"chest_pain": "maybe"}}', "has no value 'maybe'"),
+        ('[{"facts": {}}]', "needs an 'id' and a 'facts' object"),
+    ],
+)
+def test_assess_rejects_bad_input_with_exit_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    case = tmp_path / "case.json"
+    case.write_text(content)
+    assert main(["assess", str(case)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""
+
+
+def test_assess_missing_file_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["assess", "/nonexistent/case.json"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_assess_accepts_one_object_and_treats_missing_findings_as_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({"id": "c1", "facts": {"fainted": "yes"}, "note": "ignored"}))
+    assert main(["assess", str(case)]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["id"] == "c1"
+    assert result["triage"] == "emergency"
+    assert result["asked"][0] == "cramp_now"
+    assert set(result) == {"id", "triage", "causes", "advice_codes", "asked", "questions", "taps"}
+
+
+def test_console_script_is_installed_and_runs_assess(tmp_path: Path) -> None:
+    """The packaged `crampcheck` entry point works, not just the function."""
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps([{"id": "c", "facts": {"cold_pale_limb": "yes"}}]))
+    done = subprocess.run(  # noqa: S603 - our own entry point with a temp file
+        [sys.executable, "-m", "bot", "assess", str(case)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["triage"] == "emergency"
+
+
+class ScriptedUser:
+    """Feeds the terminal chat a fixed list of replies and keeps what it printed."""
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = list(replies)
+        self.output: list[str] = []
+
+    def read(self, prompt: str) -> str:
+        if not self.replies:
+            raise EOFError
+        return self.replies.pop(0)
+
+    def write(self, text: str) -> None:
+        self.output.append(text)
+
+    @property
+    def screen(self) -> str:
+        return "".join(self.output)
+
+
+def test_chat_gives_first_aid_then_ends_at_once_on_an_emergency() -> None:
+    kb = load_knowledge_base(KNOWLEDGE)
+    user = ScriptedUser(["1", "1"])  # cramp now: yes; tick "chest pain"
+    result = run_chat(kb, read=user.read, write=user.write)
+    assert result is not None
+    assert result.level is Level.EMERGENCY
+    assert "First aid now" in user.screen
+    assert user.screen.index("First aid now") < user.screen.index("safety check")
+    assert "🚨" in user.screen
+
+
+def test_chat_back_restart_why_and_bad_input_are_handled() -> None:
+    kb = load_knowledge_base(KNOWLEDGE)
+    user = ScriptedUser(["2", "b", "2", "x", "99", "r", "3", "1", "w"])
+    result = run_chat(kb, read=user.read, write=user.write)
+    assert result is not None
+    assert result.level is Level.EMERGENCY
+    assert user.screen.count("Please type one of the numbers shown") == 2
+    assert "Why this level" in user.screen
+    assert user.screen.count("Is the cramp happening right now?") >= 3
