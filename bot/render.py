@@ -8,7 +8,7 @@ user-facing string ever needs escaping.
 from __future__ import annotations
 
 from bot.engine.machine import Ask, Result
-from bot.engine.models import Advice, ChecklistQuestion, KnowledgeBase, localize
+from bot.engine.models import Advice, ChecklistQuestion, KnowledgeBase, Level, LevelInfo, localize
 
 TELEGRAM_TEXT_LIMIT = 4096
 
@@ -34,7 +34,7 @@ def card_text(cards: tuple[Advice, ...], language: str) -> str:
 
 def result_text(kb: KnowledgeBase, result: Result, language: str) -> str:
     """Return the whole result: level first, then causes, advice and the safety net."""
-    info = kb.levels[result.level.code]
+    info = _level_info(kb, result.level)
     parts = [f"{info.banner} {localize(info.title, language)}"]
     action = [b for b in result.advice if b.section == "action"]
     rest = [b for b in result.advice if b.section in ("care", "prevention")]
@@ -51,6 +51,10 @@ def result_text(kb: KnowledgeBase, result: Result, language: str) -> str:
         parts.append("\n".join(lines))
     parts.append(_safety_net(kb, result, safety, language))
     return _fit("\n\n".join(parts))
+
+
+def _level_info(kb: KnowledgeBase, level: Level) -> LevelInfo:
+    return next(info for code, info in kb.levels.items() if code == level.code)
 
 
 def _safety_net(kb: KnowledgeBase, result: Result, blocks: list[Advice], language: str) -> str:
@@ -101,3 +105,23 @@ def _fit(text: str) -> str:
     if len(text) <= TELEGRAM_TEXT_LIMIT:
         return text
     return text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
+
+
+def welcome_text(kb: KnowledgeBase, language: str) -> str:
+    """Return the greeting: two lines of welcome, then the disclaimer."""
+    lines = (kb.text("welcome", language), kb.text("welcome_hint", language))
+    return "\n".join(lines) + "\n\n" + kb.text("disclaimer", language)
+
+
+def privacy_text(kb: KnowledgeBase, language: str, *, ttl_hours: float) -> str:
+    """Return what is stored and for how long (`ttl_hours` of inactivity)."""
+    return kb.text("privacy", language).format(hours=f"{ttl_hours:g}")
+
+
+def about_text(kb: KnowledgeBase, language: str, *, version: str) -> str:
+    """Return the bot and knowledge-base versions and the note on sources."""
+    return kb.text("about", language).format(version=version, kb_version=kb.version)
+
+
+def apology_text(kb: KnowledgeBase, language: str, *, has_session: bool) -> str:
+    return kb.text("apology" if has_session else "apology_no_session", language)

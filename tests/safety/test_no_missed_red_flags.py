@@ -28,7 +28,8 @@ HEAT_CONTEXT = {
 
 @st.composite
 def fact_sets(draw: st.DrawFn) -> dict[str, str]:
-    codes = draw(st.lists(st.sampled_from([f.code for f in KB.findings]), max_size=20, unique=True))
+    all_codes = [finding.code for finding in KB.findings]
+    codes = draw(st.lists(st.sampled_from(all_codes), max_size=20, unique=True))
     return {code: draw(st.sampled_from((*KB.finding(code).values, UNKNOWN))) for code in codes}
 
 
