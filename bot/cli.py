@@ -24,6 +24,7 @@ from bot.engine import (
     load_knowledge_base,
     run_case,
 )
+from bot.engine.diff import diff_cases, diff_knowledge, render_diff
 from bot.engine.graph import dot, mermaid
 
 CHAT_FALLBACK_HINT = (
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("directory", nargs="?", type=Path, default=None)
     graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
     graph.set_defaults(handler=_graph)
+    diff = kb.add_parser("diff", help="what a knowledge-base change alters, and which cases")
+    diff.add_argument("old", type=Path, help="knowledge-base directory before the change")
+    diff.add_argument("new", type=Path, help="knowledge-base directory after the change")
+    diff.add_argument("--cases", type=Path, default=None, help="cases JSON (as for assess)")
+    diff.set_defaults(handler=_diff)
     return parser
 
 
@@ -94,6 +100,22 @@ def _graph(args: argparse.Namespace) -> int:
     if kb is None:
         return 1
     sys.stdout.write(mermaid(kb) if args.format == "mermaid" else dot(kb))
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    old, new = _load(args.old), _load(args.new)
+    if old is None or new is None:
+        return 1
+    cases: list[dict[str, Any]] = []
+    if args.cases is not None:
+        try:
+            cases = _read_cases(args.cases, old) and _read_cases(args.cases, new)
+        except ValueError as error:
+            _say(f"crampcheck kb diff: {error}", error=True)
+            return 2
+    report = render_diff(diff_knowledge(old, new), diff_cases(old, new, cases))
+    sys.stdout.write(report)
     return 0
 
 
