@@ -44,7 +44,7 @@ def diff_knowledge(old: KnowledgeBase, new: KnowledgeBase) -> list[Change]:
         )
     changes += _diff_items("patterns", dict(old.patterns), dict(new.patterns))
     changes += _diff_items("texts", dict(old.texts), dict(new.texts))
-    changes += _diff_items("levels", {**old.levels}, {**new.levels})
+    changes += _diff_items("levels", old.levels, new.levels)
     if old.languages != new.languages:
         changes.append(Change("kb", "languages", "changed"))
     return changes
@@ -92,7 +92,7 @@ def _by_id(items: Iterable[Any]) -> dict[str, Any]:
     return {str(getattr(item, "id", None) or item.code): item for item in items}
 
 
-def _diff_items(section: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
+def _diff_items(section: str, old: Mapping[Any, Any], new: Mapping[Any, Any]) -> list[Change]:
     changes = [Change(section, key, "removed") for key in old if key not in new]
     changes += [Change(section, key, "added") for key in new if key not in old]
     for key in old.keys() & new.keys():
