@@ -60,14 +60,18 @@ def walk(condition: Condition) -> Iterator[Condition]:
             yield from walk(part)
 
 
-def findings_in(condition: Condition, patterns: Mapping[str, Condition]) -> set[str]:
-    """Return the finding codes a condition reads, following named patterns."""
+def findings_in(
+    condition: Condition, patterns: Mapping[str, Condition], _seen: frozenset[str] = frozenset()
+) -> set[str]:
+    """Return the finding codes a condition reads, following named patterns (once each)."""
     codes: set[str] = set()
     for node in walk(condition):
         if isinstance(node, FindingIs):
             codes.add(node.finding)
-        elif isinstance(node, PatternIs) and node.pattern in patterns:
-            codes |= findings_in(patterns[node.pattern], patterns)
+        elif (
+            isinstance(node, PatternIs) and node.pattern in patterns and node.pattern not in _seen
+        ):
+            codes |= findings_in(patterns[node.pattern], patterns, _seen | {node.pattern})
     return codes
 
 

@@ -20,8 +20,9 @@ from pydantic import BaseModel
 
 from bot.engine.conditions import Context, holds, walk
 from bot.engine.issues import Issue, Severity
-from bot.engine.loader import KB_FILE, SourceMap, read_knowledge_base
+from bot.engine.loader import KB_FILE, Loaded, SourceMap, read_knowledge_base
 from bot.engine.models import (
+    REQUIRED_TEXTS,
     UNKNOWN,
     AllOf,
     AnyOf,
@@ -44,7 +45,11 @@ MAX_COMBINATIONS = 100_000
 
 def lint_knowledge_base(directory: Path) -> list[Issue]:
     """Load `directory` and return every issue found, errors and warnings."""
-    loaded = read_knowledge_base(directory)
+    return check_loaded(read_knowledge_base(directory))
+
+
+def check_loaded(loaded: Loaded) -> list[Issue]:
+    """Return the structural issues of a read, or, when it loaded, every meaning issue."""
     if loaded.kb is None:
         return loaded.issues
     return _Linter(loaded.kb, loaded.sources).run()
@@ -60,11 +65,19 @@ class _Linter:
         self.sources = sources
         self.issues: list[Issue] = []
         self.values = {finding.code: finding.values for finding in kb.findings}
+        self.broken_patterns: set[str] = set()
+        """Patterns that are cyclic or name an unknown pattern: reported once, never run."""
 
     def run(self) -> list[Issue]:
         self._check_ids()
         self._check_texts()
         self._check_patterns()
+        self.broken_patterns |= {
+            node.pattern
+            for condition, _, _ in self._conditions()
+            for node in walk(condition)
+            if isinstance(node, PatternIs) and node.pattern not in self.kb.patterns
+        }
         for condition, where, scope in self._conditions():
             self._check_condition(condition, where, scope)
         self._check_questions()
@@ -95,6 +108,12 @@ class _Linter:
 
     def _check_texts(self) -> None:
         wanted = set(self.kb.languages)
+        for language in sorted(wanted - self.kb.emergency_phrases.keys()):
+            where = self.sources.at(KB_FILE, ("emergency_phrases",))
+            self.add("KB206", where, f"emergency_phrases lacks language {language}")
+        for key in REQUIRED_TEXTS:
+            if key not in self.kb.texts:
+                self.add("KB206", self.sources.at(KB_FILE, ("texts",)), f"missing text {key}")
         for section, index, path, text in self._texts():
             missing = sorted(wanted - text.keys())
             where = self._where(section, index, path)
@@ -129,6 +148,7 @@ class _Linter:
             if name in trail:
                 where = self.sources.at(KB_FILE, ("patterns", name))
                 self.add("KB403", where, f"pattern cycle: {' -> '.join((*trail, name))}")
+                self.broken_patterns.update(trail)
                 return
             condition = self.kb.patterns.get(name)
             for node in walk(condition) if condition is not None else ():
@@ -312,6 +332,9 @@ class _Linter:
         """Tell whether some answers (and level, and causes) make `condition` true."""
         if condition is None:
             return True
+        used = {n.pattern for n in _nodes(condition, self.kb.patterns) if isinstance(n, PatternIs)}
+        if used & self.broken_patterns:
+            return True  # already reported (KB203/KB403); evaluating it could not end
         codes = sorted(c for c in _finding_codes(condition, self.kb.patterns) if c in self.values)
         causes = sorted(
             {n.cause for n in _nodes(condition, self.kb.patterns) if isinstance(n, CauseIs)}
@@ -336,11 +359,14 @@ class _Linter:
         return False
 
 
-def _nodes(condition: Condition, patterns: dict[str, Condition]) -> Iterator[Condition]:
+def _nodes(
+    condition: Condition, patterns: dict[str, Condition], seen: frozenset[str] = frozenset()
+) -> Iterator[Condition]:
+    """Yield every node, following each named pattern once (a cycle is KB403, not a hang)."""
     for node in walk(condition):
         yield node
-        if isinstance(node, PatternIs) and node.pattern in patterns:
-            yield from _nodes(patterns[node.pattern], patterns)
+        if isinstance(node, PatternIs) and node.pattern in patterns and node.pattern not in seen:
+            yield from _nodes(patterns[node.pattern], patterns, seen | {node.pattern})
 
 
 def _finding_codes(condition: Condition, patterns: dict[str, Condition]) -> set[str]:
@@ -356,7 +382,7 @@ def _model_texts(
         if isinstance(value, AllOf | AnyOf | NotOf | FindingIs | LevelIs | CauseIs | PatternIs):
             continue
         key = _alias(model, name)
-        if isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
             yield (*path, key), value
         elif isinstance(value, BaseModel):
             yield from _model_texts(value, (*path, key))

@@ -78,12 +78,21 @@ def default_knowledge_dir() -> Path:
 
 
 def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:
-    """Load and validate the knowledge base; raise KnowledgeBaseError listing every problem."""
-    loaded = read_knowledge_base(directory or default_knowledge_dir())
-    if loaded.kb is None:
+    """Load the knowledge base and lint it; raise KnowledgeBaseError listing every error.
+
+    The bot, the terminal chat and `assess` all load through here, so none of them can run
+    on a knowledge base that `crampcheck kb lint` would reject.
+    """
+    # lint builds on this module (it re-reads through read_knowledge_base), so it is
+    # imported here rather than at the top to keep the import graph one-way.
+    from bot.engine.lint import check_loaded
+
+    directory = directory or default_knowledge_dir()
+    loaded = read_knowledge_base(directory)
+    errors = [issue for issue in check_loaded(loaded) if issue.severity == "error"]
+    if loaded.kb is None or errors:
         raise KnowledgeBaseError(
-            f"knowledge base in {directory} has {len(loaded.issues)} problem(s)",
-            tuple(loaded.issues),
+            f"knowledge base in {directory} has {len(errors)} error(s)", tuple(errors)
         )
     return loaded.kb
 
@@ -98,6 +107,9 @@ def read_knowledge_base(directory: Path) -> Loaded:
             issues.append(Issue("KB101", "error", KB_FILE, 1, "", "must be a mapping"))
         return Loaded(None, issues, sources)
     parts: dict[str, Any] = {k: v for k, v in top.items() if k != "question_files"}
+    cards = top.get("cards")
+    for index in range(len(cards) if isinstance(cards, list) else 0):
+        sources.origins[("cards", index)] = (KB_FILE, ("cards", index))
     for section, file in SECTION_FILES.items():
         parts[section] = _read_section(directory, file, section, sources, issues)
     parts["questions"] = _read_questions(directory, top.get("question_files"), sources, issues)
@@ -189,12 +201,16 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> Path_:
     """Map a pydantic error location onto the YAML data, dropping union tags."""
     path: list[str | int] = []
     for position, part in enumerate(loc):
-        has_child = (isinstance(data, dict) and part in data) or (
-            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
-        )
+        is_last = position == len(loc) - 1
+        has_child = (
+            isinstance(data, dict)
+            and part in data
+            # A key that holds a scalar while the location goes deeper is a union tag.
+            and (is_last or isinstance(data[part], dict | list))
+        ) or (isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data))
         if has_child:
             data = data[part]
-            if position == len(loc) - 1:
+            if is_last:
                 path.append(part)
                 return tuple(path)  # found the very element the error names
         elif isinstance(data, dict | list):

@@ -81,7 +81,7 @@ def current_step(
     """Return what to show for `session`; `before` (earlier findings) decides new cards."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
-    findings = _with_ticks(session)
+    findings = _with_ticks(kb, session)
     cards = _new_cards(kb, before, findings) if before is not None else ()
     if session.done:
         return _result(kb, session, findings, cards)
@@ -106,7 +106,7 @@ def answer(kb: KnowledgeBase, session: Session, option_index: int) -> tuple[Sess
     options = _options(kb, question)
     if not 0 <= option_index < len(options):
         raise InvalidAnswer(f"question {question.id} has no option {option_index}")
-    recorded = Answer(q=question.id, v={question.finding: options[option_index].value})
+    recorded = Answer(q=question.id, v=options[option_index].value)
     return _advance(kb, session, recorded)
 
 
@@ -121,10 +121,10 @@ def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Sessio
     ticked = tuple(c for c in session.ticked if c != code)
     if code not in session.ticked:
         ticked = tuple(i.finding for i in question.items if i.finding in {*ticked, code})
-    before = session.findings()
+    before = _with_ticks(kb, session)
     updated = session.model_copy(update={"ticked": ticked, "rev": session.rev + 1})
-    if triage(kb, _with_ticks(updated))[0] is Level.EMERGENCY:
-        partial = Answer(q=question.id, v=dict.fromkeys(ticked, "yes"))
+    if triage(kb, _with_ticks(kb, updated))[0] is Level.EMERGENCY:
+        partial = Answer(q=question.id, v=ticked, partial=True)
         updated = session.model_copy(
             update={
                 "answers": (*session.answers, partial),
@@ -141,10 +141,7 @@ def done(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
     question = _asking(kb, session)
     if not isinstance(question, ChecklistQuestion):
         raise InvalidAnswer(f"question {question.id} is not a checklist")
-    values = {
-        item.finding: "yes" if item.finding in session.ticked else "no" for item in question.items
-    }
-    return _advance(kb, session, Answer(q=question.id, v=values))
+    return _advance(kb, session, Answer(q=question.id, v=session.ticked))
 
 
 def back(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
@@ -170,11 +167,11 @@ def _asking(kb: KnowledgeBase, session: Session) -> Question:
 
 
 def _advance(kb: KnowledgeBase, session: Session, recorded: Answer) -> tuple[Session, Step]:
-    before = session.findings()
+    before = _with_ticks(kb, session)
     updated = session.model_copy(
         update={"answers": (*session.answers, recorded), "ticked": (), "rev": session.rev + 1}
     )
-    findings = updated.findings()
+    findings = updated.findings(kb)
     if triage(kb, findings)[0] is Level.EMERGENCY or _next_question(kb, updated) is None:
         updated = updated.model_copy(update={"done": True})
     return updated, current_step(kb, updated, before=before)
@@ -182,7 +179,7 @@ def _advance(kb: KnowledgeBase, session: Session, recorded: Answer) -> tuple[Ses
 
 def _next_question(kb: KnowledgeBase, session: Session) -> Question | None:
     """Return the first question after the last answered one whose `ask_if` holds."""
-    findings = session.findings()
+    findings = session.findings(kb)
     answered = {answer.q for answer in session.answers}
     last = max((i for i, q in enumerate(kb.questions) if q.id in answered), default=-1)
     level = triage(kb, findings)[0]
@@ -217,8 +214,8 @@ def _options(kb: KnowledgeBase, question: Question) -> tuple[Option, ...]:
     return (*question.options, Option(value=UNKNOWN, label=kb.texts["not_sure"]))
 
 
-def _with_ticks(session: Session) -> dict[str, str]:
-    return session.findings() | dict.fromkeys(session.ticked, "yes")
+def _with_ticks(kb: KnowledgeBase, session: Session) -> dict[str, str]:
+    return session.findings(kb) | dict.fromkeys(session.ticked, "yes")
 
 
 def _new_cards(

@@ -7,6 +7,7 @@ rules that span files (references, reachability, language coverage) live in `lin
 from __future__ import annotations
 
 from enum import IntEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +23,27 @@ from pydantic import (
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=40)]
 Text = dict[str, str]
 """User-facing text keyed by language code ("en", "nb")."""
+
+REQUIRED_TEXTS = (
+    "not_sure",
+    "back",
+    "restart",
+    "done",
+    "none_of_these",
+    "why",
+    "disclaimer",
+    "welcome",
+    "likely_causes",
+    "what_to_do",
+    "safety_net",
+    "unsure_intro",
+    "unsure_advice",
+    "why_level",
+    "why_causes",
+    "no_red_flags",
+    "no_cause_signals",
+)
+"""Texts the engine and the renderers look up by key; lint fails when one is missing."""
 
 UNKNOWN = "unknown"
 """The value every finding also accepts: not sure, skipped, or never asked."""
@@ -281,12 +303,22 @@ class KnowledgeBase(Frozen):
     cards: tuple[Card, ...] = ()
     advice_codes: tuple[Slug, ...]
     never_codes: tuple[Slug, ...] = ()
+    emergency_phrases: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Per language: typed phrases that get the emergency card at once."""
+
+    @cached_property
+    def question_by_id(self) -> dict[str, SingleQuestion | ChecklistQuestion]:
+        return {question.id: question for question in self.questions}
+
+    @cached_property
+    def finding_by_code(self) -> dict[str, Finding]:
+        return {finding.code: finding for finding in self.findings}
 
     def finding(self, code: str) -> Finding:
-        return next(f for f in self.findings if f.code == code)
+        return self.finding_by_code[code]
 
     def question(self, question_id: str) -> SingleQuestion | ChecklistQuestion:
-        return next(q for q in self.questions if q.id == question_id)
+        return self.question_by_id[question_id]
 
     def advice_block(self, advice_id: str) -> Advice:
         return next(a for a in self.advice if a.id == advice_id)

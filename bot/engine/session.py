@@ -10,18 +10,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.engine.models import Slug
+from bot.engine.errors import InvalidAnswer
+from bot.engine.models import KnowledgeBase, SingleQuestion, Slug
 
 FORMAT = 1
 
 
 class Answer(BaseModel):
-    """The findings one screen recorded: one for a single question, several for a checklist."""
+    """One screen's answer: a single question's option value, or a checklist's ticked items."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     q: Slug
-    v: dict[Slug, str]
+    v: str | tuple[Slug, ...]
+    partial: bool = False
+    """A checklist cut short by an emergency tick: its unticked items stay unknown."""
 
 
 class Session(BaseModel):
@@ -49,11 +52,21 @@ class Session(BaseModel):
                 data = step(data)
         return data
 
-    def findings(self) -> dict[str, str]:
+    def findings(self, kb: KnowledgeBase) -> dict[str, str]:
         """Return every recorded finding (code -> value) in the order answered."""
         merged: dict[str, str] = {}
         for answer in self.answers:
-            merged.update(answer.v)
+            question = kb.question_by_id.get(answer.q)
+            if question is None:
+                raise InvalidAnswer(f"session answers unknown question {answer.q}")
+            if isinstance(question, SingleQuestion):
+                merged[question.finding] = str(answer.v)
+                continue
+            for item in question.items:
+                if item.finding in answer.v:
+                    merged[item.finding] = "yes"
+                elif not answer.partial:
+                    merged[item.finding] = "no"
         return merged
 
     def dump(self) -> str:

@@ -1,0 +1,173 @@
+"""The per-chat conversation: its record in the session store and its one live message.
+
+A `Conversation` is the engine's `Session` plus what the adapter needs to edit its one live
+message in place: that message's id and the language. It is stored as JSON text under a
+`SessionKey`. Every write is a compare-and-set against the store revision just read: when another
+process (or a double tap) won the race, `Conversations` reloads once and shows the current state,
+so an answer is never applied twice and nothing is overwritten blindly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from telegram import Bot
+
+from bot.engine import machine
+from bot.engine.errors import ConflictError, SessionOutdated
+from bot.engine.machine import Step
+from bot.engine.models import KnowledgeBase
+from bot.engine.session import Session
+from bot.render import card_text
+from bot.store.base import SessionKey, SessionStore
+from bot.telegram import errors
+from bot.telegram.keyboards import screen
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+DEFAULT_LANGUAGE = "en"
+
+
+class Conversation(BaseModel):
+    """One user's questionnaire in one chat, as stored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: int = Field(default=FORMAT, ge=1, le=FORMAT)
+    session: Session
+    message_id: int | None = None
+    """The message that shows the current question or result, edited in place."""
+    language: str = DEFAULT_LANGUAGE
+
+    def dump(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def load(cls, text: str) -> Conversation:
+        return cls.model_validate_json(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the store holds under one key, with the store revision to write against.
+
+    `conversation` is None when there is none (revision 0) or the record cannot be read (an old
+    or damaged record, which the next write replaces).
+    """
+
+    conversation: Conversation | None
+    revision: int
+
+
+class Conversations:
+    """Load, save (compare-and-set) and show conversations."""
+
+    def __init__(self, kb: KnowledgeBase, store: SessionStore) -> None:
+        self.kb = kb
+        self.store = store
+
+    async def get(self, key: SessionKey) -> Stored:
+        """Return what is stored under `key`; an unreadable record is logged and reads as none."""
+        record = await self.store.get(key)
+        if record is None:
+            return Stored(None, 0)
+        try:
+            return Stored(Conversation.load(record.data), record.revision)
+        except ValidationError as error:
+            # Log the error codes only: the record holds answers, which are health data.
+            codes = sorted({str(item["type"]) for item in error.errors(include_input=False)})
+            logger.warning("unreadable record %s rev %d: %s", key.render(), record.revision, codes)
+            return Stored(None, record.revision)
+
+    async def delete(self, key: SessionKey) -> bool:
+        return await self.store.delete(key)
+
+    async def begin(self, bot: Bot, key: SessionKey, language: str) -> None:
+        """Start a new questionnaire, replacing any other, and ask its first question."""
+        stored = await self.get(key)
+        session, step = machine.start(self.kb)
+        old_id = stored.conversation.message_id if stored.conversation else None
+        conversation = Conversation(session=session, message_id=old_id, language=language)
+        await self.commit(bot, key, stored, conversation, step, in_place=False)
+
+    async def commit(
+        self,
+        bot: Bot,
+        key: SessionKey,
+        stored: Stored,
+        conversation: Conversation,
+        step: Step,
+        *,
+        in_place: bool,
+    ) -> None:
+        """Save over `stored` with compare-and-set, then show `step`; a lost race reloads once."""
+        try:
+            revision = await self.store.put(
+                key, conversation.dump(), expected_revision=stored.revision
+            )
+        except ConflictError as error:
+            logger.info(
+                "conflict on %s: expected %d, found %s", key.render(), error.expected, error.actual
+            )
+            await self.show_current(bot, key, await self.get(key), in_place=True)
+            return
+        logger.debug(
+            "saved %s rev %d, session rev %d", key.render(), revision, conversation.session.rev
+        )
+        await self._show(bot, key, conversation, step, revision=revision, in_place=in_place)
+
+    async def show_current(
+        self, bot: Bot, key: SessionKey, stored: Stored, *, in_place: bool
+    ) -> None:
+        """Show where the stored session is; restart an outdated one politely."""
+        conversation = stored.conversation
+        if conversation is None:
+            await bot.send_message(key.chat_id, self.kb.text("no_session", DEFAULT_LANGUAGE))
+            return
+        try:
+            step = machine.current_step(self.kb, conversation.session)
+        except SessionOutdated:
+            await self.restart_outdated(bot, key, conversation.language)
+            return
+        await self._show(bot, key, conversation, step, revision=stored.revision, in_place=in_place)
+
+    async def restart_outdated(self, bot: Bot, key: SessionKey, language: str) -> None:
+        """Say that the questionnaire changed (a new knowledge base), then start again."""
+        logger.info("session in %s outdated: restarting", key.render())
+        await bot.send_message(key.chat_id, self.kb.text("kb_updated", language))
+        await self.begin(bot, key, language)
+
+    async def _show(
+        self,
+        bot: Bot,
+        key: SessionKey,
+        conversation: Conversation,
+        step: Step,
+        *,
+        revision: int,
+        in_place: bool,
+    ) -> None:
+        """Show `step` (its card first) in the live message; track a new message's id."""
+        chat_id, old_id, language = key.chat_id, conversation.message_id, conversation.language
+        if step.cards:  # the card goes above the question, so the question moves below it
+            await bot.send_message(chat_id, card_text(step.cards, language))
+            in_place = False
+        text, markup = screen(self.kb, step, language)
+        shown = await errors.show_message(
+            bot, chat_id=chat_id, old_id=old_id, text=text, markup=markup, in_place=in_place
+        )
+        if shown != old_id:
+            await self._track(key, conversation, message_id=shown, revision=revision)
+
+    async def _track(
+        self, key: SessionKey, conversation: Conversation, *, message_id: int, revision: int
+    ) -> None:
+        """Record the new live message; after a lost race the newer step tracks its own."""
+        tracked = conversation.model_copy(update={"message_id": message_id})
+        try:
+            await self.store.put(key, tracked.dump(), expected_revision=revision)
+        except ConflictError:
+            logger.info("message %d in %s not tracked: a newer step won", message_id, key.render())

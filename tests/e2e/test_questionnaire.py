@@ -1,0 +1,189 @@
+"""End to end: a user plays whole questionnaires by pressing buttons and gets the engine's triage.
+
+Cases come from the public clinical vignettes (`../shared/clinical/vignettes-public.json`, beside
+the clone in CI). The user answers from the facts as `bot.engine.assess.run_case` does, so the
+result message must be exactly the engine's result. Two tests stop the bot halfway, start a new
+process on the same store (SQLite file, then a real Redis) and finish there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+import redis.exceptions
+
+from bot.config import Settings
+from bot.engine.assess import run_case
+from bot.engine.models import UNKNOWN, ChecklistQuestion, KnowledgeBase, localize
+from bot.render import result_text
+from bot.store.base import SessionStore
+from bot.store.redis import RedisStore
+from bot.store.sqlite import SqliteStore
+from bot.telegram.app import AnyApplication, build_application
+from tests.fakes.botapi import FakeBotApi
+from tests.fakes.driver import ChatDriver
+from tests.shared import SHARED, shared_file
+
+REDIS_URL = os.environ.get("CRAMPCHECK_TEST_REDIS", "redis://127.0.0.1:6379/15")
+IS_REDIS_REQUIRED = os.environ.get("CRAMPCHECK_REQUIRE_REDIS") == "1"
+RESULT_BUTTONS = ["Why?", "↺ Restart"]
+MAX_PRESSES = 200
+HALFWAY = 6
+RESTART_CASE = "v41"  # urgent, 16 taps: long enough to stop halfway
+
+Facts = dict[str, str]
+
+
+VIGNETTES = "clinical/vignettes-public.json"
+
+
+def vignettes() -> list[dict[str, Any]]:
+    """Return the public vignettes, or skip the calling test when ../shared/ is absent."""
+    cases: list[dict[str, Any]] = json.loads(shared_file(VIGNETTES).read_text(encoding="utf-8"))
+    return cases
+
+
+def vignette_params() -> list[Any]:
+    """One parameter per public vignette; a single skipped one when the file is absent."""
+    path = SHARED / VIGNETTES
+    if not path.is_file():
+        reason = f"{path} not found: the shared clinical material sits beside the clone in CI"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-vignettes")]
+    cases = json.loads(path.read_text(encoding="utf-8"))
+    return [pytest.param(case, id=str(case["id"])) for case in cases]
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, kb: KnowledgeBase, store: SessionStore, api: FakeBotApi
+) -> AsyncIterator[AnyApplication]:
+    """Run one bot process: initialise, post_init, ..., shutdown, post_shutdown (closes store)."""
+    app = build_application(settings, kb, store, request=api)
+    async with app:
+        assert app.post_init is not None
+        await app.post_init(app)
+        yield app
+    assert app.post_shutdown is not None
+    await app.post_shutdown(app)
+
+
+async def play(driver: ChatDriver, kb: KnowledgeBase, facts: Facts, *, presses: int) -> bool:
+    """Answer from `facts` for at most `presses` presses; return whether a result is shown."""
+    for _ in range(presses):
+        if driver.current_buttons() == RESULT_BUTTONS:
+            return True
+        await driver.press(next_button(driver, kb, facts))
+    return driver.current_buttons() == RESULT_BUTTONS
+
+
+def next_button(driver: ChatDriver, kb: KnowledgeBase, facts: Facts) -> str:
+    """Return the label a user with `facts` presses next on the current question."""
+    question = shown_question(driver, kb)
+    buttons = driver.current_buttons()
+    if isinstance(question, ChecklistQuestion):
+        for item in question.items:
+            label = localize(item.label, "en")
+            if facts.get(item.finding) == "yes" and f"☐ {label}" in buttons:
+                return f"☐ {label}"
+        return "Done" if "Done" in buttons else "None of these"
+    wanted = facts.get(question.finding, UNKNOWN)
+    options = [*question.options]
+    labels = {option.value: localize(option.label, "en") for option in options}
+    return labels.get(wanted, kb.text("not_sure", "en"))
+
+
+def shown_question(driver: ChatDriver, kb: KnowledgeBase) -> Any:
+    text = driver.last_text()
+    matches = [q for q in kb.questions if f"{text}\n".startswith(localize(q.text, "en") + "\n")]
+    assert len(matches) == 1, f"cannot tell which question is shown:\n{driver.screen()}"
+    return matches[0]
+
+
+def expected_result(kb: KnowledgeBase, facts: Facts) -> str:
+    return result_text(kb, run_case(kb, facts).result, "en")
+
+
+@pytest.mark.parametrize("case", vignette_params())
+async def test_buttons_reach_the_engine_triage_for_each_public_vignette(
+    driver: ChatDriver, kb: KnowledgeBase, case: dict[str, Any]
+) -> None:
+    await driver.send("/start")
+
+    assert await play(driver, kb, case["facts"], presses=MAX_PRESSES)
+
+    expected = expected_result(kb, case["facts"])
+    assert driver.last_text() == expected
+    assert driver.last_text().split()[0] == kb.levels[case["expected_triage"]].banner
+    assert driver.unanswered_callbacks() == []
+
+
+def restart_case() -> Facts:
+    case = next(case for case in vignettes() if case["id"] == RESTART_CASE)
+    facts: Facts = case["facts"]
+    return facts
+
+
+async def play_across_a_restart(
+    settings: Settings, kb: KnowledgeBase, open_store: Callable[[], Any]
+) -> None:
+    """Play half the questionnaire, stop the bot, start a new one on the same store, finish."""
+    facts, api = restart_case(), FakeBotApi()
+    async with running(settings, kb, await open_store(), api) as first:
+        driver = ChatDriver(first, api)
+        await driver.send("/start")
+        assert not await play(driver, kb, facts, presses=HALFWAY)
+    async with running(settings, kb, await open_store(), api) as second:
+        driver = ChatDriver(second, api)
+        assert await play(driver, kb, facts, presses=MAX_PRESSES)
+        assert driver.last_text() == expected_result(kb, facts)
+        assert driver.unanswered_callbacks() == []
+    api.assert_clean()
+
+
+async def test_sqlite_session_survives_a_bot_restart_halfway(
+    settings: Settings, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    path = tmp_path / "sessions.db"
+
+    async def open_store() -> SessionStore:
+        return await SqliteStore.open(path, ttl_seconds=3600)
+
+    await play_across_a_restart(settings, kb, open_store)
+
+
+@pytest.fixture
+def redis_namespace(real_network: None) -> Iterator[str]:
+    """Return a fresh namespace on the test Redis, or skip (fail when Redis is required)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except (redis.exceptions.RedisError, OSError) as error:
+        reason = f"Redis not reachable at {REDIS_URL} ({error}): set CRAMPCHECK_TEST_REDIS"
+        if IS_REDIS_REQUIRED:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    namespace = f"crampcheck-e2e-{uuid.uuid4().hex}"
+    try:
+        yield namespace
+        for key in client.scan_iter(match=f"{namespace}:*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+async def test_redis_session_survives_a_bot_restart_halfway(
+    settings: Settings, kb: KnowledgeBase, redis_namespace: str
+) -> None:
+    async def open_store() -> SessionStore:
+        return RedisStore.from_url(REDIS_URL, ttl_seconds=3600, namespace=redis_namespace)
+
+    await play_across_a_restart(settings, kb, open_store)

@@ -1,0 +1,1 @@
+"""Engine unit tests: state machine, scoring, sessions, conditions, the real knowledge base."""

@@ -1,0 +1,172 @@
+"""Conditions: `holds` per node kind, three-valued `maybe`, `walk` and `findings_in`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from bot.engine.conditions import Context, findings_in, holds, maybe, walk
+from bot.engine.models import (
+    UNKNOWN,
+    AllOf,
+    AnyOf,
+    CauseIs,
+    Condition,
+    FindingIs,
+    Level,
+    LevelIs,
+    NotOf,
+    PatternIs,
+)
+
+_ADAPTER: TypeAdapter[Condition] = TypeAdapter(Condition)
+
+A_YES = {"finding": "a", "in": ["yes"]}
+B_YES = {"finding": "b", "in": ["yes"]}
+PATTERNS: dict[str, Condition] = {
+    "a_yes": _ADAPTER.validate_python(A_YES),
+    "a_or_b": _ADAPTER.validate_python({"any": [{"pattern": "a_yes"}, B_YES]}),
+}
+
+
+def cond(data: dict[str, Any]) -> Condition:
+    return _ADAPTER.validate_python(data)
+
+
+def ctx(
+    level: Level = Level.SELF_CARE, causes: frozenset[str] = frozenset(), **answers: str
+) -> Context:
+    return Context(answers=answers, patterns=PATTERNS, level=level, causes=causes)
+
+
+# ----------------------------------------------------------------------- parsing --
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (A_YES, FindingIs),
+        ({"all": [A_YES]}, AllOf),
+        ({"any": [A_YES]}, AnyOf),
+        ({"not": A_YES}, NotOf),
+        ({"level": ["urgent"]}, LevelIs),
+        ({"cause": "overuse"}, CauseIs),
+        ({"pattern": "a_yes"}, PatternIs),
+    ],
+)
+def test_each_condition_key_parses_to_its_node_kind(data: dict[str, Any], kind: type) -> None:
+    assert isinstance(cond(data), kind)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"colour": "red"},
+        {"finding": "a", "in": []},
+        {"all": []},
+        {"level": ["panic"]},
+        {"finding": "a", "in": ["yes"], "extra": 1},
+    ],
+)
+def test_malformed_conditions_are_rejected(data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        cond(data)
+
+
+# ------------------------------------------------------------------------- holds --
+@pytest.mark.parametrize(
+    ("data", "context", "expected"),
+    [
+        (A_YES, ctx(a="yes"), True),
+        (A_YES, ctx(a="no"), False),
+        (A_YES, ctx(), False),
+        ({"finding": "a", "in": [UNKNOWN]}, ctx(), True),
+        ({"finding": "a", "in": [UNKNOWN]}, ctx(a=UNKNOWN), True),
+        ({"all": [A_YES, B_YES]}, ctx(a="yes", b="yes"), True),
+        ({"all": [A_YES, B_YES]}, ctx(a="yes", b="no"), False),
+        ({"any": [A_YES, B_YES]}, ctx(a="no", b="yes"), True),
+        ({"any": [A_YES, B_YES]}, ctx(a="no", b="no"), False),
+        ({"not": A_YES}, ctx(a="no"), True),
+        ({"not": A_YES}, ctx(a="yes"), False),
+        ({"level": ["urgent", "emergency"]}, ctx(level=Level.URGENT), True),
+        ({"level": ["urgent", "emergency"]}, ctx(level=Level.DOCTOR), False),
+        ({"cause": "overuse"}, ctx(causes=frozenset({"overuse"})), True),
+        ({"cause": "overuse"}, ctx(causes=frozenset({"medical"})), False),
+        ({"pattern": "a_yes"}, ctx(a="yes"), True),
+        ({"pattern": "a_yes"}, ctx(a="no"), False),
+        ({"pattern": "a_or_b"}, ctx(a="no", b="yes"), True),
+        ({"pattern": "a_or_b"}, ctx(a="no", b="no"), False),
+    ],
+)
+def test_holds_evaluates_each_node_kind(
+    data: dict[str, Any], context: Context, *, expected: bool
+) -> None:
+    assert holds(cond(data), context) is expected
+
+
+# ------------------------------------------------------------------------- maybe --
+OPEN = frozenset({"b"})
+
+
+@pytest.mark.parametrize(
+    ("data", "context", "expected"),
+    [
+        pytest.param(B_YES, ctx(), None, id="open-finding-is-undecided"),
+        pytest.param(A_YES, ctx(a="yes"), True, id="closed-finding-true"),
+        pytest.param(A_YES, ctx(a="no"), False, id="closed-finding-false"),
+        pytest.param(A_YES, ctx(), False, id="closed-unanswered-reads-unknown"),
+        pytest.param({"all": [A_YES, B_YES]}, ctx(a="no"), False, id="all-false-beats-none"),
+        pytest.param({"all": [A_YES, B_YES]}, ctx(a="yes"), None, id="all-true-and-none"),
+        pytest.param({"all": [A_YES, {"finding": "c", "in": ["no"]}]}, ctx(a="yes", c="no"), True,
+                     id="all-true"),
+        pytest.param({"any": [A_YES, B_YES]}, ctx(a="yes"), True, id="any-true-beats-none"),
+        pytest.param({"any": [A_YES, B_YES]}, ctx(a="no"), None, id="any-false-and-none"),
+        pytest.param({"any": [A_YES, {"finding": "c", "in": ["yes"]}]}, ctx(a="no", c="no"),
+                     False, id="any-false"),
+        pytest.param({"not": B_YES}, ctx(), None, id="not-none"),
+        pytest.param({"not": A_YES}, ctx(a="yes"), False, id="not-true"),
+        pytest.param({"not": A_YES}, ctx(a="no"), True, id="not-false"),
+        pytest.param({"pattern": "a_or_b"}, ctx(a="no"), None, id="pattern-follows-open"),
+        pytest.param({"pattern": "a_or_b"}, ctx(a="yes"), True, id="pattern-follows-true"),
+        pytest.param({"pattern": "a_yes"}, ctx(a="no"), False, id="pattern-follows-false"),
+        pytest.param({"cause": "overuse"}, ctx(causes=frozenset({"overuse"})), None,
+                     id="cause-is-always-undecided"),
+        pytest.param({"level": ["urgent"]}, ctx(level=Level.URGENT), True, id="level-true"),
+        pytest.param({"level": ["urgent"]}, ctx(level=Level.DOCTOR), False, id="level-false"),
+    ],
+)  # fmt: skip
+def test_maybe_is_three_valued(
+    data: dict[str, Any], context: Context, expected: bool | None
+) -> None:
+    assert maybe(cond(data), context, OPEN) is expected
+
+
+def test_maybe_agrees_with_holds_when_nothing_is_open() -> None:
+    conditions = [A_YES, {"all": [A_YES, B_YES]}, {"any": [A_YES, B_YES]}, {"not": B_YES},
+                  {"pattern": "a_or_b"}, {"level": ["doctor"]}]  # fmt: skip
+    for data in conditions:
+        for a in ("yes", "no", UNKNOWN):
+            for b in ("yes", "no", UNKNOWN):
+                context = ctx(level=Level.DOCTOR, a=a, b=b)
+                assert maybe(cond(data), context, frozenset()) is holds(cond(data), context)
+
+
+# -------------------------------------------------------------- walk, findings_in --
+def test_walk_yields_every_nested_condition_but_does_not_enter_patterns() -> None:
+    condition = cond({"all": [A_YES, {"not": {"any": [B_YES, {"pattern": "a_yes"}]}}]})
+
+    kinds = [type(node).__name__ for node in walk(condition)]
+
+    assert kinds == ["AllOf", "FindingIs", "NotOf", "AnyOf", "FindingIs", "PatternIs"]
+
+
+def test_findings_in_follows_named_patterns() -> None:
+    condition = cond({"all": [{"finding": "c", "in": ["yes"]}, {"pattern": "a_or_b"}]})
+
+    assert findings_in(condition, PATTERNS) == {"a", "b", "c"}
+
+
+def test_findings_in_ignores_unknown_patterns_and_non_finding_nodes() -> None:
+    condition = cond({"any": [{"pattern": "nope"}, {"level": ["urgent"]}, {"cause": "x"}]})
+
+    assert findings_in(condition, PATTERNS) == set()

@@ -1,0 +1,1 @@
+"""Hypothesis properties over the real knowledge base: walks end, levels only rise."""

@@ -1,0 +1,160 @@
+"""Callback data: canonical encoding, the 64-byte limit, and forged data that never crashes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.engine import machine
+from bot.engine.errors import InvalidAnswer
+from bot.engine.machine import Result
+from bot.engine.models import KnowledgeBase
+from bot.telegram.callbacks import (
+    MAX_BYTES,
+    MAX_NUMBER,
+    Callback,
+    apply_callback,
+    decode_callback,
+    encode_callback,
+)
+
+CALLBACKS = [
+    Callback("answer", 0, 0),
+    Callback("answer", 17, 3),
+    Callback("toggle", 4, 6),
+    Callback("done", 9),
+    Callback("back", 12),
+    Callback("restart", 0),
+    Callback("why", 21),
+    Callback("forget_yes"),
+    Callback("forget_no"),
+]
+
+
+@pytest.mark.parametrize("callback", CALLBACKS)
+def test_encoded_callback_decodes_to_itself(callback: Callback) -> None:
+    assert decode_callback(encode_callback(callback)) == callback
+
+
+@pytest.mark.parametrize(
+    ("callback", "data"),
+    [
+        (Callback("answer", 3, 1), "q:3:a1"),
+        (Callback("toggle", 0, 12), "q:0:t12"),
+        (Callback("done", 5), "q:5:d"),
+        (Callback("back", 5), "q:5:b"),
+        (Callback("restart", 5), "q:5:r"),
+        (Callback("why", 5), "q:5:w"),
+        (Callback("forget_yes"), "f:y"),
+        (Callback("forget_no"), "f:n"),
+    ],
+)
+def test_callback_data_has_the_documented_shape(callback: Callback, data: str) -> None:
+    assert encode_callback(callback) == data
+
+
+@given(
+    action=st.sampled_from(["answer", "toggle"]),
+    revision=st.integers(0, MAX_NUMBER - 1),
+    index=st.integers(0, MAX_NUMBER - 1),
+)
+def test_every_encodable_callback_fits_in_64_bytes_and_round_trips(
+    action: str, revision: int, index: int
+) -> None:
+    callback = Callback(action, revision, index)  # type: ignore[arg-type]
+    data = encode_callback(callback)
+    assert len(data.encode()) <= MAX_BYTES
+    assert decode_callback(data) == callback
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        Callback("answer", -1, 0),
+        Callback("answer", 0, -1),
+        Callback("answer", MAX_NUMBER, 0),
+        Callback("toggle", 0, MAX_NUMBER),
+        Callback("answer", 0),
+        Callback("done", 0, 1),
+    ],
+)
+def test_encoding_an_invalid_callback_raises_value_error(callback: Callback) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        encode_callback(callback)
+
+
+def test_encoding_over_64_bytes_raises_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the number bound lifted, a revision long enough to pass 64 bytes is still refused."""
+    monkeypatch.setattr("bot.telegram.callbacks.MAX_NUMBER", 10**80)
+    with pytest.raises(ValueError, match="64"):
+        encode_callback(Callback("answer", 10**70, 0))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        42,
+        b"q:1:a0",
+        "",
+        "q",
+        "q:",
+        "q:1",
+        "q:1:",
+        "q:1:a",
+        "q:1:x",
+        "q:1:a-1",
+        "q:-1:a0",
+        "q:01:a0",
+        "q:1:a01",
+        "q:1:d0",
+        "q:1:a0:extra",
+        "q:1:a0\n",
+        " q:1:a0",
+        "Q:1:A0",
+        "q:\u0661:a0",  # Arabic-Indic digit one
+        "q:1:a\u0663",
+        "q:1e3:a0",
+        "q:" + "9" * 13 + ":a0",
+        "q:1:a" + "9" * 40,
+        "q:1:a0" + "é" * 40,
+        "f:",
+        "f:yes",
+        "f:y ",
+        "x" * 65,
+        "\x00",
+    ],
+)
+def test_forged_callback_data_raises_value_error(data: object) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        decode_callback(data)
+
+
+@given(st.one_of(st.text(), st.text(alphabet="qf:0123456789atdbrwyn-", max_size=30)))
+def test_any_text_either_decodes_canonically_or_raises_value_error(data: str) -> None:
+    try:
+        callback = decode_callback(data)
+    except ValueError:
+        return
+    assert encode_callback(callback) == data
+
+
+def test_answer_applies_the_option_at_the_index(kb: KnowledgeBase) -> None:
+    session, _ = machine.start(kb)
+    moved, step = apply_callback(kb, session, Callback("answer", session.rev, 1))
+    assert moved.rev == session.rev + 1
+    assert moved.findings(kb) == {"cramp_now": "no"}
+    assert not isinstance(step, Result)
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [Callback("answer", 0, 99), Callback("toggle", 0, 0), Callback("done", 0), Callback("why", 0)],
+)
+def test_action_that_does_not_fit_the_step_raises_invalid_answer(
+    kb: KnowledgeBase, callback: Callback
+) -> None:
+    session, _ = machine.start(kb)
+    with pytest.raises(InvalidAnswer):
+        apply_callback(kb, session, callback)
