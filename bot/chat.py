@@ -14,8 +14,6 @@ from bot.render import card_text, question_text, result_text, why_text
 Read = Callable[[str], str]
 Write = Callable[[str], object]
 
-KEYS = "b = back, r = restart, q = quit"
-
 
 def run_chat(
     kb: KnowledgeBase, *, read: Read, write: Write, language: str = "en"
@@ -37,7 +35,7 @@ def run_chat(
         try:
             session, step = _apply(kb, session, step, reply, write, language)
         except (EngineError, ValueError):
-            write(f"Please type one of the numbers shown ({KEYS}).\n")
+            write(f"{kb.text('chat_invalid', language)} ({kb.text('chat_keys', language)}).\n")
 
 
 def _apply(
@@ -64,7 +62,7 @@ def _show(kb: KnowledgeBase, step: Step, language: str, write: Write) -> None:
         write("\n" + card_text(step.cards, language) + "\n")
     if isinstance(step, Result):
         write("\n" + result_text(kb, step, language) + "\n")
-        write(f"\n(w = {kb.text('why', language)}, r = restart, q = quit)\n")
+        write(f"\n({kb.text('chat_result_keys', language)})\n")
         return
     write("\n" + question_text(kb, step, language) + "\n")
     for number, option in enumerate(step.options, start=1):
@@ -75,4 +73,4 @@ def _show(kb: KnowledgeBase, step: Step, language: str, write: Write) -> None:
     if isinstance(step.question, ChecklistQuestion):
         key = "done" if step.ticked else "none_of_these"
         write(f"  d. {kb.text(key, language)}\n")
-    write(f"({KEYS})\n")
+    write(f"({kb.text('chat_keys', language)})\n")

@@ -42,6 +42,9 @@ REQUIRED_TEXTS = (
     "why_causes",
     "no_red_flags",
     "no_cause_signals",
+    "chat_keys",
+    "chat_result_keys",
+    "chat_invalid",
 )
 """Texts the engine and the renderers look up by key; lint fails when one is missing."""
 

@@ -10,17 +10,23 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+SESSION = "sess"
+"""Scope of a questionnaire record."""
+PROFILE = "pref"
+"""Scope of a user's preferences (language): kept across questionnaires, erased by /forget."""
+
 
 @dataclass(frozen=True, slots=True)
 class SessionKey:
-    """Where one user's questionnaire lives: a user may run one per chat."""
+    """Where one user's record lives: a questionnaire per chat, or the user's preferences."""
 
     chat_id: int
     user_id: int
+    scope: str = SESSION
 
     def render(self) -> str:
-        """Build the storage key `sess:<chat_id>:<user_id>`; the only place that spells it."""
-        return f"sess:{self.chat_id}:{self.user_id}"
+        """Build the storage key `<scope>:<chat_id>:<user_id>`; the only place that spells it."""
+        return f"{self.scope}:{self.chat_id}:{self.user_id}"
 
 
 @dataclass(frozen=True, slots=True)

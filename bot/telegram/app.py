@@ -31,7 +31,7 @@ from bot.telegram.handlers import QuestionnaireHandlers
 logger = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-COMMANDS = ("start", "help", "restart", "cancel", "privacy", "forget", "about")
+COMMANDS = ("start", "help", "restart", "cancel", "language", "privacy", "forget", "about")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 EDITED = filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE
@@ -76,6 +76,8 @@ def register(app: AnyApplication, handlers: QuestionnaireHandlers) -> None:
             CallbackQueryHandler(handlers.on_button, pattern=r"^q:"),
             # The /forget confirmation: f:y or f:n.
             CallbackQueryHandler(handlers.on_forget_choice, pattern=r"^f:[yn]$"),
+            # The /language choice: l:<code>.
+            CallbackQueryHandler(handlers.on_language_choice, pattern=r"^l:[a-z]{2}$"),
             # Any other callback data is forged or from an old version: "moved on".
             CallbackQueryHandler(handlers.on_button),
             # Typed text (unknown commands too): emergency card, or the question again.

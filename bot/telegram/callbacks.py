@@ -87,6 +87,26 @@ def decode_callback(data: object) -> Callback:
     return Callback(_ACTIONS[plain], int(revision))
 
 
+LANGUAGE_PREFIX = "l:"
+_LANGUAGE = re.compile(r"l:([a-z]{2})", re.ASCII)
+
+
+def encode_language(language: str) -> str:
+    """Return the callback data of the /language button for `language` (`l:<code>`)."""
+    data = f"{LANGUAGE_PREFIX}{language}"
+    if _LANGUAGE.fullmatch(data) is None:
+        raise ValueError(f"not a two-letter language code: {language!r}")
+    return data
+
+
+def decode_language(data: object) -> str:
+    """Return the language code of /language button data; ValueError on anything else."""
+    match = _LANGUAGE.fullmatch(data) if isinstance(data, str) else None
+    if match is None:
+        raise ValueError("malformed language button data")
+    return match.group(1)
+
+
 def apply_callback(
     kb: KnowledgeBase, session: Session, callback: Callback
 ) -> tuple[Session, Step]:

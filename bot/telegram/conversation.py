@@ -93,6 +93,19 @@ class Conversations:
         conversation = Conversation(session=session, message_id=old_id, language=language)
         await self.commit(bot, key, stored, conversation, step, in_place=False)
 
+    async def relanguage(self, bot: Bot, key: SessionKey, language: str) -> None:
+        """Redraw the live question or result, if any, in `language` and keep that choice."""
+        stored = await self.get(key)
+        if stored.conversation is None or stored.conversation.language == language:
+            return
+        try:
+            step = machine.current_step(self.kb, stored.conversation.session)
+        except SessionOutdated:
+            await self.restart_outdated(bot, key, language)
+            return
+        updated = stored.conversation.model_copy(update={"language": language})
+        await self.commit(bot, key, stored, updated, step, in_place=True)
+
     async def commit(
         self,
         bot: Bot,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
 from bot import __version__
@@ -22,10 +22,11 @@ from bot.engine.models import KnowledgeBase
 from bot.engine.session import Session
 from bot.render import about_text, apology_text, privacy_text, welcome_text, why_text
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram import errors
-from bot.telegram.callbacks import Callback, apply_callback, decode_callback
-from bot.telegram.conversation import DEFAULT_LANGUAGE, Conversation, Conversations, Stored
-from bot.telegram.keyboards import forget_markup
+from bot.telegram import errors, updates
+from bot.telegram.callbacks import Callback, apply_callback, decode_callback, decode_language
+from bot.telegram.conversation import Conversation, Conversations, Stored
+from bot.telegram.keyboards import forget_markup, language_markup
+from bot.telegram.preferences import Preferences
 
 logger = logging.getLogger(__name__)
 
@@ -41,86 +42,128 @@ class QuestionnaireHandlers:
         self.kb = kb
         self.store = store
         self.conversations = Conversations(kb, store)
+        self.preferences = Preferences(kb, store)
         self.session_ttl = session_ttl
 
     # --- commands -------------------------------------------------------------------------------
 
     async def on_start(self, update: Update, context: Context) -> None:
         """Greet, then begin a new questionnaire with its first question."""
-        key, language = _key(update), _language(update)
-        await _reply(update, welcome_text(self.kb, language))
+        key, language = updates.key(update), await self.preferences.language(update)
+        await updates.reply(update, welcome_text(self.kb, language))
         await self.conversations.begin(context.bot, key, language)
 
     async def on_restart(self, update: Update, context: Context) -> None:
-        await self.conversations.begin(context.bot, _key(update), _language(update))
+        await self.conversations.begin(
+            context.bot, updates.key(update), await self.preferences.language(update)
+        )
 
     async def on_help(self, update: Update, context: Context) -> None:
-        await _reply(update, self.kb.text("help", _language(update)))
+        await updates.reply(update, self.kb.text("help", await self.preferences.language(update)))
 
     async def on_cancel(self, update: Update, context: Context) -> None:
         """Delete the questionnaire, take the buttons off its message, say how to begin again."""
-        key, language = _key(update), _language(update)
+        key, language = updates.key(update), await self.preferences.language(update)
         stored = await self.conversations.get(key)
         is_deleted = await self.conversations.delete(key)
         logger.info("cancelled %s (was live: %s)", key.render(), is_deleted)
         if stored.conversation is not None and stored.conversation.message_id is not None:
             message_id = stored.conversation.message_id
             await errors.retire_keyboard(context.bot, chat_id=key.chat_id, message_id=message_id)
-        await _reply(update, self.kb.text("cancelled" if is_deleted else "no_session", language))
+        await updates.reply(
+            update, self.kb.text("cancelled" if is_deleted else "no_session", language)
+        )
 
     async def on_privacy(self, update: Update, context: Context) -> None:
         hours = self.session_ttl.total_seconds() / 3600
-        await _reply(update, privacy_text(self.kb, _language(update), ttl_hours=hours))
+        await updates.reply(
+            update, privacy_text(self.kb, await self.preferences.language(update), ttl_hours=hours)
+        )
 
     async def on_forget(self, update: Update, context: Context) -> None:
         """Ask for confirmation; the buttons (f:y / f:n) lead to `on_forget_choice`."""
-        language = _language(update)
+        language = await self.preferences.language(update)
         markup = forget_markup(self.kb, language)
-        await _reply(update, self.kb.text("forget_confirm", language), markup=markup)
+        await updates.reply(update, self.kb.text("forget_confirm", language), markup=markup)
+
+    async def on_language(self, update: Update, context: Context) -> None:
+        """Offer the languages; the buttons (l:<code>) lead to `on_language_choice`."""
+        language = await self.preferences.language(update)
+        markup = language_markup(self.kb)
+        await updates.reply(update, self.kb.text("language_prompt", language), markup=markup)
 
     async def on_about(self, update: Update, context: Context) -> None:
-        await _reply(update, about_text(self.kb, _language(update), version=__version__))
+        await updates.reply(
+            update,
+            about_text(self.kb, await self.preferences.language(update), version=__version__),
+        )
 
     # --- buttons --------------------------------------------------------------------------------
 
     async def on_button(self, update: Update, context: Context) -> None:
         """Apply a questionnaire button; stale, forged or invalid presses re-show the question."""
-        query = await _private_query(update)
+        query = await updates.private_query(update)
         if query is None:
             return
-        key = _key(update)
+        key = updates.key(update)
         try:
             stored = await self.conversations.get(key)
         except BaseException:
             await query.answer()  # stop the spinner; the error handler apologises
             raise
         if stored.conversation is None:
-            await self._no_session(query, context, key)
+            await self._no_session(query, context, key, await self.preferences.language(update))
             return
         try:
             callback = decode_callback(query.data)
-            session, step = self._apply(stored.conversation, callback, _pressed_id(query))
+            session, step = self._apply(stored.conversation, callback, updates.pressed_id(query))
         except MOVED_ON as error:
             await self._moved_on(query, context, key, stored, error)
         except SessionOutdated:
             await query.answer()
-            await self.conversations.restart_outdated(context.bot, key, _language(update))
+            await self.conversations.restart_outdated(
+                context.bot, key, await self.preferences.language(update)
+            )
         else:
             await query.answer()
             await self._after_press(context, key, stored, callback, session=session, step=step)
 
     async def on_forget_choice(self, update: Update, context: Context) -> None:
         """Erase every record of the user at once (Yes), or keep them (No), and say so."""
-        query = await _private_query(update)
+        query = await updates.private_query(update)
         if query is None:
             return
         await query.answer()
-        key, is_yes = _key(update), query.data == "f:y"
+        key, is_yes = updates.key(update), query.data == "f:y"
         if is_yes:
             count = await self.store.delete_user(key.user_id)
             logger.info("forgot user %d: %d record(s)", key.user_id, count)
-        text = self.kb.text("forgotten" if is_yes else "forget_kept", _language(update))
-        message_id = _pressed_id(query)
+        text = self.kb.text(
+            "forgotten" if is_yes else "forget_kept", await self.preferences.language(update)
+        )
+        message_id = updates.pressed_id(query)
+        if message_id is None:
+            await context.bot.send_message(key.chat_id, text)
+            return
+        await errors.edit_or_send(
+            context.bot, chat_id=key.chat_id, message_id=message_id, text=text, markup=None
+        )
+
+    async def on_language_choice(self, update: Update, context: Context) -> None:
+        """Remember the chosen language and redraw the live question or result in it."""
+        query = await updates.private_query(update)
+        if query is None:
+            return
+        language = decode_language(query.data)
+        if language not in self.kb.languages:
+            await query.answer()
+            return
+        await query.answer()
+        key = updates.key(update)
+        await self.preferences.set_language(key.user_id, language)
+        await self.conversations.relanguage(context.bot, key, language)
+        message_id = updates.pressed_id(query)
+        text = self.kb.text("language_set", language)
         if message_id is None:
             await context.bot.send_message(key.chat_id, text)
             return
@@ -132,32 +175,34 @@ class QuestionnaireHandlers:
 
     async def on_text(self, update: Update, context: Context) -> None:
         """Answer an emergency phrase with the emergency card; otherwise re-show the question."""
-        key, language = _key(update), _language(update)
+        key, language = updates.key(update), await self.preferences.language(update)
         text = update.effective_message.text if update.effective_message else None
         if mentions_emergency(self.kb, text or ""):
             logger.info("emergency phrase in %s", key.render())
-            await _reply(update, self.kb.text("emergency_card", language))
+            await updates.reply(update, self.kb.text("emergency_card", language))
             return
         stored = await self.conversations.get(key)
         await self.conversations.show_current(context.bot, key, stored, in_place=False)
 
     async def on_edited(self, update: Update, context: Context) -> None:
         """Edits are not answers; an edit that names an emergency still gets the card."""
-        language = _language(update)
+        language = await self.preferences.language(update)
         text = update.edited_message.text if update.edited_message else None
         is_emergency = mentions_emergency(self.kb, text or "")
-        await _reply(
+        await updates.reply(
             update, self.kb.text("emergency_card" if is_emergency else "edited", language)
         )
 
     async def on_other(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice, locations...: say politely that only buttons work."""
-        await _reply(update, self.kb.text("not_text", _language(update)))
+        await updates.reply(
+            update, self.kb.text("not_text", await self.preferences.language(update))
+        )
 
     async def on_error(self, update: object, context: Context) -> None:
         """Log the failure (ids only), apologise, and show the current question if possible."""
         errors.log_failure(update, context.error)
-        if not isinstance(update, Update) or not _is_private(update):
+        if not isinstance(update, Update) or not updates.is_private(update):
             return
         try:
             await self._apologise(update, context)
@@ -165,14 +210,15 @@ class QuestionnaireHandlers:
             logger.warning("could not apologise for update %d", update.update_id, exc_info=True)
 
     async def _apologise(self, update: Update, context: Context) -> None:
-        key = _key(update)
+        key = updates.key(update)
         try:
             stored = await self.conversations.get(key)
         except Exception:  # the store may be what failed: apologise all the same
             logger.warning("store unavailable after update %d", update.update_id)
             stored = Stored(None, 0)
         has_session = stored.conversation is not None
-        text = apology_text(self.kb, _language(update), has_session=has_session)
+        language = self.preferences.from_telegram(update)  # the store may be what failed
+        text = apology_text(self.kb, language, has_session=has_session)
         await context.bot.send_message(key.chat_id, text)
         if has_session:
             await self.conversations.show_current(context.bot, key, stored, in_place=False)
@@ -222,49 +268,12 @@ class QuestionnaireHandlers:
         assert stored.conversation is not None  # noqa: S101 - on_button checked it
         logger.info("stale or invalid press in %s: %s", key.render(), type(error).__name__)
         await query.answer(self.kb.text("moved_on", stored.conversation.language))
-        is_tracked = _pressed_id(query) == stored.conversation.message_id
+        is_tracked = updates.pressed_id(query) == stored.conversation.message_id
         await self.conversations.show_current(context.bot, key, stored, in_place=is_tracked)
 
-    async def _no_session(self, query: CallbackQuery, context: Context, key: SessionKey) -> None:
-        text = self.kb.text("no_session", DEFAULT_LANGUAGE)
+    async def _no_session(
+        self, query: CallbackQuery, context: Context, key: SessionKey, language: str
+    ) -> None:
+        text = self.kb.text("no_session", language)
         await query.answer(text)
         await context.bot.send_message(key.chat_id, text)
-
-
-# --- update plumbing ------------------------------------------------------------------------
-
-
-def _language(update: Update) -> str:
-    """Return the conversation language: English until a later issue maps language_code."""
-    return DEFAULT_LANGUAGE
-
-
-def _key(update: Update) -> SessionKey:
-    chat, user = update.effective_chat, update.effective_user
-    if chat is None or user is None:
-        raise ValueError(f"update {update.update_id} has no chat or user")
-    return SessionKey(chat_id=chat.id, user_id=user.id)
-
-
-def _is_private(update: Update) -> bool:
-    return update.effective_chat is not None and update.effective_chat.type == "private"
-
-
-async def _private_query(update: Update) -> CallbackQuery | None:
-    """Return the callback query of a private chat; answer and drop any other on purpose."""
-    query = update.callback_query
-    if query is None:
-        raise ValueError(f"update {update.update_id} is not a callback query")
-    if _is_private(update):
-        return query
-    await query.answer()
-    return None
-
-
-def _pressed_id(query: CallbackQuery) -> int | None:
-    return query.message.message_id if query.message is not None else None
-
-
-async def _reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None) -> None:
-    if update.effective_chat is not None:
-        await update.get_bot().send_message(update.effective_chat.id, text, reply_markup=markup)

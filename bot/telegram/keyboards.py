@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.engine.machine import Ask, Result, Step
 from bot.engine.models import ChecklistQuestion, KnowledgeBase, localize
 from bot.render import question_text, result_text
-from bot.telegram.callbacks import Action, Callback, encode_callback
+from bot.telegram.callbacks import Action, Callback, encode_callback, encode_language
 
 Rows = list[list[InlineKeyboardButton]]
 
@@ -52,6 +52,17 @@ def forget_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[yes, _button(kb.text("forget_no", language), Callback("forget_no"))]]
     )
+
+
+def language_markup(kb: KnowledgeBase) -> InlineKeyboardMarkup:
+    """Return one button per language, each named in its own language."""
+    buttons = [
+        InlineKeyboardButton(
+            kb.text("language_name", language), callback_data=encode_language(language)
+        )
+        for language in kb.languages
+    ]
+    return InlineKeyboardMarkup([buttons])
 
 
 def _checklist_rows(kb: KnowledgeBase, step: Ask, language: str) -> Rows:

@@ -137,3 +137,21 @@ def test_chat_back_restart_why_and_bad_input_are_handled() -> None:
     assert user.screen.count("Please type one of the numbers shown") == 2
     assert "Why this level" in user.screen
     assert user.screen.count("Is the cramp happening right now?") >= 3
+
+
+def test_chat_speaks_norwegian_throughout() -> None:
+    kb = load_knowledge_base(KNOWLEDGE)
+    user = ScriptedUser(
+        ["2", "x", "d", "d", "1", "1", "1", "1", "1", "1", "1", "1", "1"] + ["d"] * 3
+    )
+    run_chat(kb, read=user.read, write=user.write, language="nb")
+    assert "Skriv ett av tallene som vises" in user.screen
+    for english in ("Not sure", "Please type", "back, r = restart", "Is the cramp"):
+        assert english not in user.screen
+
+
+def test_chat_rejects_a_language_the_knowledge_base_lacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["chat", "--lang", "de"]) == 2
+    assert "no language 'de'" in capsys.readouterr().err

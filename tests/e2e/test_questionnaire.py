@@ -35,7 +35,6 @@ from tests.shared import SHARED, shared_file
 
 REDIS_URL = os.environ.get("CRAMPCHECK_TEST_REDIS", "redis://127.0.0.1:6379/15")
 IS_REDIS_REQUIRED = os.environ.get("CRAMPCHECK_REQUIRE_REDIS") == "1"
-RESULT_BUTTONS = ["Why?", "↺ Restart"]
 MAX_PRESSES = 200
 HALFWAY = 6
 RESTART_CASE = "v41"  # urgent, 16 taps: long enough to stop halfway
@@ -76,40 +75,48 @@ async def running(
     await app.post_shutdown(app)
 
 
-async def play(driver: ChatDriver, kb: KnowledgeBase, facts: Facts, *, presses: int) -> bool:
+def result_buttons(kb: KnowledgeBase, language: str) -> list[str]:
+    return [kb.text("why", language), kb.text("restart", language)]
+
+
+async def play(
+    driver: ChatDriver, kb: KnowledgeBase, facts: Facts, *, presses: int, language: str = "en"
+) -> bool:
     """Answer from `facts` for at most `presses` presses; return whether a result is shown."""
     for _ in range(presses):
-        if driver.current_buttons() == RESULT_BUTTONS:
+        if driver.current_buttons() == result_buttons(kb, language):
             return True
-        await driver.press(next_button(driver, kb, facts))
-    return driver.current_buttons() == RESULT_BUTTONS
+        await driver.press(next_button(driver, kb, facts, language))
+    return driver.current_buttons() == result_buttons(kb, language)
 
 
-def next_button(driver: ChatDriver, kb: KnowledgeBase, facts: Facts) -> str:
+def next_button(driver: ChatDriver, kb: KnowledgeBase, facts: Facts, language: str = "en") -> str:
     """Return the label a user with `facts` presses next on the current question."""
-    question = shown_question(driver, kb)
+    question = shown_question(driver, kb, language)
     buttons = driver.current_buttons()
     if isinstance(question, ChecklistQuestion):
         for item in question.items:
-            label = localize(item.label, "en")
+            label = localize(item.label, language)
             if facts.get(item.finding) == "yes" and f"☐ {label}" in buttons:
                 return f"☐ {label}"
-        return "Done" if "Done" in buttons else "None of these"
+        done = kb.text("done", language)
+        return done if done in buttons else kb.text("none_of_these", language)
     wanted = facts.get(question.finding, UNKNOWN)
-    options = [*question.options]
-    labels = {option.value: localize(option.label, "en") for option in options}
-    return labels.get(wanted, kb.text("not_sure", "en"))
+    labels = {option.value: localize(option.label, language) for option in question.options}
+    return labels.get(wanted, kb.text("not_sure", language))
 
 
-def shown_question(driver: ChatDriver, kb: KnowledgeBase) -> Any:
+def shown_question(driver: ChatDriver, kb: KnowledgeBase, language: str = "en") -> Any:
     text = driver.last_text()
-    matches = [q for q in kb.questions if f"{text}\n".startswith(localize(q.text, "en") + "\n")]
+    matches = [
+        q for q in kb.questions if f"{text}\n".startswith(localize(q.text, language) + "\n")
+    ]
     assert len(matches) == 1, f"cannot tell which question is shown:\n{driver.screen()}"
     return matches[0]
 
 
-def expected_result(kb: KnowledgeBase, facts: Facts) -> str:
-    return result_text(kb, run_case(kb, facts).result, "en")
+def expected_result(kb: KnowledgeBase, facts: Facts, language: str = "en") -> str:
+    return result_text(kb, run_case(kb, facts).result, language)
 
 
 @pytest.mark.parametrize("case", vignette_params())
@@ -123,6 +130,20 @@ async def test_buttons_reach_the_engine_triage_for_each_public_vignette(
     expected = expected_result(kb, case["facts"])
     assert driver.last_text() == expected
     assert driver.last_text().split()[0] == kb.levels[case["expected_triage"]].banner
+    assert driver.unanswered_callbacks() == []
+
+
+@pytest.mark.parametrize("case", vignette_params())
+async def test_a_norwegian_user_gets_the_same_triage_in_norwegian(
+    app: AnyApplication, api: FakeBotApi, kb: KnowledgeBase, case: dict[str, Any]
+) -> None:
+    """The whole questionnaire in Bokmål, for a Telegram app set to Norwegian (nb-NO)."""
+    driver = ChatDriver(app, api, language_code="nb-NO")
+    await driver.send("/start")
+
+    assert await play(driver, kb, case["facts"], presses=MAX_PRESSES, language="nb")
+
+    assert driver.last_text() == expected_result(kb, case["facts"], "nb")
     assert driver.unanswered_callbacks() == []
 
 

@@ -136,6 +136,9 @@ texts:
   why_causes: {en: "Why causes"}
   no_red_flags: {en: "No red flags"}
   no_cause_signals: {en: "No cause signals"}
+  chat_invalid: {en: "chat_invalid"}
+  chat_result_keys: {en: "chat_result_keys"}
+  chat_keys: {en: "chat_keys"}
 emergency_phrases:
   en: ["chest pain"]
 """
