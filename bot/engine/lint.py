@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.engine.conditions import Context, holds, walk
+from bot.engine.errors import KnowledgeBaseError
 from bot.engine.issues import Issue, Severity
 from bot.engine.loader import KB_FILE, Loaded, SourceMap, read_knowledge_base
 from bot.engine.models import (
@@ -37,6 +38,8 @@ from bot.engine.models import (
     PatternIs,
     SingleQuestion,
 )
+from bot.engine.numbers import load_emergency_numbers
+from bot.engine.planner import load_planner_config
 
 Where = tuple[str, int | None, str]
 MAX_COMBINATIONS = 100_000
@@ -50,9 +53,30 @@ def lint_knowledge_base(directory: Path) -> list[Issue]:
 
 def check_loaded(loaded: Loaded) -> list[Issue]:
     """Return the structural issues of a read, or, when it loaded, every meaning issue."""
+    side = _check_side_tables(loaded.sources.root)
     if loaded.kb is None:
-        return loaded.issues
-    return _Linter(loaded.kb, loaded.sources).run()
+        return loaded.issues + side
+    return _Linter(loaded.kb, loaded.sources).run() + side
+
+
+SIDE_TABLES = {
+    "emergency_numbers.yaml": load_emergency_numbers,
+    "planner.yaml": load_planner_config,
+}
+"""Optional knowledge files with their own models and loaders, checked when present: the
+emergency-number table and the drinking planner are features a knowledge base may leave out."""
+
+
+def _check_side_tables(directory: Path) -> list[Issue]:
+    issues = []
+    for file, load in SIDE_TABLES.items():
+        if not (directory / file).is_file():
+            continue
+        try:
+            load(directory / file)
+        except KnowledgeBaseError as error:
+            issues.append(Issue("KB101", "error", file, None, "", str(error)))
+    return issues
 
 
 def has_errors(issues: list[Issue], *, strict: bool = False) -> bool:
