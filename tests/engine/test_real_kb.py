@@ -95,7 +95,10 @@ def test_the_knowledge_base_has_single_finding_rules_to_check() -> None:
 def test_a_single_finding_rule_gives_at_least_its_level(
     code: str, value: str, level: Level, context: dict[str, str]
 ) -> None:
-    run = run_case(KB, {**context, code: value})
+    # "Still unwell after 30 minutes of cooling" presupposes heat: at rest it is asked only
+    # when something points to heat illness (kb.yaml pattern heat_illness_possible).
+    heat = {"hot_conditions": "yes"} if code == "unwell_after_cooling" else {}
+    run = run_case(KB, {**context, **heat, code: value})
 
     assert code in run.asked, f"{code} was never asked"
     assert run.result.level >= level
@@ -256,3 +259,10 @@ def test_every_advice_code_used_is_declared() -> None:
     used = {code for block in KB.advice for code in block.codes}
 
     assert used <= set(KB.advice_codes)
+
+
+def test_the_cooling_question_is_skipped_at_rest_without_any_sign_of_heat() -> None:
+    """The documented gate: no exertion, no heat, no symptom of heat illness -> not asked."""
+    facts = {"activity_context": "not_exercising", "nausea_vomiting": "no", "headache": "no"}
+    assert "unwell_after_cooling" not in run_case(KB, facts).asked
+    assert "unwell_after_cooling" in run_case(KB, facts | {"hot_conditions": "yes"}).asked

@@ -3,7 +3,7 @@
 For any set of facts, the level reached by answering the questionnaire from those facts is
 at least the level the triage rules give on all the facts at once. The single, documented
 exception is the 30-minute cooling question, which is only asked when heat illness is
-possible (exercise, heat, dizziness, nausea or headache, answered or unknown).
+possible (exercise, a hot day, heavy sweating, dizziness, nausea, headache, or a hot body).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ KB: KnowledgeBase = load_knowledge_base()
 HEAT_CONTEXT = {
     "activity_context": {"hiking", "race_or_match", "training", UNKNOWN},
     "hot_conditions": {"yes"},
-    "dizzy_or_faint_feeling": {"yes"},
-    "nausea_vomiting": {"nausea", "vomiting", UNKNOWN},
-    "headache": {"mild", "severe_or_worsening", UNKNOWN},
+    "heavy_sweating": {"yes"},
+    "dizzy_or_faint_feeling": {"yes", UNKNOWN},
+    "nausea_vomiting": {"nausea", "vomiting"},
+    "headache": {"mild", "severe_or_worsening"},
     "body_heat": {"hot_and_sweaty"},
 }
 
