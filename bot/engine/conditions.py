@@ -60,19 +60,19 @@ def walk(condition: Condition) -> Iterator[Condition]:
             yield from walk(part)
 
 
-def findings_in(
+def nodes(
     condition: Condition, patterns: Mapping[str, Condition], _seen: frozenset[str] = frozenset()
-) -> set[str]:
-    """Return the finding codes a condition reads, following named patterns (once each)."""
-    codes: set[str] = set()
+) -> Iterator[Condition]:
+    """Yield every node, following each named pattern once (a cycle is KB403, not a hang)."""
     for node in walk(condition):
-        if isinstance(node, FindingIs):
-            codes.add(node.finding)
-        elif (
-            isinstance(node, PatternIs) and node.pattern in patterns and node.pattern not in _seen
-        ):
-            codes |= findings_in(patterns[node.pattern], patterns, _seen | {node.pattern})
-    return codes
+        yield node
+        if isinstance(node, PatternIs) and node.pattern in patterns and node.pattern not in _seen:
+            yield from nodes(patterns[node.pattern], patterns, _seen | {node.pattern})
+
+
+def findings_in(condition: Condition, patterns: Mapping[str, Condition]) -> set[str]:
+    """Return the finding codes a condition reads, following named patterns."""
+    return {node.finding for node in nodes(condition, patterns) if isinstance(node, FindingIs)}
 
 
 def maybe(condition: Condition, context: Context, open_findings: frozenset[str]) -> bool | None:

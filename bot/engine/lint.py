@@ -10,15 +10,15 @@ Stable codes (tests assert codes, never wording):
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from bot.engine.conditions import Context, holds, walk
+from bot.engine.analysis import satisfiable
+from bot.engine.conditions import findings_in, walk
 from bot.engine.errors import KnowledgeBaseError
 from bot.engine.issues import Issue, Severity
 from bot.engine.loader import KB_FILE, Loaded, SourceMap, read_knowledge_base
@@ -42,8 +42,6 @@ from bot.engine.numbers import load_emergency_numbers
 from bot.engine.planner import load_planner_config
 
 Where = tuple[str, int | None, str]
-MAX_COMBINATIONS = 100_000
-"""Satisfiability is checked by enumeration; beyond this many cases it is assumed."""
 
 
 def lint_knowledge_base(directory: Path) -> list[Issue]:
@@ -59,7 +57,7 @@ def check_loaded(loaded: Loaded) -> list[Issue]:
     return _Linter(loaded.kb, loaded.sources).run() + side
 
 
-SIDE_TABLES = {
+SIDE_TABLES: dict[str, Callable[[Path], object]] = {
     "emergency_numbers.yaml": load_emergency_numbers,
     "planner.yaml": load_planner_config,
 }
@@ -248,7 +246,7 @@ class _Linter:
             if question.ask_if is None:
                 continue
             where = self.sources.locate("questions", index, "ask_if")
-            reads = _finding_codes(question.ask_if, self.kb.patterns)
+            reads = findings_in(question.ask_if, self.kb.patterns)
             for code in sorted(reads):
                 if code in self.values and asked_at.get(code, len(self.kb.questions)) >= index:
                     self.add(
@@ -353,48 +351,13 @@ class _Linter:
 
     # ------------------------------------------------------- satisfiability --
     def _satisfiable(self, condition: Condition | None, *, level: Level | None = None) -> bool:
-        """Tell whether some answers (and level, and causes) make `condition` true."""
-        if condition is None:
-            return True
-        used = {n.pattern for n in _nodes(condition, self.kb.patterns) if isinstance(n, PatternIs)}
-        if used & self.broken_patterns:
-            return True  # already reported (KB203/KB403); evaluating it could not end
-        codes = sorted(c for c in _finding_codes(condition, self.kb.patterns) if c in self.values)
-        causes = sorted(
-            {n.cause for n in _nodes(condition, self.kb.patterns) if isinstance(n, CauseIs)}
+        return satisfiable(
+            condition,
+            patterns=self.kb.patterns,
+            values=self.values,
+            level=level,
+            broken_patterns=self.broken_patterns,
         )
-        domains = [(*self.values[code], UNKNOWN) for code in codes]
-        levels = [level] if level is not None else list(Level)
-        cause_sets = [
-            frozenset(itertools.compress(causes, mask))
-            for mask in itertools.product((0, 1), repeat=len(causes))
-        ]
-        total = len(levels) * len(cause_sets)
-        for domain in domains:
-            total *= len(domain)
-        if total > MAX_COMBINATIONS:
-            return True
-        for values in itertools.product(*domains):
-            answers = dict(zip(codes, values, strict=True))
-            for lvl, chosen in itertools.product(levels, cause_sets):
-                context = Context(answers, self.kb.patterns, lvl, chosen)
-                if holds(condition, context):
-                    return True
-        return False
-
-
-def _nodes(
-    condition: Condition, patterns: dict[str, Condition], seen: frozenset[str] = frozenset()
-) -> Iterator[Condition]:
-    """Yield every node, following each named pattern once (a cycle is KB403, not a hang)."""
-    for node in walk(condition):
-        yield node
-        if isinstance(node, PatternIs) and node.pattern in patterns and node.pattern not in seen:
-            yield from _nodes(patterns[node.pattern], patterns, seen | {node.pattern})
-
-
-def _finding_codes(condition: Condition, patterns: dict[str, Condition]) -> set[str]:
-    return {n.finding for n in _nodes(condition, patterns) if isinstance(n, FindingIs)}
 
 
 def _model_texts(
