@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.engine.freetext import mentions_emergency
 from bot.engine.models import KnowledgeBase, localize
 from bot.store.base import PROFILE, SessionKey, SessionStore
 from bot.telegram.app import AnyApplication
@@ -100,3 +101,19 @@ async def test_a_forged_language_button_is_answered_and_changes_nothing(
     await driver.send("/help")
     assert driver.last_text() == kb.text("help", "en")
     assert driver.unanswered_callbacks() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my friend is muddled and keeps asking where we are",
+        "he's not making sense",
+        "hun virrer og vet ikke hvor hun er",
+        "Han snakker usammenhengende",
+        "I have CHEST PAIN",
+        "jeg har brystsmerter",
+    ],
+)
+def test_muddled_or_incoherent_companions_count_as_confusion(kb: KnowledgeBase, text: str) -> None:
+    """BRIEF 3: a companion saying the person is muddled is treated as confusion (emergency)."""
+    assert mentions_emergency(kb, text)
