@@ -20,7 +20,7 @@ HEAT_CONTEXT = {
     "activity_context": {"hiking", "race_or_match", "training", UNKNOWN},
     "hot_conditions": {"yes"},
     "heavy_sweating": {"yes"},
-    "dizzy_or_faint_feeling": {"yes", UNKNOWN},
+    "dizzy_or_faint_feeling": {"yes"},  # a checklist item: a missing fact is answered "no"
     "nausea_vomiting": {"nausea", "vomiting"},
     "headache": {"mild", "severe_or_worsening"},
     "body_heat": {"hot_and_sweaty"},
