@@ -1,4 +1,6 @@
-"""`crampcheck run | chat | assess | kb lint | kb graph` (also `python -m bot`).
+"""`crampcheck run | chat | assess | kb lint | kb graph | kb diff` (also `python -m bot`).
+
+The operator's `webhook`, `stats` and `forget` are registered from bot/ops/cli.py.
 
 Parses arguments, wires the parts together and picks the exit code; no logic of its own.
 Exit codes: 0 fine, 1 knowledge-base errors, 2 bad input or settings.
@@ -26,6 +28,9 @@ from bot.engine import (
 )
 from bot.engine.diff import diff_cases, diff_knowledge, render_diff
 from bot.engine.graph import dot, mermaid
+from bot.engine.numbers import CountryNumbers, lookup
+from bot.ops.cli import add_operator_commands
+from bot.tables import load_tables
 
 CHAT_FALLBACK_HINT = (
     "No CRAMPCHECK_TOKEN set: starting the terminal chat. To run the Telegram bot, get a "
@@ -50,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--lang", default="en", help="language code (en)")
+    chat.add_argument(
+        "--country", default=None, help="your country (e.g. NO): its emergency number"
+    )
     chat.set_defaults(handler=_chat)
+    sweat = commands.add_parser("sweat", help="the drinking planner in this terminal")
+    sweat.add_argument("--lang", default="en", help="language code (en)")
+    sweat.set_defaults(handler=_sweat)
     assess = commands.add_parser("assess", help="run clinical cases (JSON) through the bot")
     assess.add_argument("file", type=Path, help="JSON: one case or a list, each {id, facts}")
     assess.set_defaults(handler=_assess)
@@ -68,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("new", type=Path, help="knowledge-base directory after the change")
     diff.add_argument("--cases", type=Path, default=None, help="cases JSON (as for assess)")
     diff.set_defaults(handler=_diff)
+    add_operator_commands(commands)  # webhook set|delete|info, stats, forget
     return parser
 
 
@@ -178,7 +190,38 @@ def _chat(args: argparse.Namespace) -> int:
             error=True,
         )
         return 2
-    run_chat(kb, read=input, write=sys.stdout.write, language=args.lang)
+    local = None
+    if getattr(args, "country", None):  # the default command has no --country
+        local = _country(args.kb, args.country)
+        if local is None:
+            return 2
+    run_chat(kb, read=input, write=sys.stdout.write, language=args.lang, local=local)
+    return 0
+
+
+def _country(directory: Path | None, code: str) -> CountryNumbers | None:
+    try:
+        entry = lookup(load_tables(directory).numbers, code)
+    except KnowledgeBaseError as error:
+        _say(f"crampcheck: {error}", error=True)
+        return None
+    if entry is None:
+        _say(f"crampcheck chat: no country {code!r} in the table (2 letters, e.g. NO)", error=True)
+    return entry
+
+
+def _sweat(args: argparse.Namespace) -> int:
+    from bot.sweat_chat import run_sweat
+
+    try:
+        config = load_tables(args.kb).planner
+    except KnowledgeBaseError as error:
+        _say(f"crampcheck: {error}", error=True)
+        return 1
+    if args.lang not in config.languages:
+        _say(f"crampcheck sweat: no language {args.lang!r}", error=True)
+        return 2
+    run_sweat(config, read=input, write=sys.stdout.write, language=args.lang)
     return 0
 
 

@@ -56,9 +56,19 @@ class Settings(BaseSettings):
     listen: str = "127.0.0.1"
     port: int = Field(default=8443, ge=1, le=65535)
     log_level: LogLevel = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per line (time, level, logger, message, extras)."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve /healthz and /metrics on LISTEN:METRICS_PORT; unset: no such server."""
     session_ttl: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
     """Idle time after which a session is deleted: seconds, or an ISO 8601 duration."""
     knowledge: Path | None = None
+    rate_limit_total: float = Field(default=28.0, ge=0)
+    """Messages per second the bot sends at most (Telegram: about 30, less for jitter); 0: off."""
+    rate_limit_chat: float = Field(default=1.0, ge=0)
+    """Messages (sends and edits) per second to one chat (Telegram: about 1); 0: off."""
+    http: Literal["aiohttp", "httpx"] = "aiohttp"
+    """Bot API transport: `aiohttp` (bot/transport.py, the fast one) or `httpx` (PTB's own)."""
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -98,6 +108,10 @@ class Settings(BaseSettings):
         if self.mode == "webhook" and self.webhook_secret is None:
             raise PydanticCustomError(
                 "webhook", f"{ENV_PREFIX}WEBHOOK_SECRET is required when {ENV_PREFIX}MODE=webhook"
+            )
+        if self.mode == "webhook" and self.metrics_port == self.port:
+            raise PydanticCustomError(
+                "metrics_port", f"{ENV_PREFIX}METRICS_PORT must differ from {ENV_PREFIX}PORT"
             )
         return self
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.engine.conditions import Context, findings_in, holds, maybe
-from bot.engine.errors import InvalidAnswer, SessionFinished, SessionOutdated
+from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished, SessionOutdated
 from bot.engine.models import (
     UNKNOWN,
     Advice,
@@ -75,18 +75,49 @@ def start(kb: KnowledgeBase) -> tuple[Session, Step]:
     return session, current_step(kb, session)
 
 
+def start_at(kb: KnowledgeBase, question_id: str) -> tuple[Session, Step]:
+    """Begin a new questionnaire at `question_id`; the questions before it count as not asked.
+
+    Each one is recorded as "Not sure" (a checklist as cut short, nothing ticked), which every
+    condition reads exactly like a question never asked; Back still reaches them.
+    """
+    index = next((i for i, q in enumerate(kb.questions) if q.id == question_id), None)
+    if index is None:
+        raise EngineError(f"no question {question_id} in knowledge base {kb.version}")
+    skipped = tuple(
+        Answer(q=q.id, v=(), partial=True)
+        if isinstance(q, ChecklistQuestion)
+        else Answer(q=q.id, v=UNKNOWN)
+        for q in kb.questions[:index]
+    )
+    session = Session(format=FORMAT, kb=kb.version, answers=skipped)
+    findings = session.findings(kb)
+    if triage(kb, findings)[0] is Level.EMERGENCY or _next_question(kb, session) is None:
+        session = session.model_copy(update={"done": True})
+    return session, current_step(kb, session)
+
+
 def current_step(
     kb: KnowledgeBase, session: Session, *, before: dict[str, str] | None = None
 ) -> Step:
     """Return what to show for `session`; `before` (earlier findings) decides new cards."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
+    question = None if session.done else _next_question(kb, session)
+    return _step(kb, session, question, before=before)
+
+
+def _step(
+    kb: KnowledgeBase,
+    session: Session,
+    question: Question | None,
+    *,
+    before: dict[str, str] | None,
+) -> Step:
+    """Return the step that shows `question` (None: the result) for `session`."""
     findings = _with_ticks(kb, session)
     cards = _new_cards(kb, before, findings) if before is not None else ()
-    if session.done:
-        return _result(kb, session, findings, cards)
-    question = _next_question(kb, session)
-    if question is None:  # pragma: no cover - _advance marks such sessions done
+    if question is None:  # done, or (not reached: _advance marks such sessions done) no question
         return _result(kb, session, findings, cards)
     return Ask(
         question=question,
@@ -160,29 +191,43 @@ def back(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
 
 # ----------------------------------------------------------------- internals --
 def _asking(kb: KnowledgeBase, session: Session) -> Question:
-    step = current_step(kb, session)
-    if isinstance(step, Result):
+    """Return the question `session` shows (what `current_step` would ask, without the Ask)."""
+    if session.kb != kb.version:
+        raise SessionOutdated(session.kb, kb.version)
+    question = None if session.done else _next_question(kb, session)
+    if question is None:
         raise SessionFinished("the questionnaire already has its result")
-    return step.question
+    return question
 
 
 def _advance(kb: KnowledgeBase, session: Session, recorded: Answer) -> tuple[Session, Step]:
+    # Each of findings, triage and the next question is worked out once: this runs on every press.
     before = _with_ticks(kb, session)
     updated = session.model_copy(
         update={"answers": (*session.answers, recorded), "ticked": (), "rev": session.rev + 1}
     )
     findings = updated.findings(kb)
-    if triage(kb, findings)[0] is Level.EMERGENCY or _next_question(kb, updated) is None:
+    level = triage(kb, findings)[0]
+    question = None if level is Level.EMERGENCY else _next_question(kb, updated, findings, level)
+    if question is None:
         updated = updated.model_copy(update={"done": True})
-    return updated, current_step(kb, updated, before=before)
+    return updated, _step(kb, updated, question, before=before)
 
 
-def _next_question(kb: KnowledgeBase, session: Session) -> Question | None:
-    """Return the first question after the last answered one whose `ask_if` holds."""
-    findings = session.findings(kb)
+def _next_question(
+    kb: KnowledgeBase,
+    session: Session,
+    findings: dict[str, str] | None = None,
+    level: Level | None = None,
+) -> Question | None:
+    """Return the first question after the last answered one whose `ask_if` holds.
+
+    `findings` and `level` are the session's, when the caller has worked them out already.
+    """
+    findings = session.findings(kb) if findings is None else findings
     answered = {answer.q for answer in session.answers}
     last = max((i for i, q in enumerate(kb.questions) if q.id in answered), default=-1)
-    level = triage(kb, findings)[0]
+    level = triage(kb, findings)[0] if level is None else level
     context = Context(answers=findings, patterns=kb.patterns, level=level)
     ahead = kb.questions[last + 1 :]
     open_findings = frozenset(code for question in ahead for code in question.findings)

@@ -7,6 +7,8 @@ A store keeps opaque JSON text under a `SessionKey` and guards every write with 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,6 +16,10 @@ SESSION = "sess"
 """Scope of a questionnaire record."""
 PROFILE = "pref"
 """Scope of a user's preferences (language): kept across questionnaires, erased by /forget."""
+CHECKIN = "chk"
+"""Scope of a scheduled follow-up check-in: kept until sent, cancelled or erased by /forget."""
+
+_RENDERED = re.compile(r"([a-z]+):(-?[0-9]+):(-?[0-9]+)", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +33,15 @@ class SessionKey:
     def render(self) -> str:
         """Build the storage key `<scope>:<chat_id>:<user_id>`; the only place that spells it."""
         return f"{self.scope}:{self.chat_id}:{self.user_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> SessionKey:
+        """Read back a key `render` built; ValueError on anything but that exact form."""
+        match = _RENDERED.fullmatch(text)
+        key = None if match is None else cls(int(match[2]), int(match[3]), match[1])
+        if key is None or key.render() != text:  # refuses "007" and "-0": not what render spells
+            raise ValueError(f"not a rendered session key: {text!r}")
+        return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +77,38 @@ class SessionStore(Protocol):
         ...
 
     async def delete_user(self, user_id: int) -> int:
-        """Erase every record of this user in every chat (for /forget); returns how many."""
+        """Erase every record and schedule of this user in every chat (for /forget).
+
+        Returns how many records went; schedules are removed but not counted.
+        """
+        ...
+
+    async def schedule(self, key: SessionKey, due_at: float) -> None:
+        """Remember that `key` is due at `due_at` (epoch seconds), replacing an earlier due time.
+
+        Schedules are durable and never expire with the idle TTL; only `unschedule` and
+        `delete_user` remove them.
+        """
+        ...
+
+    async def unschedule(self, key: SessionKey) -> bool:
+        """Remove the schedule of `key`; return whether it was there (one caller wins a race)."""
+        ...
+
+    async def due(self, now: float, limit: int = 100) -> list[tuple[SessionKey, float]]:
+        """Return up to `limit` schedules due at or before `now`, oldest first, with due times."""
         ...
 
     async def count(self) -> int:
         """Return the number of live (unexpired) records; for stats and benchmarks."""
+        ...
+
+    def scan(self, scope: str) -> AsyncIterator[Record]:
+        """Yield every live record of `scope` (such as SESSION), in no set order; read-only.
+
+        For operators' aggregates (`crampcheck stats`). Keys are not yielded, so nothing built on
+        a scan can name a user. A record written or deleted during the scan may or may not show.
+        """
         ...
 
     async def close(self) -> None:
@@ -79,6 +121,27 @@ def check_ttl(ttl_seconds: float | None) -> float | None:
     if ttl_seconds is not None and not (ttl_seconds > 0 and math.isfinite(ttl_seconds)):
         raise ValueError(f"ttl_seconds must be a positive number or None, got {ttl_seconds!r}")
     return ttl_seconds
+
+
+def check_due_at(due_at: float) -> float:
+    """Return `due_at` as a float, or raise ValueError unless it is a finite number."""
+    if not math.isfinite(due_at):
+        raise ValueError(f"due_at must be a finite number of epoch seconds, got {due_at!r}")
+    return float(due_at)
+
+
+def check_limit(limit: int) -> int:
+    """Return `limit`, or raise ValueError unless it is 1 or more."""
+    if limit < 1:
+        raise ValueError(f"limit must be 1 or more, got {limit}")
+    return limit
+
+
+def check_scope(scope: str) -> str:
+    """Return `scope`, or raise ValueError unless it is lowercase letters (as SESSION is)."""
+    if not re.fullmatch(r"[a-z]+", scope, re.ASCII):
+        raise ValueError(f"scope must be lowercase letters, got {scope!r}")
+    return scope
 
 
 def check_expected_revision(expected_revision: int) -> None:

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from bot.engine.errors import ConflictError
-from bot.store.base import Record, SessionKey, check_expected_revision, check_ttl
+from bot.store.base import (
+    Record,
+    SessionKey,
+    check_due_at,
+    check_expected_revision,
+    check_limit,
+    check_scope,
+    check_ttl,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +43,7 @@ class MemoryStore:
         self._ttl = check_ttl(ttl_seconds)
         self._clock = clock
         self._entries: dict[SessionKey, _Entry] = {}
+        self._schedule: dict[SessionKey, float] = {}  # key -> due_at; never expires
 
     async def get(self, key: SessionKey) -> Record | None:
         """Return the live record under `key`, or None."""
@@ -68,7 +77,23 @@ class MemoryStore:
         live = sum(1 for key in keys if self._live_entry(key) is not None)
         for key in keys:
             self._entries.pop(key, None)
+        for key in [key for key in self._schedule if key.user_id == user_id]:
+            del self._schedule[key]
         return live
+
+    async def schedule(self, key: SessionKey, due_at: float) -> None:
+        """Make `key` due at `due_at`, replacing an earlier due time."""
+        self._schedule[key] = check_due_at(due_at)
+
+    async def unschedule(self, key: SessionKey) -> bool:
+        """Remove the schedule of `key`; return whether there was one."""
+        return self._schedule.pop(key, None) is not None
+
+    async def due(self, now: float, limit: int = 100) -> list[tuple[SessionKey, float]]:
+        """Return up to `limit` schedules due at or before `now`, oldest first."""
+        check_limit(limit)
+        ready = [(key, due_at) for key, due_at in self._schedule.items() if due_at <= now]
+        return sorted(ready, key=lambda item: (item[1], item[0].render()))[:limit]
 
     async def count(self) -> int:
         """Return the number of live records, dropping expired ones on the way."""
@@ -76,9 +101,18 @@ class MemoryStore:
             self._live_entry(key)
         return len(self._entries)
 
+    async def scan(self, scope: str) -> AsyncIterator[Record]:
+        """Yield every live record of `scope`."""
+        check_scope(scope)
+        for key in [key for key in self._entries if key.scope == scope]:
+            entry = self._live_entry(key)
+            if entry is not None:
+                yield entry.record
+
     async def close(self) -> None:
-        """Forget every record."""
+        """Forget every record and schedule."""
         self._entries.clear()
+        self._schedule.clear()
 
     def _live_entry(self, key: SessionKey) -> _Entry | None:
         """Return the entry under `key` unless it expired; an expired one is dropped."""

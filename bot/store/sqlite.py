@@ -10,13 +10,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiosqlite
 
 from bot.engine.errors import ConflictError
-from bot.store.base import Record, SessionKey, check_expected_revision, check_ttl
+from bot.store.base import (
+    Record,
+    SessionKey,
+    check_due_at,
+    check_expected_revision,
+    check_limit,
+    check_scope,
+    check_ttl,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,16 @@ _SCHEMA = (
         updated_at REAL NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id)",
+    # Durable schedules (follow-up check-ins): no TTL, removed by unschedule or delete_user.
+    """CREATE TABLE IF NOT EXISTS schedule (
+        key TEXT PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        scope TEXT NOT NULL,
+        due_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS schedule_due_at ON schedule (due_at)",
+    "CREATE INDEX IF NOT EXISTS schedule_user_id ON schedule (user_id)",
 )
 
 # A row is live unless updated_at + ttl < now, i.e. unless updated_at < :cutoff. Without a TTL
@@ -58,10 +76,12 @@ _INSERT = """
         data = excluded.data,
         updated_at = excluded.updated_at
     WHERE sessions.updated_at < :cutoff
+    RETURNING revision
 """
 _UPDATE = """
     UPDATE sessions SET revision = revision + 1, data = :data, updated_at = :now
     WHERE key = :key AND revision = :expected AND (:cutoff IS NULL OR updated_at >= :cutoff)
+    RETURNING revision
 """
 # Deletes take expired rows too (erasure means erasure) but report only the live ones.
 _DELETE = """
@@ -72,8 +92,27 @@ _DELETE_USER = """
     DELETE FROM sessions WHERE user_id = :user_id
     RETURNING (:cutoff IS NULL OR updated_at >= :cutoff)
 """
+_SCHEDULE = """
+    INSERT INTO schedule (key, chat_id, user_id, scope, due_at)
+    VALUES (:key, :chat_id, :user_id, :scope, :due_at)
+    ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at
+"""
+_UNSCHEDULE = "DELETE FROM schedule WHERE key = :key"
+_UNSCHEDULE_USER = "DELETE FROM schedule WHERE user_id = :user_id"
+_DUE = """
+    SELECT chat_id, user_id, scope, due_at FROM schedule WHERE due_at <= :now
+    ORDER BY due_at, key LIMIT :limit
+"""
 _COUNT = "SELECT count(*) FROM sessions WHERE (:cutoff IS NULL OR updated_at >= :cutoff)"
 _PURGE = "DELETE FROM sessions WHERE updated_at < :cutoff"
+# One page of a scope's live rows, by key: `:after` is the last key seen, `:end` the scope's
+# upper bound (";" follows ":" in ASCII), so the primary key index serves it.
+_SCAN = """
+    SELECT key, revision, data FROM sessions
+    WHERE key > :after AND key < :end AND (:cutoff IS NULL OR updated_at >= :cutoff)
+    ORDER BY key LIMIT :limit
+"""
+SCAN_PAGE = 500
 
 
 class SqliteStore:
@@ -116,8 +155,9 @@ class SqliteStore:
 
     async def get(self, key: SessionKey) -> Record | None:
         """Return the live record under `key`, or None."""
-        async with self._db.execute(_SELECT, self._params(key=key.render())) as cursor:
-            row = await cursor.fetchone()
+        # One round trip to aiosqlite's thread (execute + fetch + close would be three).
+        rows = await self._db.execute_fetchall(_SELECT, self._params(key=key.render()))
+        row = next(iter(rows), None)
         return None if row is None else Record(int(row[0]), str(row[1]))
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
@@ -127,8 +167,9 @@ class SqliteStore:
             key=key.render(), user_id=key.user_id, data=data, expected=expected_revision
         )
         statement = _INSERT if expected_revision == 0 else _UPDATE
-        async with self._db.execute(statement, params) as cursor:
-            changed = cursor.rowcount
+        # RETURNING yields a row only when the row was written: one round trip, still one
+        # autocommitted statement (so one commit) per put.
+        changed = len(list(await self._db.execute_fetchall(statement, params)))
         if changed != 1:
             current = await self.get(key)
             actual = None if current is None else current.revision
@@ -144,9 +185,40 @@ class SqliteStore:
         return any(row[0] for row in rows)
 
     async def delete_user(self, user_id: int) -> int:
-        """Erase every record of `user_id`, expired ones too; return how many were live."""
+        """Erase every record and schedule of `user_id`; return how many records were live."""
+        # Schedules first: should the second statement fail, no check-in outlives its erasure.
+        await self._db.execute_fetchall(_UNSCHEDULE_USER, {"user_id": user_id})
         rows = await self._db.execute_fetchall(_DELETE_USER, self._params(user_id=user_id))
         return sum(1 for row in rows if row[0])
+
+    async def schedule(self, key: SessionKey, due_at: float) -> None:
+        """Make `key` due at `due_at`, replacing an earlier due time."""
+        params = {"key": key.render(), "chat_id": key.chat_id, "user_id": key.user_id}
+        await self._db.execute_fetchall(
+            _SCHEDULE, {**params, "scope": key.scope, "due_at": check_due_at(due_at)}
+        )
+
+    async def unschedule(self, key: SessionKey) -> bool:
+        """Remove the schedule of `key`; return whether there was one."""
+        async with self._db.execute(_UNSCHEDULE, {"key": key.render()}) as cursor:
+            return cursor.rowcount == 1
+
+    async def due(self, now: float, limit: int = 100) -> list[tuple[SessionKey, float]]:
+        """Return up to `limit` schedules due at or before `now`, oldest first."""
+        rows = await self._db.execute_fetchall(_DUE, {"now": now, "limit": check_limit(limit)})
+        return [(SessionKey(int(row[0]), int(row[1]), str(row[2])), float(row[3])) for row in rows]
+
+    async def scan(self, scope: str) -> AsyncIterator[Record]:
+        """Yield every live record of `scope`, a page at a time: no cursor stays open."""
+        after, end = f"{check_scope(scope)}:", f"{scope};"
+        while True:
+            params = self._params(after=after, end=end, limit=SCAN_PAGE)
+            rows = list(await self._db.execute_fetchall(_SCAN, params))
+            for row in rows:
+                yield Record(int(row[1]), str(row[2]))
+            if len(rows) < SCAN_PAGE:
+                return
+            after = str(rows[-1][0])
 
     async def count(self) -> int:
         """Return the number of live records."""

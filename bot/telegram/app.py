@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Iterable
 from typing import Any
 
+from aiohttp import web
 from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
@@ -25,13 +28,26 @@ from telegram.request import BaseRequest
 from bot import __version__
 from bot.config import ConfigError, Settings
 from bot.engine.models import KnowledgeBase
+from bot.observability import JsonFormatter
+from bot.ops.observer import Observer
+from bot.runtime import tune_gc
 from bot.store import SessionStore, open_store
+from bot.tables import load_tables
+from bot.telegram.checkins import CheckinHandlers, CheckinScheduler
+from bot.telegram.features import Features
 from bot.telegram.handlers import QuestionnaireHandlers
+from bot.telegram.redact import install_log_redaction
+from bot.telegram.requests import reliable_request
+from bot.telegram.serving import serve
+from bot.telegram.transports import http_transport
 
 logger = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-COMMANDS = ("start", "help", "restart", "cancel", "language", "privacy", "forget", "about")
+COMMANDS = (
+    *("start", "help", "restart", "cancel", "country", "sweat"),
+    *("language", "privacy", "forget", "about"),
+)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 EDITED = filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE
@@ -43,48 +59,91 @@ def build_application(
     store: SessionStore,
     *,
     request: BaseRequest | None = None,
+    checkins: CheckinScheduler | None = None,
+    observer: Observer | None = None,
 ) -> AnyApplication:
-    """Return the application; `request` replaces PTB's HTTP client (tests pass a fake)."""
+    """Return the application; `request` replaces PTB's HTTP client (tests pass a fake).
+
+    `checkins` sends the follow-up check-ins; tests pass one with a fake clock. `observer`
+    adds metrics and the /healthz + /metrics server (bot/ops/observer.py).
+    """
     if settings.token is None:
         raise ConfigError("CRAMPCHECK_TOKEN: is required to run the Telegram bot")
+    install_log_redaction(settings.token.get_secret_value())  # before PTB logs its URL
     builder = Application.builder().token(settings.token.get_secret_value())
     builder = builder.base_url(settings.api_url)
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+    if observer is not None:  # time the store; count Bot API calls at the transport (bot/ops)
+        store = observer.wrap_store(store)
+    if request is None:  # retries, rate limits and screened updates around HTTP (requests.py)
+        request = _chain(settings, observer, for_updates=False)
+        # getUpdates gets a transport of its own, as in PTB's builder (transports.py).
+        updates_request = _chain(settings, observer, for_updates=True)
+    else:
+        request = updates_request = request if observer is None else observer.count(request)
+    builder = builder.request(request).get_updates_request(updates_request)
+
+    scheduler = checkins or CheckinScheduler(kb, store)
 
     async def post_init(application: AnyApplication) -> None:
         await set_commands(application, kb)
+        scheduler.start(application.bot)
+        if observer is not None:
+            await observer.start()
 
     async def post_shutdown(application: AnyApplication) -> None:
+        await scheduler.stop()
+        if observer is not None:
+            await observer.stop()
         await store.close()
 
     app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
-    register(app, QuestionnaireHandlers(kb, store, session_ttl=settings.session_ttl))
+    handlers = QuestionnaireHandlers(kb, store, session_ttl=settings.session_ttl)
+    features = Features(handlers, load_tables(settings.knowledge))
+    register(app, handlers, CheckinHandlers(kb, store, scheduler), features)
+    if observer is not None:
+        observer.attach(app, handlers)
     return app
 
 
-def register(app: AnyApplication, handlers: QuestionnaireHandlers) -> None:
+def _chain(settings: Settings, observer: Observer | None, *, for_updates: bool) -> BaseRequest:
+    """Return the request chain (requests.py) around a new transport of CRAMPCHECK_HTTP's kind."""
+    transport = http_transport(settings.http, for_updates=for_updates)
+    return reliable_request(settings, transport if observer is None else observer.count(transport))
+
+
+def register(
+    app: AnyApplication,
+    handlers: QuestionnaireHandlers,
+    checkins: CheckinHandlers,
+    features: Features,
+) -> None:
     """Add every handler; order matters, the first match in the group wins."""
     app.add_handlers(
         [
             # Commands, private chats only (a command edited afterwards is not run again).
-            *(
-                CommandHandler(name, getattr(handlers, f"on_{name}"), filters=PRIVATE)
-                for name in COMMANDS
-            ),
+            *(CommandHandler(name, features.command(name), filters=PRIVATE) for name in COMMANDS),
             # Questionnaire buttons: q:<revision>:<action>.
             CallbackQueryHandler(handlers.on_button, pattern=r"^q:"),
             # The /forget confirmation: f:y or f:n.
             CallbackQueryHandler(handlers.on_forget_choice, pattern=r"^f:[yn]$"),
             # The /language choice: l:<code>.
             CallbackQueryHandler(handlers.on_language_choice, pattern=r"^l:[a-z]{2}$"),
+            # Follow-up check-ins: c:<revision>:<h|m> under a result, k:<answer> on a check-in.
+            CallbackQueryHandler(checkins.on_offer, pattern=r"^c:"),
+            CallbackQueryHandler(checkins.on_reply, pattern=r"^k:[bswn]$"),
+            # Summary s:<revision>, country g:<CC>, drinking planner p:<step>:<y|n|s>.
+            *features.buttons(),
             # Any other callback data is forged or from an old version: "moved on".
             CallbackQueryHandler(handlers.on_button),
-            # Typed text (unknown commands too): emergency card, or the question again.
-            MessageHandler(PRIVATE & filters.TEXT, handlers.on_text),
-            # Edited messages are not answers.
+            # Typed text (unknown commands too): an open /sweat or /country prompt first, else
+            # the emergency card or the question again (features.py).
+            MessageHandler(PRIVATE & filters.TEXT, features.on_text),
+            # A live location's updates arrive as edits: ignored. Other edits are not answers.
+            MessageHandler(EDITED & filters.LOCATION, features.on_edited_location),
             MessageHandler(EDITED, handlers.on_edited),
-            # Stickers, photos, voice, locations...: a polite note.
+            # A shared location: its country's numbers and the position to read out.
+            MessageHandler(PRIVATE & filters.LOCATION, features.country.on_location),
+            # Stickers, photos, voice...: a polite note.
             MessageHandler(PRIVATE & ~filters.TEXT, handlers.on_other),
         ]
     )
@@ -101,7 +160,9 @@ async def set_commands(app: AnyApplication, kb: KnowledgeBase) -> None:
 
 def run_bot(settings: Settings, kb: KnowledgeBase) -> None:
     """Open the store, build the application and run it until stopped (blocking)."""
-    configure_logging(settings.log_level)
+    # PTB reads it when it builds RetryAfter: retry_after is then a timedelta (we take both).
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    configure_logging(settings.log_level, log_format=settings.log_format)
     # PTB runs on the current event loop; the store must be opened on that same loop.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -113,7 +174,8 @@ def run_bot(settings: Settings, kb: KnowledgeBase) -> None:
         loop.close()
         raise
     try:
-        app = build_application(settings, kb, store)
+        observer = Observer(settings, kb)
+        app = build_application(settings, kb, store, observer=observer)
     except BaseException:
         loop.run_until_complete(store.close())
         loop.close()
@@ -122,14 +184,27 @@ def run_bot(settings: Settings, kb: KnowledgeBase) -> None:
         "starting crampcheck %s (knowledge base %s) in %s mode with a %s store",
         *(__version__, kb.version, settings.mode, settings.store_scheme),
     )
-    _run(app, settings)  # closes the store (post_shutdown) and the loop
+    tune_gc()  # start-up objects live as long as the process: no collection walks them again
+    # In webhook mode /healthz and /metrics go on the webhook server too (bot/ops/http.py).
+    _run(loop, app, settings, store, extra_routes=observer.routes())  # closes store and loop
 
 
-def _run(app: AnyApplication, settings: Settings) -> None:
-    if settings.mode == "polling":
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
-    else:
-        app.run_webhook(**webhook_options(settings))
+def _run(
+    loop: asyncio.AbstractEventLoop,
+    app: AnyApplication,
+    settings: Settings,
+    store: SessionStore,
+    *,
+    extra_routes: Iterable[web.AbstractRouteDef] = (),
+) -> None:
+    """Serve with at-least-once delivery (serving.py) in place of PTB's run_polling/webhook."""
+    serving = serve(
+        app, settings, store, allowed_updates=ALLOWED_UPDATES, extra_routes=extra_routes
+    )
+    try:
+        loop.run_until_complete(serving)
+    finally:
+        loop.close()
 
 
 def webhook_options(settings: Settings) -> dict[str, Any]:
@@ -145,13 +220,16 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, *, log_format: str = "text") -> None:
     """Log at `level`, but keep httpx at WARNING and PTB at INFO or above.
 
     httpx logs request URLs, which hold the token; PTB's debug output holds the token and whole
     updates, i.e. what users typed.
     """
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format == "json":  # one JSON object per line (bot/observability.py)
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     logging.getLogger("httpx").setLevel(logging.WARNING)
     numeric = logging.getLevelNamesMapping()[level]
     logging.getLogger("telegram").setLevel(max(logging.INFO, numeric))

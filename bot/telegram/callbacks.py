@@ -3,8 +3,11 @@
 Questionnaire buttons carry `q:<revision>:<action>`, where the revision is the session's
 (`Session.rev`) when the button was drawn, so a press on an old screen is recognised, and the
 action is `a<i>` (answer option i), `t<i>` (toggle item i), `d` (done), `b` (back), `r` (restart)
-or `w` (why). The /forget confirmation carries `f:y` or `f:n`. Telegram limits callback data to
-64 bytes, and anyone can send any data, so decoding accepts only the canonical form.
+or `w` (why). The /forget confirmation carries `f:y` or `f:n`. A follow-up offer under a result
+carries `c:<revision>:h` (in 30 minutes) or `c:<revision>:m` (in the morning), and a reply to a
+check-in `k:b`, `k:s`, `k:w` or `k:n` (better, the same, worse, new symptoms). Telegram limits
+callback data to 64 bytes, and anyone can send any data, so decoding accepts only the canonical
+form. Summary (`s:`), country (`g:`) and planner (`p:`) buttons are described at their section.
 `apply_callback` says what a decoded button does to a session, in engine terms.
 """
 
@@ -16,8 +19,10 @@ from typing import Literal
 
 from bot.engine import machine
 from bot.engine.errors import InvalidAnswer
+from bot.engine.followup import Offer, Reply
 from bot.engine.machine import Result, Step
 from bot.engine.models import KnowledgeBase
+from bot.engine.planner_flow import Choice
 from bot.engine.session import Session
 
 MAX_BYTES = 64
@@ -107,6 +112,42 @@ def decode_language(data: object) -> str:
     return match.group(1)
 
 
+_OFFER_CODES: dict[Offer, str] = {"30min": "h", "morning": "m"}
+_OFFERS = {code: offer for offer, code in _OFFER_CODES.items()}
+_OFFER = re.compile(rf"c:{_NUMBER}:([hm])", re.ASCII)
+_REPLY_CODES: dict[Reply, str] = {"better": "b", "same": "s", "worse": "w", "new": "n"}
+_REPLIES = {code: reply for reply, code in _REPLY_CODES.items()}
+_REPLY = re.compile(r"k:([bswn])", re.ASCII)
+
+
+def encode_offer(revision: int, offer: Offer) -> str:
+    """Return the data of a follow-up button under the result drawn at `revision`."""
+    if not 0 <= revision < MAX_NUMBER:
+        raise ValueError(f"revision must be in 0..{MAX_NUMBER - 1}")
+    return f"c:{revision}:{_OFFER_CODES[offer]}"
+
+
+def decode_offer(data: object) -> tuple[int, Offer]:
+    """Return the revision and the offer of follow-up button data; ValueError on anything else."""
+    match = _OFFER.fullmatch(data) if isinstance(data, str) else None
+    if match is None:
+        raise ValueError("malformed follow-up button data")
+    return int(match.group(1)), _OFFERS[match.group(2)]
+
+
+def encode_reply(reply: Reply) -> str:
+    """Return the data of a check-in answer button (`k:<code>`)."""
+    return f"k:{_REPLY_CODES[reply]}"
+
+
+def decode_reply(data: object) -> Reply:
+    """Return the check-in answer a button stands for; ValueError on anything else."""
+    match = _REPLY.fullmatch(data) if isinstance(data, str) else None
+    if match is None:
+        raise ValueError("malformed check-in answer data")
+    return _REPLIES[match.group(1)]
+
+
 def apply_callback(
     kb: KnowledgeBase, session: Session, callback: Callback
 ) -> tuple[Session, Step]:
@@ -125,3 +166,76 @@ def apply_callback(
     if callback.action == "why" and isinstance(step, Result):
         return session, step
     raise InvalidAnswer(f"action {callback.action} does not fit the current step")
+
+
+# --- summary (s:), country (g:) and drinking-planner (p:) buttons -----------------------------
+# `s:<revision>` asks for the summary of the result drawn at that revision, in the conversation's
+# language; `s:<revision>:<language>:<epoch seconds>` for it in another language, dated like the
+# first. `g:<CC>` picks a country (ISO 3166-1 alpha-2). `p:<step>:<y|n|s>` answers the planner
+# question asked at that step with Yes, No or Skip.
+
+_SUMMARY = re.compile(rf"s:{_NUMBER}(?::([a-z]{{2}}):{_NUMBER})?", re.ASCII)
+_COUNTRY = re.compile(r"g:([A-Z]{2})", re.ASCII)
+_PLANNER = re.compile(rf"p:{_NUMBER}:([yns])", re.ASCII)
+_CHOICE_CODES: dict[Choice, str] = {"yes": "y", "no": "n", "skip": "s"}
+_CHOICES = {code: choice for choice, code in _CHOICE_CODES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRequest:
+    """A summary button: the result's revision, and the language and time when not the first."""
+
+    revision: int
+    language: str | None = None
+    when: int | None = None
+    """Epoch seconds of the first summary, so that a translation carries the same time."""
+
+
+def encode_summary(request: SummaryRequest) -> str:
+    """Return the data of a summary button; ValueError if malformed or over 64 bytes."""
+    data = f"s:{request.revision}"
+    if request.language is not None or request.when is not None:
+        data += f":{request.language}:{request.when}"
+    return _checked(_SUMMARY, data)
+
+
+def decode_summary(data: object) -> SummaryRequest:
+    """Parse summary button data; ValueError on anything but the canonical form."""
+    match = _SUMMARY.fullmatch(data) if isinstance(data, str) else None
+    if match is None:
+        raise ValueError("malformed summary button data")
+    revision, language, when = match.groups()
+    return SummaryRequest(int(revision), language, None if when is None else int(when))
+
+
+def encode_country(code: str) -> str:
+    """Return the data of a country button (`g:<CC>`)."""
+    return _checked(_COUNTRY, f"g:{code}")
+
+
+def decode_country(data: object) -> str:
+    """Return the country code of a country button; ValueError on anything else."""
+    match = _COUNTRY.fullmatch(data) if isinstance(data, str) else None
+    if match is None:
+        raise ValueError("malformed country button data")
+    return match.group(1)
+
+
+def encode_planner(step: int, choice: Choice) -> str:
+    """Return the data of a planner button: the step it was drawn at and the choice."""
+    return _checked(_PLANNER, f"p:{step}:{_CHOICE_CODES[choice]}")
+
+
+def decode_planner(data: object) -> tuple[int, Choice]:
+    """Return (step, choice) of planner button data; ValueError on anything else."""
+    match = _PLANNER.fullmatch(data) if isinstance(data, str) else None
+    if match is None:
+        raise ValueError("malformed planner button data")
+    return int(match.group(1)), _CHOICES[match.group(2)]
+
+
+def _checked(pattern: re.Pattern[str], data: str) -> str:
+    """Return `data` if it is canonical and within 64 bytes; ValueError otherwise."""
+    if pattern.fullmatch(data) is None or len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"not valid callback data: {data!r}")
+    return data

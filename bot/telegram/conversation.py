@@ -10,25 +10,41 @@ so an answer is never applied twice and nothing is overwritten blindly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from telegram import Bot
 
 from bot.engine import machine
 from bot.engine.errors import ConflictError, SessionOutdated
-from bot.engine.machine import Step
+from bot.engine.machine import Result, Step
 from bot.engine.models import KnowledgeBase
+from bot.engine.numbers import CountryNumbers
 from bot.engine.session import Session
 from bot.render import card_text
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram import errors
+from bot.telegram import errors, ledger
 from bot.telegram.keyboards import screen
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
+"""2 added `updates`; `_MIGRATIONS` upgrades older records."""
 DEFAULT_LANGUAGE = "en"
+
+LocalNumbers = Callable[[int], Awaitable[CountryNumbers | None]]
+"""User id -> the emergency numbers of the user's country, if known."""
+AfterResult = Callable[[Bot, SessionKey, Result, str], Awaitable[None]]
+"""Called once after a new result is shown (bot, key, result, language)."""
+BeforeResult = Callable[[Bot, SessionKey, Result, str], Awaitable[bool]]
+"""Called once before a new result is shown (bot, key, result, language); True when it sent a
+message, which the result then follows, so that the result stays the latest message."""
+
+
+async def _no_local_numbers(user_id: int) -> CountryNumbers | None:
+    return None
 
 
 class Conversation(BaseModel):
@@ -41,6 +57,21 @@ class Conversation(BaseModel):
     message_id: int | None = None
     """The message that shows the current question or result, edited in place."""
     language: str = DEFAULT_LANGUAGE
+    updates: tuple[int, ...] = ()
+    """Ids of the last Telegram updates applied to this record, so a redelivery is skipped."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        version = data.get("format") if isinstance(data, dict) else None
+        if isinstance(version, int) and version >= 1:  # format 0 or less stays invalid
+            for step in _MIGRATIONS[version:]:
+                data = step(data)
+        return data
+
+    def stamped(self) -> Conversation:
+        """Return this record with the update being processed (`ledger.current_update`) added."""
+        return self.model_copy(update={"updates": ledger.remember(self.updates, ledger.stamp())})
 
     def dump(self) -> str:
         return self.model_dump_json()
@@ -48,6 +79,13 @@ class Conversation(BaseModel):
     @classmethod
     def load(cls, text: str) -> Conversation:
         return cls.model_validate_json(text)
+
+
+_MIGRATIONS: list[Any] = [
+    lambda data: data,  # index 0 is no format: format 1 is the baseline
+    lambda data: {**data, "format": 2},  # 1 -> 2: no update ids were kept
+]
+"""Index N upgrades format N to N+1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +99,24 @@ class Stored:
     conversation: Conversation | None
     revision: int
 
+    def adopting(self, pressed_id: int | None, *, revision: int) -> Stored:
+        """Take a pressed message newer than the tracked one, at the current revision, as live.
+
+        Only a crash between sending a new screen and recording its id leaves such a message
+        untracked (message ids only grow); without this its buttons would read as an old
+        screen's, and the user's answer as "moved on".
+        """
+        current = self.conversation
+        if (
+            current is None
+            or pressed_id is None
+            or current.message_id is None
+            or pressed_id <= current.message_id
+            or revision != current.session.rev
+        ):
+            return self
+        return Stored(current.model_copy(update={"message_id": pressed_id}), self.revision)
+
 
 class Conversations:
     """Load, save (compare-and-set) and show conversations."""
@@ -68,6 +124,11 @@ class Conversations:
     def __init__(self, kb: KnowledgeBase, store: SessionStore) -> None:
         self.kb = kb
         self.store = store
+        self.local_numbers: LocalNumbers = _no_local_numbers
+        self.before_result: list[BeforeResult] = []
+        """Notes sent once before a new result (the location offer): see `features.py`."""
+        self.after_result: list[AfterResult] = []
+        """Called once after a new result is shown (metrics)."""
 
     async def get(self, key: SessionKey) -> Stored:
         """Return what is stored under `key`; an unreadable record is logged and reads as none."""
@@ -90,7 +151,10 @@ class Conversations:
         stored = await self.get(key)
         session, step = machine.start(self.kb)
         old_id = stored.conversation.message_id if stored.conversation else None
-        conversation = Conversation(session=session, message_id=old_id, language=language)
+        applied = stored.conversation.updates if stored.conversation else ()
+        conversation = Conversation(
+            session=session, message_id=old_id, language=language, updates=applied
+        )
         await self.commit(bot, key, stored, conversation, step, in_place=False)
 
     async def relanguage(self, bot: Bot, key: SessionKey, language: str) -> None:
@@ -117,6 +181,7 @@ class Conversations:
         in_place: bool,
     ) -> None:
         """Save over `stored` with compare-and-set, then show `step`; a lost race reloads once."""
+        conversation = conversation.stamped()  # in the same write: a redelivery is recognised
         try:
             revision = await self.store.put(
                 key, conversation.dump(), expected_revision=stored.revision
@@ -130,7 +195,16 @@ class Conversations:
         logger.debug(
             "saved %s rev %d, session rev %d", key.render(), revision, conversation.session.rev
         )
+        was_done = stored.conversation is not None and stored.conversation.session.done
+        new_result = step if isinstance(step, Result) and not was_done else None
+        if new_result is not None:
+            language = conversation.language
+            sent = [await note(bot, key, new_result, language) for note in self.before_result]
+            in_place = in_place and not any(sent)
         await self._show(bot, key, conversation, step, revision=revision, in_place=in_place)
+        if new_result is not None:
+            for follow in self.after_result:
+                await follow(bot, key, new_result, conversation.language)
 
     async def show_current(
         self, bot: Bot, key: SessionKey, stored: Stored, *, in_place: bool
@@ -168,7 +242,8 @@ class Conversations:
         if step.cards:  # the card goes above the question, so the question moves below it
             await bot.send_message(chat_id, card_text(step.cards, language))
             in_place = False
-        text, markup = screen(self.kb, step, language)
+        local = await self.local_numbers(key.user_id) if isinstance(step, Result) else None
+        text, markup = screen(self.kb, step, language, local=local)
         shown = await errors.show_message(
             bot, chat_id=chat_id, old_id=old_id, text=text, markup=markup, in_place=in_place
         )
@@ -179,7 +254,7 @@ class Conversations:
         self, key: SessionKey, conversation: Conversation, *, message_id: int, revision: int
     ) -> None:
         """Record the new live message; after a lost race the newer step tracks its own."""
-        tracked = conversation.model_copy(update={"message_id": message_id})
+        tracked = conversation.model_copy(update={"message_id": message_id}).stamped()
         try:
             await self.store.put(key, tracked.dump(), expected_revision=revision)
         except ConflictError:

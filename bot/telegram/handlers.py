@@ -24,7 +24,8 @@ from bot.render import about_text, apology_text, privacy_text, welcome_text, why
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors, updates
 from bot.telegram.callbacks import Callback, apply_callback, decode_callback, decode_language
-from bot.telegram.conversation import Conversation, Conversations, Stored
+from bot.telegram.checkins import cancel_checkin
+from bot.telegram.conversation import Conversations, Stored
 from bot.telegram.keyboards import forget_markup, language_markup
 from bot.telegram.preferences import Preferences
 
@@ -62,7 +63,7 @@ class QuestionnaireHandlers:
         await updates.reply(update, self.kb.text("help", await self.preferences.language(update)))
 
     async def on_cancel(self, update: Update, context: Context) -> None:
-        """Delete the questionnaire, take the buttons off its message, say how to begin again."""
+        """Delete the questionnaire and the chat's check-in, take the buttons off, say so."""
         key, language = updates.key(update), await self.preferences.language(update)
         stored = await self.conversations.get(key)
         is_deleted = await self.conversations.delete(key)
@@ -73,6 +74,8 @@ class QuestionnaireHandlers:
         await updates.reply(
             update, self.kb.text("cancelled" if is_deleted else "no_session", language)
         )
+        if await cancel_checkin(self.store, key):
+            await updates.reply(update, self.kb.text("checkin_cancelled", language))
 
     async def on_privacy(self, update: Update, context: Context) -> None:
         hours = self.session_ttl.total_seconds() / 3600
@@ -116,7 +119,7 @@ class QuestionnaireHandlers:
             return
         try:
             callback = decode_callback(query.data)
-            session, step = self._apply(stored.conversation, callback, updates.pressed_id(query))
+            stored, session, step = self._apply(stored, callback, updates.pressed_id(query))
         except MOVED_ON as error:
             await self._moved_on(query, context, key, stored, error)
         except SessionOutdated:
@@ -226,13 +229,19 @@ class QuestionnaireHandlers:
     # --- steps ----------------------------------------------------------------------------------
 
     def _apply(
-        self, conversation: Conversation, callback: Callback, pressed_id: int | None
-    ) -> tuple[Session, Step]:
-        """Return the step a press leads to; a press on an old screen raises InvalidAnswer."""
+        self, stored: Stored, callback: Callback, pressed_id: int | None
+    ) -> tuple[Stored, Session, Step]:
+        """Return the step a press leads to; a press on an old screen raises InvalidAnswer.
+
+        A newer pressed message than the tracked one becomes the live one (`Stored.adopting`).
+        """
+        stored = stored.adopting(pressed_id, revision=callback.revision)
+        conversation = stored.conversation
+        assert conversation is not None  # noqa: S101 - on_button checked it
         session, tracked = conversation.session, conversation.message_id
         if callback.revision != session.rev or (tracked is not None and pressed_id != tracked):
             raise InvalidAnswer(f"press at revision {callback.revision}, session at {session.rev}")
-        return apply_callback(self.kb, session, callback)
+        return stored, *apply_callback(self.kb, session, callback)
 
     async def _after_press(
         self,

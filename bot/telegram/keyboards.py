@@ -8,18 +8,33 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.engine import followup
+from bot.engine.followup import Reply
 from bot.engine.machine import Ask, Result, Step
 from bot.engine.models import ChecklistQuestion, KnowledgeBase, localize
+from bot.engine.numbers import CountryNumbers
 from bot.render import question_text, result_text
-from bot.telegram.callbacks import Action, Callback, encode_callback, encode_language
+from bot.telegram.callbacks import (
+    Action,
+    Callback,
+    SummaryRequest,
+    encode_callback,
+    encode_language,
+    encode_offer,
+    encode_reply,
+    encode_summary,
+)
 
 Rows = list[list[InlineKeyboardButton]]
 
 
-def screen(kb: KnowledgeBase, step: Step, language: str) -> tuple[str, InlineKeyboardMarkup]:
-    """Return the text and the buttons that show `step`."""
+def screen(
+    kb: KnowledgeBase, step: Step, language: str, *, local: CountryNumbers | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Return the text and the buttons that show `step` (`local`: the user's country)."""
     if isinstance(step, Result):
-        return result_text(kb, step, language), result_markup(kb, step, language)
+        text = result_text(kb, step, language, local=local)
+        return text, result_markup(kb, step, language)
     return question_text(kb, step, language), question_markup(kb, step, language)
 
 
@@ -39,11 +54,35 @@ def question_markup(kb: KnowledgeBase, step: Ask, language: str) -> InlineKeyboa
 
 
 def result_markup(kb: KnowledgeBase, result: Result, language: str) -> InlineKeyboardMarkup:
-    """Return [Why?] [Restart] under a result."""
+    """Return [Why?] [Summary] [Restart] under a result, then a row per check-in offered."""
     why = _plain(kb, "why", revision=result.revision, language=language)
-    return InlineKeyboardMarkup(
-        [[why, _plain(kb, "restart", revision=result.revision, language=language)]]
+    summary = InlineKeyboardButton(
+        kb.text("summary", language),
+        callback_data=encode_summary(SummaryRequest(result.revision)),
     )
+    offers = [
+        [
+            InlineKeyboardButton(
+                kb.text(f"checkin_offer_{offer}", language),
+                callback_data=encode_offer(result.revision, offer),
+            )
+        ]
+        for offer in followup.offers(kb, result)
+    ]
+    restart = _plain(kb, "restart", revision=result.revision, language=language)
+    return InlineKeyboardMarkup([[why, summary, restart], *offers])
+
+
+def checkin_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
+    """Return the check-in answers: [Better] [The same] / [Worse] [New symptoms]."""
+    replies: tuple[Reply, ...] = ("better", "same", "worse", "new")
+    buttons = [
+        InlineKeyboardButton(
+            kb.text(f"checkin_{reply}", language), callback_data=encode_reply(reply)
+        )
+        for reply in replies
+    ]
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
 
 
 def forget_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:

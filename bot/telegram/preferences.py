@@ -1,14 +1,15 @@
-"""A user's preferences: the language, from Telegram's `language_code` or from /language.
+"""A user's preferences: the language (Telegram's `language_code` or /language) and the country.
 
-The choice is stored under the user's `PROFILE` key in the session store, so it outlives a
-questionnaire and `/cancel`, and `/forget` (which erases every record of the user) erases it.
+Both are stored under the user's `PROFILE` key in the session store, so they outlive a
+questionnaire and `/cancel`, and `/forget` (which erases every record of the user) erases them.
+The country is an ISO 3166-1 alpha-2 code only: never a position.
 """
 
 from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from telegram import Update
 
 from bot.engine.errors import ConflictError
@@ -27,6 +28,8 @@ class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     language: str | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    """The country for the emergency number, from /country or a shared location."""
 
 
 def language_from_code(kb: KnowledgeBase, code: str | None) -> str:
@@ -60,12 +63,28 @@ class Preferences:
         """Remember `language` for the user; a concurrent write is retried once."""
         if language not in self.kb.languages:
             raise ValueError(f"no language {language!r} in the knowledge base")
+        await self._update(user_id, language=language)
+
+    async def country(self, user_id: int) -> str | None:
+        """Return the user's country code, if they set one."""
+        profile = await self._read(_profile_key(user_id))
+        return None if profile is None else profile.country
+
+    async def set_country(self, user_id: int, country: str) -> None:
+        """Remember the country code (ISO 3166-1 alpha-2) for the user."""
+        await self._update(user_id, country=country)
+
+    async def _update(self, user_id: int, **changes: str) -> None:
+        """Change some fields of the profile and keep the rest; retry a lost race once."""
         key = _profile_key(user_id)
         for attempt in (1, 2):
             record = await self.store.get(key)
-            data = Profile(language=language).model_dump_json()
+            current = _parse(key, record.data) if record is not None else None
+            data = Profile.model_validate((current or Profile()).model_dump() | changes)
             try:
-                await self.store.put(key, data, expected_revision=record.revision if record else 0)
+                await self.store.put(
+                    key, data.model_dump_json(), expected_revision=record.revision if record else 0
+                )
             except ConflictError:
                 if attempt == 2:
                     raise
@@ -74,13 +93,15 @@ class Preferences:
 
     async def _read(self, key: SessionKey) -> Profile | None:
         record = await self.store.get(key)
-        if record is None:
-            return None
-        try:
-            return Profile.model_validate_json(record.data)
-        except ValidationError:
-            logger.warning("unreadable profile %s: ignored", key.render())
-            return None
+        return None if record is None else _parse(key, record.data)
+
+
+def _parse(key: SessionKey, data: str) -> Profile | None:
+    try:
+        return Profile.model_validate_json(data)
+    except ValidationError:
+        logger.warning("unreadable profile %s: ignored", key.render())
+        return None
 
 
 def _profile_key(user_id: int) -> SessionKey:

@@ -35,7 +35,8 @@ class ChatDriver:
         language_code: str = "en",
         first_name: str = "Alex",
     ) -> None:
-        if app.bot.request is not api:
+        # A wrapper around the fake (bot/ops CountingRequest) exposes it as `inner`.
+        if api not in (app.bot.request, getattr(app.bot.request, "inner", None)):
             raise ValueError("build the Application with .request(api).get_updates_request(api)")
         self.app = app
         self.api: FakeBotApi = api  # annotated: the identity check above narrows api to Any

@@ -219,3 +219,148 @@ class TestSessionStoreContract:
     ) -> None:
         with pytest.raises(ValueError, match="ttl_seconds"):
             await open_store(ttl_seconds=ttl_seconds)
+
+
+CHECK = SessionKey(chat_id=-100123, user_id=42, scope="chk")
+T0 = 1_700_000_000.0
+
+
+class TestScheduleContract:
+    """Durable schedules: `schedule`, `unschedule`, `due` and their erasure by `delete_user`."""
+
+    async def test_nothing_is_due_in_a_new_store(self, store: SessionStore) -> None:
+        assert await store.due(T0) == []
+
+    async def test_a_schedule_is_due_at_its_time_and_not_before(self, store: SessionStore) -> None:
+        await store.schedule(CHECK, T0 + 1800.25)
+
+        assert await store.due(T0 + 1800) == []
+        assert await store.due(T0 + 1800.25) == [(CHECK, T0 + 1800.25)]
+        assert await store.due(T0 + 99_999) == [(CHECK, T0 + 1800.25)]
+
+    async def test_due_does_not_remove_the_schedule(self, store: SessionStore) -> None:
+        await store.schedule(CHECK, T0)
+        await store.due(T0)
+
+        assert await store.due(T0) == [(CHECK, T0)]
+
+    async def test_unschedule_removes_it_and_reports_whether_it_was_there(
+        self, store: SessionStore
+    ) -> None:
+        await store.schedule(CHECK, T0)
+
+        assert await store.unschedule(CHECK) is True
+        assert await store.due(T0 + 1) == []
+        assert await store.unschedule(CHECK) is False
+
+    async def test_concurrent_unschedules_have_exactly_one_winner(
+        self, store: SessionStore
+    ) -> None:
+        """Several bot processes may race to send the same check-in; one claim wins."""
+        await store.schedule(CHECK, T0)
+
+        results = await asyncio.gather(*(store.unschedule(CHECK) for _ in range(10)))
+
+        assert results.count(True) == 1
+
+    async def test_schedule_again_replaces_the_earlier_due_time(self, store: SessionStore) -> None:
+        await store.schedule(CHECK, T0 + 60)
+        await store.schedule(CHECK, T0 + 43_200)
+
+        assert await store.due(T0 + 60) == []
+        assert await store.due(T0 + 43_200) == [(CHECK, T0 + 43_200)]
+
+    async def test_due_lists_oldest_first_and_honours_the_limit(self, store: SessionStore) -> None:
+        keys = [SessionKey(chat_id=chat, user_id=chat, scope="chk") for chat in (1, 2, 3, 4)]
+        for key, offset in zip(keys, (30, 10, 20, 5000), strict=True):
+            await store.schedule(key, T0 + offset)
+
+        assert await store.due(T0 + 100) == [
+            (keys[1], T0 + 10),
+            (keys[2], T0 + 20),
+            (keys[0], T0 + 30),
+        ]
+        assert await store.due(T0 + 100, limit=2) == [(keys[1], T0 + 10), (keys[2], T0 + 20)]
+
+    async def test_schedules_keep_scope_chat_and_user_apart(self, store: SessionStore) -> None:
+        keys = [
+            SessionKey(chat_id=1, user_id=2, scope="chk"),
+            SessionKey(chat_id=2, user_id=1, scope="chk"),
+            SessionKey(chat_id=1, user_id=2, scope="sess"),
+        ]
+        for offset, key in enumerate(keys):
+            await store.schedule(key, T0 + offset)
+
+        assert await store.unschedule(keys[0]) is True
+        assert await store.due(T0 + 10) == [(keys[1], T0 + 1), (keys[2], T0 + 2)]
+
+    async def test_delete_user_removes_their_schedules_and_nothing_else(
+        self, store: SessionStore
+    ) -> None:
+        mine = [SessionKey(chat_id=chat, user_id=7, scope="chk") for chat in (7, -100)]
+        other = SessionKey(chat_id=-100, user_id=8, scope="chk")
+        for key in [*mine, other]:
+            await store.schedule(key, T0)
+        await store.put(mine[0], DATA, expected_revision=0)
+
+        assert await store.delete_user(7) == 1, "schedules are removed but not counted"
+
+        assert await store.due(T0) == [(other, T0)]
+        assert await store.unschedule(mine[1]) is False
+        assert await store.get(mine[0]) is None
+
+    async def test_a_schedule_outlives_the_idle_ttl_of_records(
+        self, open_store: OpenStore, let_time_pass: LetTimePass
+    ) -> None:
+        """A morning check-in must still fire when its record has expired (0.3 s on Redis)."""
+        store = await open_store(ttl_seconds=0.2)
+        await store.put(CHECK, DATA, expected_revision=0)
+        await store.schedule(CHECK, T0)
+
+        await let_time_pass(0.3)
+
+        assert await store.get(CHECK) is None
+        assert await store.due(T0) == [(CHECK, T0)]
+
+    @pytest.mark.parametrize("backend", ["sqlite", "redis"], indirect=True)
+    async def test_schedules_survive_reopening_the_store(self, open_store: OpenStore) -> None:
+        """A restart (a new store on the same SQLite file or Redis) finds every schedule."""
+        first = await open_store()
+        await first.schedule(CHECK, T0 + 5)
+        await first.close()
+
+        reopened = await open_store()
+
+        assert await reopened.due(T0 + 5) == [(CHECK, T0 + 5)]
+        assert await reopened.unschedule(CHECK) is True
+
+    @pytest.mark.parametrize("due_at", [float("nan"), float("inf"), float("-inf")])
+    async def test_non_finite_due_time_is_refused(
+        self, store: SessionStore, due_at: float
+    ) -> None:
+        with pytest.raises(ValueError, match="due_at"):
+            await store.schedule(CHECK, due_at)
+
+    async def test_a_limit_below_one_is_refused(self, store: SessionStore) -> None:
+        with pytest.raises(ValueError, match="limit"):
+            await store.due(T0, limit=0)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        SessionKey(chat_id=-100123, user_id=42),
+        SessionKey(chat_id=0, user_id=7, scope="pref"),
+        SessionKey(chat_id=5, user_id=-6, scope="chk"),
+    ],
+)
+def test_a_rendered_key_parses_back_to_itself(key: SessionKey) -> None:
+    assert SessionKey.parse(key.render()) == key
+
+
+@pytest.mark.parametrize(
+    "text", ["", "chk:1", "chk:1:2:3", "CHK:1:2", "chk:01:2", "chk:-0:2", "chk:1: 2", "chk:1:٣"]
+)
+def test_anything_but_a_rendered_key_does_not_parse(text: str) -> None:
+    with pytest.raises(ValueError, match="not a rendered session key"):
+        SessionKey.parse(text)

@@ -62,9 +62,10 @@ def test_run_bot_logs_one_line_with_version_mode_and_store_scheme_only(
     caplog.set_level(logging.INFO, logger="bot.telegram.app")
     ran: list[Any] = []
 
-    def fake_run(app: Any, run_settings: Settings) -> None:
-        """Stand in for run_polling: close the store and the loop as PTB would."""
-        loop = asyncio.get_event_loop()
+    def fake_run(
+        loop: asyncio.AbstractEventLoop, app: Any, run_settings: Settings, *_: Any, **__: Any
+    ) -> None:
+        """Stand in for serving: close the store and the loop as `serve` would."""
         loop.run_until_complete(app.post_shutdown(app))
         loop.close()
         asyncio.set_event_loop(None)
@@ -85,45 +86,19 @@ def test_run_bot_logs_one_line_with_version_mode_and_store_scheme_only(
     assert all("secret-part" not in record.getMessage() for record in caplog.records)
 
 
-class Recorder:
-    """Stands in for the Application in `_run`: records which run method got which arguments."""
+def test_run_serves_in_the_settings_mode_and_closes_the_loop(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_run` hands over to `serving.serve` (our own polling and webhook), not PTB's run_*."""
+    served: list[tuple[str, list[str]]] = []
 
-    def __init__(self) -> None:
-        self.runs: list[tuple[str, dict[str, Any]]] = []
+    async def fake_serve(app: Any, run_settings: Settings, store: Any, **options: Any) -> None:
+        served.append((run_settings.mode, options["allowed_updates"]))
 
-    def run_polling(self, **kwargs: Any) -> None:
-        self.runs.append(("polling", kwargs))
+    monkeypatch.setattr(app_module, "serve", fake_serve)
+    loop = asyncio.new_event_loop()
 
-    def run_webhook(self, **kwargs: Any) -> None:
-        self.runs.append(("webhook", kwargs))
+    app_module._run(loop, object(), settings, MemoryStore())  # type: ignore[arg-type]
 
-
-def test_run_polls_or_serves_the_webhook_with_the_settings(settings: Settings) -> None:
-    recorder = Recorder()
-    webhook = settings.model_copy(
-        update={
-            "mode": "webhook",
-            "webhook_url": "https://bot.example/tg/hook",
-            "webhook_secret": SecretStr("abc_DEF-123"),
-            "listen": "0.0.0.0",  # noqa: S104 - a value under test, nothing is bound
-            "port": 8080,
-        }
-    )
-
-    app_module._run(recorder, settings)  # type: ignore[arg-type]
-    app_module._run(recorder, webhook)  # type: ignore[arg-type]
-
-    assert recorder.runs == [
-        ("polling", {"allowed_updates": ALLOWED_UPDATES}),
-        (
-            "webhook",
-            {
-                "listen": "0.0.0.0",  # noqa: S104
-                "port": 8080,
-                "url_path": "tg/hook",
-                "webhook_url": "https://bot.example/tg/hook",
-                "secret_token": "abc_DEF-123",
-                "allowed_updates": ALLOWED_UPDATES,
-            },
-        ),
-    ]
+    assert served == [("polling", ALLOWED_UPDATES)]
+    assert loop.is_closed()

@@ -166,13 +166,16 @@ async def test_text_without_a_session_points_to_start(driver: ChatDriver, text: 
     assert "/start" in driver.last_text()
 
 
-async def test_sticker_photo_and_location_get_a_polite_reply(driver: ChatDriver) -> None:
+async def test_sticker_and_photo_get_a_polite_reply_and_a_location_its_numbers(
+    driver: ChatDriver,
+) -> None:
     await driver.send_sticker()
     assert driver.last_text().startswith("Sorry, I can only read button presses")
     await feed(driver, "message", user_message(driver, photo=PHOTO))
     await driver.send_location(61.5, 8.3)
 
-    assert sum(m.text.startswith("Sorry, I can only") for m in driver.bot_messages()) == 3
+    assert sum(m.text.startswith("Sorry, I can only") for m in driver.bot_messages()) == 2
+    assert driver.last_text().startswith("📞 Norway: medical emergency 113")
 
 
 async def test_edited_message_is_not_an_answer_but_an_emergency_still_counts(

@@ -182,7 +182,7 @@ async def test_result_shows_banner_and_why_sends_the_reasons(driver: ChatDriver)
     await driver.press("☐ Chest pain")
 
     assert driver.last_text().startswith("🚨 ")
-    assert driver.current_buttons() == ["Why?", "↺ Restart"]
+    assert driver.current_buttons()[:3] == ["Why?", "📋 Summary", "↺ Restart"]
 
     await driver.press("Why?")
 

@@ -1,0 +1,131 @@
+"""The features beside the questionnaire, wired in one place: /country and shared locations,
+/sweat, and the summary button; and where typed text goes while one of them asks.
+
+At most one prompt is open at a time: the drinking planner or the country prompt (starting one
+closes the other, and /start and /restart close both). While one is open, typed text goes to it,
+except that an emergency phrase first gets the emergency card, then the prompt asks again.
+/cancel closes an open prompt, and the questionnaire too if one is running. `app.register` adds
+the handlers listed here; the questionnaire's own handlers stay in `handlers.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
+
+from bot.engine.freetext import mentions_emergency
+from bot.store.base import SessionKey
+from bot.tables import Tables
+from bot.telegram import updates
+from bot.telegram.country import CountryHandlers
+from bot.telegram.handlers import QuestionnaireHandlers
+from bot.telegram.summary import SummaryHandlers
+from bot.telegram.sweat import SweatHandlers
+
+logger = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+class Prompt(Protocol):
+    """A feature that can ask for typed text: the planner, the country prompt."""
+
+    async def is_open(self, key: SessionKey) -> bool: ...
+    async def take_text(self, update: Update, context: Context, text: str) -> None: ...
+    async def reask(self, update: Update, context: Context) -> None: ...
+    async def stop(self, key: SessionKey) -> bool: ...
+
+
+class Features:
+    """The feature handlers, sharing the questionnaire's knowledge base, store and preferences."""
+
+    def __init__(self, core: QuestionnaireHandlers, tables: Tables) -> None:
+        kb, store, preferences = core.kb, core.store, core.preferences
+        self.core = core
+        self.country = CountryHandlers(kb, store, tables.numbers, preferences)
+        self.sweat = SweatHandlers(kb, store, tables.planner, preferences)
+        self.summary = SummaryHandlers(kb, core.conversations, preferences)
+        self.prompts: tuple[Prompt, ...] = (self.sweat, self.country)
+        # Results name the user's country's number, and urgent ones offer "Share location".
+        core.conversations.local_numbers = self.country.local_numbers
+        core.conversations.before_result.append(self.country.offer_location)
+
+    def command(self, name: str) -> Callback:
+        """Return the handler of command `name`: a feature's, else the questionnaire's."""
+        own: dict[str, Callback] = {
+            "country": self.on_country,
+            "sweat": self.on_sweat,
+            "cancel": self.on_cancel,
+            "start": self._closing(self.core.on_start),
+            "restart": self._closing(self.core.on_restart),
+        }
+        found: Callback = own.get(name) or getattr(self.core, f"on_{name}")
+        return found
+
+    def buttons(self) -> list[BaseHandler[Update, Any, Any]]:
+        """Return the handlers of the summary (s:), country (g:) and planner (p:) buttons."""
+        return [
+            CallbackQueryHandler(self.summary.on_summary, pattern=r"^s:"),
+            CallbackQueryHandler(self.country.on_choice, pattern=r"^g:"),
+            CallbackQueryHandler(self.sweat.on_button, pattern=r"^p:"),
+        ]
+
+    async def on_country(self, update: Update, context: Context) -> None:
+        await self.sweat.stop(updates.key(update))
+        await self.country.on_country(update, context)
+
+    async def on_sweat(self, update: Update, context: Context) -> None:
+        await self.country.stop(updates.key(update))
+        await self.sweat.on_sweat(update, context)
+
+    async def on_cancel(self, update: Update, context: Context) -> None:
+        """Close an open prompt and say so; cancel the questionnaire too if one is running."""
+        key = updates.key(update)
+        stopped = [await prompt.stop(key) for prompt in self.prompts]
+        if not any(stopped):
+            await self.core.on_cancel(update, context)
+            return
+        logger.info("prompt closed in %s", key.render())
+        language = await self.core.preferences.language(update)
+        await updates.reply(update, self.core.kb.text("flow_stopped", language))
+        if await self.core.store.get(key) is not None:
+            await self.core.on_cancel(update, context)
+
+    async def on_text(self, update: Update, context: Context) -> None:
+        """Give typed text to the open prompt; an emergency phrase gets the card first."""
+        key = updates.key(update)
+        message = update.effective_message
+        text = (message.text if message else None) or ""
+        prompt = await self._open_prompt(key)
+        if prompt is None or mentions_emergency(self.core.kb, text):
+            await self.core.on_text(update, context)
+            if prompt is not None:
+                await prompt.reask(update, context)
+        elif text.startswith("/"):  # an unknown command is not an answer
+            await prompt.reask(update, context)
+        else:
+            await prompt.take_text(update, context, text)
+
+    async def on_edited_location(self, update: Update, context: Context) -> None:
+        """Ignore a live location's updates: Telegram sends each one as an edited message."""
+
+    async def _open_prompt(self, key: SessionKey) -> Prompt | None:
+        for prompt in self.prompts:
+            if await prompt.is_open(key):
+                return prompt
+        return None
+
+    def _closing(self, handler: Callback) -> Callback:
+        """Return `handler` preceded by closing any open prompt."""
+
+        async def closing(update: Update, context: Context) -> None:
+            for prompt in self.prompts:
+                await prompt.stop(updates.key(update))
+            await handler(update, context)
+
+        return closing

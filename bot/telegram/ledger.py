@@ -1,0 +1,56 @@
+"""The update ledger: which Telegram updates a conversation record has already applied.
+
+Delivery is at least once: a crash between committing an update's state change and confirming
+the update to Telegram (polling offset, webhook 200) makes Telegram deliver it again. The record
+that the update changed therefore carries the ids of the last few updates it applied, written in
+the same compare-and-set as the change itself, so a second delivery is recognised and skipped.
+
+`current_update` names the update being processed; `UpdateProcessor` sets it around each update,
+and `Conversations` stamps its id into every record it writes. Updates processed without it (tests
+that call `Application.process_update` directly) stamp nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from contextvars import ContextVar
+
+WINDOW = 8
+"""Ids kept per record: enough for a redelivered batch, small enough to keep the record tiny."""
+
+current_update: ContextVar[int | None] = ContextVar("current_update", default=None)
+
+
+class Verdict(enum.Enum):
+    """What to do with an update, judged against the ids its conversation has applied."""
+
+    NEW = "new"
+    """Not applied yet: process it."""
+    DUPLICATE = "duplicate"
+    """Applied already (a redelivery): change nothing, send nothing."""
+    STALE = "stale"
+    """Older than what the chat has applied, but not recorded: a redelivered update whose effect
+    was not a state change, or one that arrived out of order. Only a button press is answered
+    (so that no spinner is left); anything else is dropped, because replaying an old /start or
+    /forget after newer answers would undo them."""
+
+
+def remember(applied: tuple[int, ...], update_id: int | None) -> tuple[int, ...]:
+    """Return `applied` with `update_id` added, keeping the newest `WINDOW` ids in order."""
+    if update_id is None or update_id in applied:
+        return applied
+    return tuple(sorted((*applied, update_id)))[-WINDOW:]
+
+
+def judge(update_id: int, applied: tuple[int, ...]) -> Verdict:
+    """Tell whether an update with `update_id` is new, a duplicate or stale for this record."""
+    if update_id in applied:
+        return Verdict.DUPLICATE
+    if applied and update_id < applied[-1]:
+        return Verdict.STALE
+    return Verdict.NEW
+
+
+def stamp() -> int | None:
+    """Return the id of the update being processed, or None outside `UpdateProcessor`."""
+    return current_update.get()

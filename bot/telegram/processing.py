@@ -1,0 +1,251 @@
+"""`UpdateProcessor`: handle each update at least once and apply it at most once.
+
+Polling and the webhook hand every update to `process`, which
+1. takes the chat's lock (`bot/store/locks.py`), so one chat's updates never run side by side,
+   in this process or, with Redis, in any other;
+2. judges the update against the ids its conversation record has applied (`ledger.py`): a
+   redelivered update changes nothing and sends nothing;
+3. runs PTB's handlers with `ledger.current_update` set, so the record they write carries the id
+   in the same compare-and-set as the change itself;
+4. retries a passing failure (store or network down) a few times under the lock, and says
+   whether the update may be confirmed to Telegram: `Outcome.RETRY` (still failing) means
+   "deliver it again"; every other outcome, including a bug the error handler has apologised
+   for, means "done", so that one poisonous update cannot block a chat for ever.
+Handlers' exceptions never reach this module: PTB hands them to the error handlers, and
+`_note_error`, registered as the first of them, records them for the update being processed
+and stops the stamping, so that what the apology writes does not mark the update as applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from telegram import Update
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
+
+from bot.store.base import SessionKey, SessionStore
+from bot.store.faults import TRANSIENT_STORE_ERRORS
+from bot.store.locks import ChatLocks, LocalLocks
+from bot.telegram import ledger
+from bot.telegram.conversation import Conversation
+from bot.telegram.ledger import Verdict
+
+logger = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+RECENT = 4096
+"""Update ids this process remembers as handled (redeliveries to the same process)."""
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+"""Pauses between the attempts at an update that failed for a passing reason (about 4 s)."""
+
+
+class Outcome(enum.Enum):
+    """What became of one update."""
+
+    DONE = "done"
+    """Handled: its change is committed (or it needed none), or it failed for good."""
+    DUPLICATE = "duplicate"
+    """Applied before: skipped."""
+    STALE = "stale"
+    """Older than what its chat has applied: skipped (a button press is answered)."""
+    RETRY = "retry"
+    """Failed for a passing reason: deliver it again."""
+
+    @property
+    def is_settled(self) -> bool:
+        """Tell whether the update may be confirmed to Telegram."""
+        return self is not Outcome.RETRY
+
+
+@dataclass
+class _Attempt:
+    update_id: int
+    is_last: bool
+    errors: list[BaseException] = field(default_factory=list)
+
+
+_attempt: ContextVar[_Attempt | None] = ContextVar("update_attempt", default=None)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Tell whether `error` may pass by itself (network, flood wait, store), unlike a bug."""
+    if isinstance(error, BadRequest):  # a NetworkError subclass, but the request itself is wrong
+        return False
+    return isinstance(error, (NetworkError, RetryAfter, *TRANSIENT_STORE_ERRORS))
+
+
+def chat_name(update: Update) -> str | None:
+    """Return the name of the lock that serialises `update`: its chat, else its user."""
+    if update.effective_chat is not None:
+        return f"chat:{update.effective_chat.id}"
+    if update.effective_user is not None:
+        return f"user:{update.effective_user.id}"
+    return None
+
+
+class UpdateProcessor:
+    """Run updates through `application`, one chat at a time, skipping redeliveries.
+
+    A passing failure is retried here, under the chat's lock, after `delays` (so the chat's
+    later updates keep their order). Until the last attempt, the error handlers after ours are
+    skipped: an apology would redraw the question and make the press being retried stale.
+    """
+
+    def __init__(
+        self,
+        application: AnyApplication,
+        store: SessionStore,
+        *,
+        locks: ChatLocks | None = None,
+        delays: Sequence[float] = RETRY_DELAYS,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.application = application
+        self.store = store
+        self.locks = locks if locks is not None else LocalLocks()
+        self.delays = tuple(delays)
+        self._sleep = sleep
+        self.counts: Counter[Outcome] = Counter()
+        self._recent: OrderedDict[int, None] = OrderedDict()
+        # First of the error handlers: once an update failed, the apology that follows may
+        # write the record (to track the message it shows), and that must not mark the update
+        # as applied. `error_handlers` is PTB's public, ordered dict of them.
+        others = dict(application.error_handlers)
+        application.error_handlers.clear()
+        application.add_error_handler(self._note_error)
+        application.error_handlers.update(others)
+
+    async def process(self, update: Update) -> Outcome:
+        """Handle `update` under its chat's lock; return what became of it."""
+        name = chat_name(update)
+        if name is None:
+            outcome = await self._attempts(update)
+        else:
+            try:
+                async with self.locks.hold(name):
+                    outcome = await self._attempts(update)
+            except TRANSIENT_STORE_ERRORS as error:  # the lock itself is unavailable
+                logger.warning("update %d postponed: %s", update.update_id, type(error).__name__)
+                outcome = Outcome.RETRY
+        self.counts[outcome] += 1
+        return outcome
+
+    async def _attempts(self, update: Update) -> Outcome:
+        """Judge and apply `update`, again after each delay while it fails for a passing reason."""
+        for attempt, delay in enumerate((*self.delays, None), start=1):
+            try:
+                outcome = await self._judged(update, is_last=delay is None)
+            except TRANSIENT_STORE_ERRORS as error:  # the ledger could not be read
+                logger.warning(
+                    "update %d: store unavailable (%s)", update.update_id, type(error).__name__
+                )
+                outcome = Outcome.RETRY
+            if outcome.is_settled or delay is None:
+                return outcome
+            logger.info(
+                "update %d: attempt %d failed, retry in %.2f s", update.update_id, attempt, delay
+            )
+            await self._sleep(delay)
+        return Outcome.RETRY  # pragma: no cover - the last round returns above
+
+    async def _judged(self, update: Update, *, is_last: bool) -> Outcome:
+        if update.update_id in self._recent:  # handled by this process already
+            return Outcome.DUPLICATE
+        verdict = await self._verdict(update)
+        if verdict is Verdict.DUPLICATE:
+            logger.info("update %d was applied before: skipped", update.update_id)
+            return Outcome.DUPLICATE
+        if verdict is Verdict.STALE:
+            logger.info("update %d is older than its chat's last one: skipped", update.update_id)
+            await self._answer_only(update)
+            return Outcome.STALE
+        outcome = await self._apply(update, is_last=is_last)
+        if outcome is Outcome.DONE:
+            await self._settle(update)
+        return outcome
+
+    async def _verdict(self, update: Update) -> Verdict:
+        """Judge `update` against the ids its chat's conversation record has applied."""
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None:
+            return Verdict.NEW
+        record = await self.store.get(SessionKey(chat_id=chat.id, user_id=user.id))
+        if record is None:
+            return Verdict.NEW
+        try:
+            applied = Conversation.load(record.data).updates
+        except ValidationError:  # an unreadable record: the handlers replace it
+            return Verdict.NEW
+        return ledger.judge(update.update_id, applied)
+
+    async def _settle(self, update: Update) -> None:
+        """Remember a handled update here and, if its handlers wrote no record, in the ledger.
+
+        A /help or a moved-on press changes no state, so nothing stamped its id; stamping it
+        now means a redelivery (after a crash before the confirmation) sends nothing either.
+        """
+        self._recent[update.update_id] = None
+        while len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None:
+            return
+        key = SessionKey(chat_id=chat.id, user_id=user.id)
+        try:
+            record = await self.store.get(key)
+            stored = None if record is None else Conversation.load(record.data)
+            if record is None or stored is None or update.update_id in stored.updates:
+                return
+            updated = stored.model_copy(
+                update={"updates": ledger.remember(stored.updates, update.update_id)}
+            )
+            await self.store.put(key, updated.dump(), expected_revision=record.revision)
+        except ValidationError:  # an unreadable record: the next write replaces it
+            return
+        except TRANSIENT_STORE_ERRORS as error:  # a nicety: never fail the update on it
+            logger.info("update %d not stamped: %s", update.update_id, type(error).__name__)
+
+    async def _answer_only(self, update: Update) -> None:
+        """Answer a skipped button press, so that the user's spinner stops."""
+        if update.callback_query is None:
+            return
+        try:
+            await update.callback_query.answer()
+        except TelegramError as error:
+            logger.info("stale update %d not answered: %s", update.update_id, type(error).__name__)
+
+    async def _apply(self, update: Update, *, is_last: bool = True) -> Outcome:
+        """Run the handlers with this update's id in context; classify any error they hit."""
+        attempt = _Attempt(update.update_id, is_last=is_last)
+        attempt_token = _attempt.set(attempt)
+        update_token = ledger.current_update.set(update.update_id)
+        try:
+            await self.application.process_update(update)
+        finally:
+            ledger.current_update.reset(update_token)
+            _attempt.reset(attempt_token)
+        if any(is_transient(error) for error in attempt.errors):
+            return Outcome.RETRY
+        return Outcome.DONE
+
+    async def _note_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Error handler: remember the error, stop stamping; hush a failure that is retried."""
+        attempt, error = _attempt.get(), context.error
+        if attempt is None or error is None:
+            return
+        attempt.errors.append(error)
+        ledger.current_update.set(None)  # reset by `_apply` when the update is done
+        if is_transient(error) and not attempt.is_last:
+            logger.warning(
+                "update %d failed (%s): will retry", attempt.update_id, type(error).__name__
+            )
+            raise ApplicationHandlerStop  # no apology yet: the retry may still succeed

@@ -1,0 +1,72 @@
+"""The update ledger: which ids a record has applied, and how a delivery is judged against it."""
+
+from __future__ import annotations
+
+import json
+
+from bot.engine import machine
+from bot.engine.models import KnowledgeBase
+from bot.telegram import ledger
+from bot.telegram.conversation import FORMAT, Conversation
+from bot.telegram.ledger import WINDOW, Verdict, judge, remember
+
+
+def test_remember_keeps_the_newest_ids_in_order_and_ignores_repeats() -> None:
+    applied: tuple[int, ...] = ()
+    for update_id in [5, 3, 9, 9, *range(10, 20)]:
+        applied = remember(applied, update_id)
+
+    assert applied == tuple(range(12, 20))
+    assert len(applied) == WINDOW
+
+
+def test_remember_without_an_update_changes_nothing() -> None:
+    assert remember((1, 2), None) == (1, 2)
+
+
+def test_a_recorded_id_is_a_duplicate_an_older_one_stale_a_newer_one_new() -> None:
+    applied = (10, 12)
+
+    assert judge(12, applied) is Verdict.DUPLICATE
+    assert judge(10, applied) is Verdict.DUPLICATE
+    assert judge(11, applied) is Verdict.STALE
+    assert judge(13, applied) is Verdict.NEW
+    assert judge(1, ()) is Verdict.NEW
+
+
+def test_a_format_1_record_loads_with_no_update_ids_and_saves_as_the_current_format(
+    kb: KnowledgeBase,
+) -> None:
+    session, _ = machine.start(kb)
+    old = json.dumps({"format": 1, "session": json.loads(session.dump()), "message_id": 7})
+
+    loaded = Conversation.load(old)
+
+    assert loaded.updates == ()
+    assert loaded.message_id == 7
+    assert json.loads(loaded.dump())["format"] == FORMAT == 2
+
+
+def test_a_record_of_format_0_or_a_future_format_does_not_load(kb: KnowledgeBase) -> None:
+    session, _ = machine.start(kb)
+    for version in (0, -1, FORMAT + 1):
+        text = json.dumps({"format": version, "session": json.loads(session.dump())})
+        try:
+            Conversation.load(text)
+        except ValueError:
+            continue
+        raise AssertionError(f"format {version} loaded")
+
+
+def test_stamped_adds_the_update_being_processed_and_nothing_outside_one(
+    kb: KnowledgeBase,
+) -> None:
+    session, _ = machine.start(kb)
+    record = Conversation(session=session, updates=(4,))
+
+    assert record.stamped().updates == (4,)
+    token = ledger.current_update.set(9)
+    try:
+        assert record.stamped().updates == (4, 9)
+    finally:
+        ledger.current_update.reset(token)

@@ -1,0 +1,127 @@
+"""bot/render.py for the issue-5 features: the summary for a doctor, and local numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, run_case
+from bot.engine.numbers import CountryNumbers, lookup
+from bot.render import (
+    country_text,
+    key_answers,
+    location_text,
+    result_text,
+    shows_local_number,
+    summary_text,
+)
+from bot.tables import load_tables
+
+WHEN = datetime(2026, 11, 25, 15, 3, tzinfo=timezone(timedelta(hours=1)))  # 14:03 UTC
+NO_RED_FLAGS = {
+    "cramp_now": "no",
+    **dict.fromkeys(("chest_pain", "short_of_breath", "confusion", "fainted"), "no"),
+    "cold_pale_limb": "no",
+}
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load_knowledge_base()
+
+
+@pytest.fixture(scope="module")
+def norway() -> CountryNumbers:
+    entry = lookup(load_tables().numbers, "NO")
+    assert entry is not None
+    return entry
+
+
+def result_of(kb: KnowledgeBase, facts: dict[str, str]) -> Result:
+    return run_case(kb, facts).result
+
+
+def test_summary_of_an_emergency_gives_utc_time_the_answer_that_mattered_and_level(
+    kb: KnowledgeBase,
+) -> None:
+    result = result_of(kb, {"cramp_now": "yes", "chest_pain": "yes"})
+    text = summary_text(kb, result, "en", WHEN)
+    assert text.splitlines()[:3] == [
+        "📋 CrampCheck summary for a doctor",
+        "Date and time: 2026-11-25 14:03 UTC",
+        "Triage level: 🚨 EMERGENCY: call for help now",
+    ]
+    assert "• Chest pain or tightness: yes" in text
+    assert "cramp happening now" not in text.lower(), "only answers that fired a rule or cause"
+
+
+def test_summary_names_red_flags_answered_not_sure_and_the_likely_causes(
+    kb: KnowledgeBase,
+) -> None:
+    result = result_of(kb, {**NO_RED_FLAGS, "activity_context": "race_or_match"})
+    assert result.unsure, "this case leaves red flags unanswered"
+    text = summary_text(kb, result, "en", WHEN)
+    for code in result.unsure:
+        label = kb.finding(code).label["en"]
+        assert f"• {label[0].upper()}{label[1:]}: Not sure" in text
+    assert "Likely causes:\n• Tired muscles (overuse)" in text
+    assert set(key_answers(kb, result)) >= set(result.unsure)
+
+
+def test_summary_in_norwegian_uses_option_labels_and_norwegian_yes(kb: KnowledgeBase) -> None:
+    emergency = summary_text(kb, result_of(kb, {"chest_pain": "yes"}), "nb", WHEN)
+    assert "Hastegrad: 🚨 NØDSITUASJON" in emergency
+    assert "• Brystsmerter eller trykk i brystet: ja" in emergency
+    race = summary_text(
+        kb, result_of(kb, {**NO_RED_FLAGS, "activity_context": "race_or_match"}), "nb", WHEN
+    )
+    assert "• Hva du holdt på med: Konkurranse eller kamp" in race
+    assert "Not sure" not in race
+    assert "Vet ikke" in race
+
+
+def test_summary_without_key_answers_or_causes_says_so(kb: KnowledgeBase) -> None:
+    result = Result(Level.SELF_CARE, (), (), (), (), {}, 1, ())
+    text = summary_text(kb, result, "en", WHEN)
+    assert kb.text("summary_no_answers", "en") in text
+    assert kb.text("summary_no_causes", "en") in text
+
+
+def test_urgent_and_emergency_results_name_the_countrys_number_under_the_banner(
+    kb: KnowledgeBase, norway: CountryNumbers
+) -> None:
+    emergency = result_of(kb, {"chest_pain": "yes"})
+    assert shows_local_number(emergency)
+    lines = result_text(kb, emergency, "en", local=norway).splitlines()
+    assert lines[1] == "📞 Norway: medical emergency 113 (112 also works from mobiles)"
+    nb = result_text(kb, emergency, "nb", local=norway).splitlines()
+    assert nb[1] == "📞 Norge: medisinsk nødnummer 113 (112 virker også fra mobil)"
+    assert "📞" not in result_text(kb, emergency, "en"), "no country: the generic text only"
+
+
+def test_a_self_care_result_does_not_name_a_local_number(
+    kb: KnowledgeBase, norway: CountryNumbers
+) -> None:
+    calm = result_of(kb, {**NO_RED_FLAGS, "activity_context": "race_or_match"})
+    assert not shows_local_number(calm)
+    assert "📞" not in result_text(kb, calm, "en", local=norway)
+
+
+def test_location_text_gives_numbers_notes_and_the_position_to_read_out(
+    kb: KnowledgeBase, norway: CountryNumbers
+) -> None:
+    text = location_text(kb, norway, coordinates="60.1234 N, 7.5678 E", language="en")
+    assert text.startswith("📞 Norway: medical emergency 113")
+    assert "legevakt 116 117" in text
+    assert "📍 Your position, to read out to the operator: 60.1234 N, 7.5678 E" in text
+    at_sea = location_text(kb, None, coordinates="66.0000 N, 2.0000 W", language="nb")
+    assert "66.0000 N, 2.0000 W" in at_sea
+    assert kb.text("country_unknown", "nb") in at_sea
+    assert country_text(kb, norway, "nb").startswith("📞 Norge: medisinsk nødnummer 113")
+
+
+def test_summary_time_is_converted_to_utc_across_the_new_year(kb: KnowledgeBase) -> None:
+    result = result_of(kb, {"chest_pain": "yes"})
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC) + timedelta(hours=1)
+    assert "Date and time: 2027-01-01 00:30 UTC" in summary_text(kb, result, "en", late)
