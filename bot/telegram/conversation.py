@@ -74,7 +74,13 @@ class Conversation(BaseModel):
         return self.model_copy(update={"updates": ledger.remember(self.updates, ledger.stamp())})
 
     def dump(self) -> str:
-        return self.model_dump_json()
+        """Return the stored JSON: defaults left out to keep records small, `format` kept.
+
+        Loading always upgrades a record to FORMAT, so `format` equals its default here and
+        `exclude_defaults` drops it; it is put back first, so an old record is never misread.
+        """
+        body = self.model_dump_json(exclude_defaults=True)
+        return f'{{"format":{self.format},{body[1:]}'
 
     @classmethod
     def load(cls, text: str) -> Conversation:
