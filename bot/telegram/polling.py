@@ -1,18 +1,20 @@
 """`PollingLoop`: getUpdates with at-least-once delivery, in place of PTB's `Updater`.
 
-PTB's Updater confirms a batch to Telegram (by asking for the next offset) before the handlers
+PTB's Updater confirms updates to Telegram (by asking for the next offset) before the handlers
 have run, so a crash loses what was fetched. Telegram's offset is a watermark: getUpdates with
-offset N confirms every update below N. This loop therefore
-* fetches a batch with the offset of the last *handled* update,
-* handles the whole batch: different chats side by side (at most `concurrency` at once), each
-  chat's updates one after another in update_id order, each through `UpdateProcessor` (which
-  commits the change and its update id together),
-* gives up an update that still fails after the processor's retries (the error handler has
-  told the user; a store that stays down must not stall every chat for ever),
-* and only then asks for the next batch, with an offset past the handled prefix of the batch.
-A SIGKILL mid-batch leaves the batch unconfirmed: the next process fetches it again, and the
-ledger skips what was applied. On stop, no new batch is fetched, the running one gets `grace`
-seconds, and one last getUpdates(offset, limit=1, timeout=0) confirms what finished, never more.
+offset N confirms every update below N and returns the ones from N on, again if need be. So:
+* the offset asked for is always the lowest update not yet handled (or past the last one);
+* each update goes to its chat's queue; a chat's updates run one after another in update_id
+  order, different chats side by side (at most `concurrency` updates in flight), each through
+  `UpdateProcessor`, which commits the change and its update id together;
+* while updates are in flight the loop polls again every `repoll` seconds without waiting: the
+  answer repeats the unfinished ones, which are skipped, and brings new ones, so a slow chat
+  (rate limit, flood wait, a timeout) holds back only itself and the offset; with nothing in
+  flight it long-polls. (Telegram returns at most 100 updates from the offset, so a very slow
+  update still caps what can be fetched past it.)
+A SIGKILL leaves the unhandled updates unconfirmed: the next process fetches them again, and
+the ledger skips what was applied. On stop, no new update is fetched, the ones in flight get
+`grace` seconds, and one last getUpdates(offset, limit=1, timeout=0) confirms what finished.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,18 +41,21 @@ class PollingOptions:
     """How the loop polls; the defaults suit Telegram, tests shorten the waits."""
 
     poll_timeout: int = 30
-    """Seconds a getUpdates long poll may wait for an update."""
+    """Seconds a getUpdates long poll may wait when nothing is in flight."""
     batch_size: int = 100
-    concurrency: int = 64
-    """Chats handled at once."""
+    concurrency: int = 100
+    """Updates in flight at most; no more are fetched until some finish."""
+    repoll: float = 0.2
+    """Seconds between polls while updates are in flight (each poll returns the unfinished ones
+    again, so polling on every finished update would spend the CPU re-reading them)."""
     max_delay: float = 30.0
     """Longest pause between failed getUpdates calls (the pause doubles from 1 s)."""
     grace: float = 20.0
-    """Seconds the running batch gets to finish after a stop request."""
+    """Seconds the updates in flight get to finish after a stop request."""
 
 
 def watermark(update_ids: Sequence[int], finished: set[int]) -> int:
-    """Return the offset that confirms the finished prefix of a batch and nothing else."""
+    """Return the offset that confirms the finished prefix of `update_ids` and nothing else."""
     for update_id in sorted(update_ids):
         if update_id not in finished:
             return update_id
@@ -57,7 +63,7 @@ def watermark(update_ids: Sequence[int], finished: set[int]) -> int:
 
 
 class PollingLoop:
-    """Fetch, handle and only then confirm updates, until `stop` is set."""
+    """Fetch updates, hand them to per-chat queues, confirm them once handled; until `stop`."""
 
     def __init__(
         self,
@@ -76,36 +82,61 @@ class PollingLoop:
         """The offset for the next getUpdates: every update below it is handled."""
         self._confirmed: int | None = None
         """The offset Telegram was last given, i.e. what it has been told is handled."""
+        self._pending: dict[int, Update] = {}
+        """Fetched and not yet handled, by update id."""
+        self._finished: set[int] = set()
+        """Handled, but above the offset (an earlier update is still in flight)."""
+        self._queues: dict[str, deque[Update]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        """Set when no update is in flight: time for a long poll."""
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set; then confirm the handled updates and return."""
+        """Poll until `stop` is set; then let the work in flight finish, confirm it, return."""
+        try:
+            await self._poll(stop)
+            await self._drain()
+        finally:
+            for worker in self._workers:
+                worker.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        await self._confirm()
+
+    async def _poll(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
-            batch = await self._fetch(stop)
-            if batch is None:
+            if len(self._pending) >= self.options.concurrency:
+                await self._pause(self.options.repoll, stop)
+                continue
+            updates = await self._fetch(stop)
+            if updates is None:
                 failures += 1
                 await self._pause(min(self.options.max_delay, 2.0 ** (failures - 1)), stop)
                 continue
             failures = 0
-            if batch and not stop.is_set():  # a batch that came with the stop request waits
-                await self._handle(batch, stop)
-        await self._confirm()
+            if not stop.is_set():
+                self._take(updates)
+            if self._pending:  # poll again soon, or at once when nothing is left in flight
+                self._idle.clear()
+                await self._first(
+                    asyncio.ensure_future(self._idle.wait()), stop, within=self.options.repoll
+                )
 
     async def _fetch(self, stop: asyncio.Event) -> list[Update] | None:
-        """Return the next batch ([] when stopped meanwhile), or None after a failure."""
+        """Return the next updates ([] when stopped meanwhile), or None after a failure."""
         self._confirmed = self.offset
         fetch = asyncio.ensure_future(
             self.bot.get_updates(
                 offset=self.offset,
                 limit=self.options.batch_size,
-                timeout=self.options.poll_timeout,
+                timeout=0 if self._pending else self.options.poll_timeout,
                 allowed_updates=self.allowed_updates,
             )
         )
         if not await self._first(fetch, stop):
             return []
         try:
-            updates = fetch.result()
+            return list(fetch.result())
         except InvalidToken:
             raise  # a wrong token does not heal: stop the bot with a clear error
         except RetryAfter as error:
@@ -115,66 +146,64 @@ class PollingLoop:
         except TelegramError as error:
             logger.warning("getUpdates failed: %s", type(error).__name__)
             return None
-        return [
-            update for update in updates if self.offset is None or update.update_id >= self.offset
-        ]
 
-    async def _handle(self, batch: list[Update], stop: asyncio.Event) -> None:
-        """Handle a batch, chats side by side and each chat in order; advance the offset."""
-        groups: dict[str, list[Update]] = {}
-        for update in sorted(batch, key=lambda update: update.update_id):
-            name = chat_name(update) or f"update:{update.update_id}"
-            groups.setdefault(name, []).append(update)
-        finished: set[int] = set()
-        slots = asyncio.Semaphore(self.options.concurrency)
+    def _take(self, updates: list[Update]) -> None:
+        """Queue the updates not seen yet behind their chat's earlier ones; start workers."""
+        for update in sorted(updates, key=lambda update: update.update_id):
+            update_id = update.update_id
+            if update_id in self._pending or update_id in self._finished:
+                continue  # Telegram repeats what is not confirmed yet
+            if self.offset is not None and update_id < self.offset:
+                continue
+            self._pending[update_id] = update
+            name = chat_name(update) or f"update:{update_id}"
+            queue = self._queues.setdefault(name, deque())
+            queue.append(update)
+            if len(queue) == 1:  # no worker runs for this chat: start one
+                worker = asyncio.create_task(self._work(name, queue))
+                self._workers.add(worker)
+                worker.add_done_callback(self._workers.discard)
+        self._advance()
 
-        async def run_chat(updates: list[Update]) -> None:
-            async with slots:
-                for update in updates:
-                    if stop.is_set():
-                        return  # stopping: this and later updates of the chat stay unconfirmed
-                    await self._process(update)
-                    finished.add(update.update_id)
+    async def _work(self, name: str, queue: deque[Update]) -> None:
+        """Handle one chat's queue in order until it is empty."""
+        while queue:
+            update = queue[0]
+            outcome = await self.processor.process(update)
+            if not outcome.is_settled:  # the user has had the apology; do not stall the chat
+                logger.error("update %d given up: still failing after retries", update.update_id)
+            queue.popleft()
+            del self._pending[update.update_id]
+            self._finished.add(update.update_id)
+            self._advance()
+            if not self._pending:
+                self._idle.set()
+        del self._queues[name]
 
-        tasks = [asyncio.create_task(run_chat(updates)) for updates in groups.values()]
-        try:
-            await self._wait(tasks, stop)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.offset = watermark([update.update_id for update in batch], finished)
-        for task in tasks:  # a bug in the processing layer: fail loudly, nothing is confirmed
-            if not task.cancelled() and (error := task.exception()) is not None:
-                raise error
+    def _advance(self) -> None:
+        """Move the offset past every handled update below the first one still in flight."""
+        handled = self._finished | set(self._pending)
+        if not handled:
+            return
+        self.offset = watermark(sorted(handled), self._finished)
+        self._finished = {update_id for update_id in self._finished if update_id >= self.offset}
 
-    async def _process(self, update: Update) -> None:
-        """Process `update` (the processor retries passing failures); give up if it still fails."""
-        outcome = await self.processor.process(update)
-        if not outcome.is_settled:  # the user has had the apology; do not stall every chat
-            logger.error("update %d given up: still failing after retries", update.update_id)
+    async def _drain(self) -> None:
+        """After a stop request, give the updates in flight `grace` seconds to finish."""
+        if not self._workers:
+            return
+        logger.info(
+            "stopping: %d update(s) in flight get %g s", len(self._pending), self.options.grace
+        )
+        await asyncio.wait(set(self._workers), timeout=self.options.grace)
 
-    async def _wait(self, tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
-        """Wait for `tasks`; once `stop` is set, give them `grace` seconds more at most."""
-        remaining: set[asyncio.Future[Any]] = set(tasks)
+    async def _first(
+        self, work: asyncio.Future[Any], stop: asyncio.Event, *, within: float | None = None
+    ) -> bool:
+        """Wait for `work`, `stop` or `within` seconds; cancel `work` unless it is done."""
         stopper = asyncio.ensure_future(stop.wait())
         try:
-            while remaining and not stop.is_set():
-                done, _ = await asyncio.wait(remaining | {stopper}, return_when="FIRST_COMPLETED")
-                remaining -= done
-            if remaining:
-                logger.info(
-                    "stopping: %d chat(s) in flight get %g s", len(remaining), self.options.grace
-                )
-                await asyncio.wait(remaining, timeout=self.options.grace)
-        finally:
-            stopper.cancel()
-
-    async def _first(self, work: asyncio.Future[Any], stop: asyncio.Event) -> bool:
-        """Wait for `work` or `stop`; cancel `work` and return False if `stop` came first."""
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({work, stopper}, return_when="FIRST_COMPLETED")
+            await asyncio.wait({work, stopper}, timeout=within, return_when="FIRST_COMPLETED")
         finally:
             stopper.cancel()
         if work.done():

@@ -70,7 +70,7 @@ class Outcome(enum.Enum):
 class _Attempt:
     update_id: int
     is_last: bool
-    errors: list[BaseException] = field(default_factory=list)
+    errors: list[Exception] = field(default_factory=list)
 
 
 _attempt: ContextVar[_Attempt | None] = ContextVar("update_attempt", default=None)
@@ -116,6 +116,8 @@ class UpdateProcessor:
         self._sleep = sleep
         self.counts: Counter[Outcome] = Counter()
         self._recent: OrderedDict[int, None] = OrderedDict()
+        self._failed: dict[int, Exception] = {}
+        """The last passing error of an update being retried, by update id."""
         # First of the error handlers: once an update failed, the apology that follows may
         # write the record (to track the message it shows), and that must not mark the update
         # as applied. `error_handlers` is PTB's public, ordered dict of them.
@@ -136,6 +138,7 @@ class UpdateProcessor:
             except TRANSIENT_STORE_ERRORS as error:  # the lock itself is unavailable
                 logger.warning("update %d postponed: %s", update.update_id, type(error).__name__)
                 outcome = Outcome.RETRY
+        self._failed.pop(update.update_id, None)
         self.counts[outcome] += 1
         return outcome
 
@@ -163,6 +166,9 @@ class UpdateProcessor:
         verdict = await self._verdict(update)
         if verdict is Verdict.DUPLICATE:
             logger.info("update %d was applied before: skipped", update.update_id)
+            failure = self._failed.pop(update.update_id, None)
+            if failure is not None:  # it failed after its commit: report it now (see _report)
+                await self._report(update, failure)
             return Outcome.DUPLICATE
         if verdict is Verdict.STALE:
             logger.info("update %d is older than its chat's last one: skipped", update.update_id)
@@ -233,9 +239,23 @@ class UpdateProcessor:
         finally:
             ledger.current_update.reset(update_token)
             _attempt.reset(attempt_token)
-        if any(is_transient(error) for error in attempt.errors):
+        transient = [error for error in attempt.errors if is_transient(error)]
+        if transient:
+            self._failed[update.update_id] = transient[-1]
             return Outcome.RETRY
         return Outcome.DONE
+
+    async def _report(self, update: Update, error: Exception) -> None:
+        """Hand a failure that came after the commit to the error handlers, as a last attempt.
+
+        The retry finds the update applied and skips it, so nothing would show the new state;
+        the error handler apologises and shows the current question instead.
+        """
+        token = _attempt.set(_Attempt(update.update_id, is_last=True))
+        try:
+            await self.application.process_error(update, error)
+        finally:
+            _attempt.reset(token)
 
     async def _note_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Error handler: remember the error, stop stamping; hush a failure that is retried."""

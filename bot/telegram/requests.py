@@ -3,8 +3,9 @@
 Outside in: `RetryingRequest` (retry what is safe, honour 429), `UpdateScreen` (every update in a
 getUpdates answer parses), `RateLimitedRequest` (about 30 messages/s in all, 1/s per chat), then
 the transport that does the I/O (HTTPXRequest unless another is given, e.g. `AiohttpRequest`).
-One chain serves both the bot's calls and the long poll: retries and the screen matter to both,
-and the limiter lets getUpdates through untouched.
+`build_application` builds one chain for the bot's calls and one for the long poll (a transport
+of its own, as in PTB's builder): retries and the screen matter to both, and the limiter lets
+getUpdates through untouched.
 """
 
 from __future__ import annotations

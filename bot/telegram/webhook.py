@@ -35,12 +35,16 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 MAX_BODY_BYTES = 1 << 20
 """Telegram's updates are a few KB; 1 MiB leaves room and bounds what a stranger can send."""
+MAX_CONCURRENT = 64
+"""Updates processed at once per worker; more wait their turn (Telegram opens at most 40
+connections by default, and each update needs store connections: Redis's pool holds 100)."""
 SHUTDOWN_GRACE = 20.0
 """Seconds in-flight requests get to finish when the server stops."""
 
 PROCESSOR = web.AppKey("update_processor", UpdateProcessor)
 SECRET = web.AppKey("webhook_secret", bytes)
 WEBHOOK_ANSWERS = web.AppKey("webhook_answers", Counter[int])
+SLOTS = web.AppKey("processing_slots", asyncio.Semaphore)
 _TEXT = {200: "ok", 400: "not an update", 403: "forbidden", 405: "POST only", 413: "too large"}
 
 
@@ -57,6 +61,7 @@ def build_webhook_app(
     app[PROCESSOR] = processor
     app[SECRET] = settings.webhook_secret.get_secret_value().encode()
     app[WEBHOOK_ANSWERS] = Counter()
+    app[SLOTS] = asyncio.Semaphore(MAX_CONCURRENT)
     app.router.add_route("*", f"/{settings.webhook_path}", on_update)
     app.add_routes(extra_routes)
     return app
@@ -86,7 +91,8 @@ async def _answer(request: web.Request) -> int:
     if data is None:
         return 400
     processor = request.app[PROCESSOR]
-    outcome = await processor.process(parse_update(data, processor.application.bot))
+    async with request.app[SLOTS]:
+        outcome = await processor.process(parse_update(data, processor.application.bot))
     return 200 if outcome.is_settled else 500
 
 

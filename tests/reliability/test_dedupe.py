@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -166,3 +167,24 @@ async def test_a_screen_left_untracked_by_a_crash_still_takes_the_answer(
     assert outcome is Outcome.DONE
     assert len(after.session.answers) == 1  # ...yet the press on it counts
     assert after.message_id == newest.message_id
+
+
+async def test_a_failure_after_the_commit_ends_in_the_current_question_not_silence(
+    settings: Settings, kb: KnowledgeBase, store: SessionStore, api: FakeBotApi
+) -> None:
+    """The retry finds the press applied; the error handler then shows where the chat is."""
+    async with running(build_application(settings, kb, store, request=api)) as app:
+        processor = UpdateProcessor(app, store, sleep=no_wait)
+        await processor.process(parse(app, message_update(api, "/start")))
+        for method in ("editMessageText", "sendMessage"):  # the new screen fails, after commit
+            api.fail_next(method, status=502)
+        outcome = await processor.process(parse(app, press_update(api, first_button(api))))
+        stored = await conversation(store)
+
+    assert outcome is Outcome.DUPLICATE
+    assert stored is not None
+    assert len(stored.session.answers) == 1
+    assert texts(api)[-2].startswith("Sorry, something went wrong")
+    shown = api.latest_message(CHAT, with_keyboard=True)
+    assert shown is not None
+    assert f"q:{stored.session.rev}:" in json.dumps(shown.reply_markup)

@@ -249,3 +249,24 @@ async def test_get_updates_failures_back_off_and_the_loop_recovers(
     await task
 
     assert pauses
+
+
+async def test_a_slow_chat_holds_back_only_itself_and_the_offset(
+    api: FakeBotApi, gated: GatedStore, processor: UpdateProcessor
+) -> None:
+    """Updates that arrive while one chat is stuck are fetched and handled all the same."""
+    api.register_chat(OTHER_CHAT, first_name="Bo")
+    slow = message_update(api, "/start")
+    api.queue_update(slow)
+    gated.hold(1)
+    task, stop = await start_loop(processor)
+    await wait_until(gated.held.is_set)
+
+    later = message_update(api, "/start", chat_id=OTHER_CHAT)
+    api.queue_update(later)
+    await wait_until(lambda: has_question(api, OTHER_CHAT))
+    assert max(offset or 0 for offset in offsets(api)) <= slow["update_id"]
+    gated.gate.set()
+    await wait_until(lambda: later["update_id"] + 1 in offsets(api))
+    stop.set()
+    await task
