@@ -18,6 +18,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.observability import Metrics
+from bot.telegram.wire import WrappingRequest
 
 STATUS_KINDS: Final = {
     400: "bad_request",
@@ -38,7 +39,7 @@ def status_kind(status: int) -> str | None:
     return STATUS_KINDS.get(status, "server" if status >= 500 else "other")
 
 
-class CountingRequest(BaseRequest):
+class CountingRequest(WrappingRequest):
     """Forward every request to `inner`, counting it, its failure kind and any retry of it."""
 
     def __init__(self, inner: BaseRequest, metrics: Metrics) -> None:
@@ -46,16 +47,6 @@ class CountingRequest(BaseRequest):
         self._metrics = metrics
         # Holding the failed RequestData keeps its id() from being reused by a new request.
         self._failed: OrderedDict[int, tuple[RequestData, str]] = OrderedDict()
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self.inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self.inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
 
     async def do_request(
         self,

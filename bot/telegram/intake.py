@@ -19,7 +19,7 @@ from telegram import Bot, Update
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
-from bot.telegram.wire import method_name
+from bot.telegram.wire import WrappingRequest, method_name
 
 logger = logging.getLogger(__name__)
 
@@ -118,21 +118,11 @@ def _screened(item: object) -> object | None:
     return item
 
 
-class UpdateScreen(BaseRequest):
+class UpdateScreen(WrappingRequest):
     """Forward calls to `inner`; make every update in a getUpdates answer parseable."""
 
     def __init__(self, inner: BaseRequest) -> None:
         self.inner = inner
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self.inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self.inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
 
     async def do_request(
         self,

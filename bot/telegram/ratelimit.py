@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
-from bot.telegram.wire import chat_of, flood_wait, method_name
+from bot.telegram.wire import WrappingRequest, chat_of, flood_wait, method_name
 
 logger = logging.getLogger(__name__)
 
@@ -125,22 +125,12 @@ class RateLimiter:
             self._chat_next = {chat: at for chat, at in self._chat_next.items() if at > now}
 
 
-class RateLimitedRequest(BaseRequest):
+class RateLimitedRequest(WrappingRequest):
     """Forward calls to `inner`, starting message calls only when `limiter` allows."""
 
     def __init__(self, inner: BaseRequest, limiter: RateLimiter) -> None:
         self.inner = inner
         self.limiter = limiter
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self.inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self.inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
 
     async def do_request(
         self,

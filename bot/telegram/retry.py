@@ -34,7 +34,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.telegram.wire import description, flood_wait, method_name
+from bot.telegram.wire import WrappingRequest, description, flood_wait, method_name
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def is_unsent(error: BaseException) -> bool:
     return False
 
 
-class RetryingRequest(BaseRequest):
+class RetryingRequest(WrappingRequest):
     """Forward calls to `inner`, repeating the ones that are safe to repeat."""
 
     def __init__(
@@ -122,16 +122,6 @@ class RetryingRequest(BaseRequest):
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._random = random
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self.inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self.inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
 
     async def do_request(
         self,

@@ -11,7 +11,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from telegram.request import RequestData
+from telegram.request import BaseRequest, RequestData
 
 
 def method_name(url: str) -> str:
@@ -54,3 +54,22 @@ def flood_wait(status: int, payload: bytes) -> float | None:
 def seconds(value: int | float | timedelta) -> float:
     """Return `RetryAfter.retry_after` in seconds: an int, or a timedelta under PTB_TIMEDELTA=1."""
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class WrappingRequest(BaseRequest):
+    """A request that wraps another (`inner`): timeouts, start-up and shut-down pass through.
+
+    The wrappers (intake screen, rate limiter, retries, metrics) override only `do_request`.
+    """
+
+    inner: BaseRequest
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
