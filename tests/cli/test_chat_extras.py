@@ -13,28 +13,9 @@ from bot.engine import Level, load_knowledge_base
 from bot.engine.numbers import lookup
 from bot.sweat_chat import run_sweat
 from bot.tables import load_tables
+from tests.cli.scripted import ScriptedUser
 
 WHEN = datetime(2026, 11, 25, 14, 3, tzinfo=UTC)
-
-
-class ScriptedUser:
-    """Feeds a terminal conversation a fixed list of replies and keeps what it printed."""
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies = list(replies)
-        self.output: list[str] = []
-
-    def read(self, prompt: str) -> str:
-        if not self.replies:
-            raise EOFError
-        return self.replies.pop(0)
-
-    def write(self, text: str) -> None:
-        self.output.append(text)
-
-    @property
-    def screen(self) -> str:
-        return "".join(self.output)
 
 
 def test_chat_with_a_country_names_its_number_on_an_emergency_result() -> None:

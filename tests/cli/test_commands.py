@@ -13,6 +13,7 @@ import pytest
 from bot.chat import run_chat
 from bot.cli import main
 from bot.engine import Level, load_knowledge_base
+from tests.cli.scripted import ScriptedUser
 from tests.shared import REPO
 
 KNOWLEDGE = REPO / "knowledge"
@@ -95,26 +96,6 @@ def test_console_script_is_installed_and_runs_assess(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["triage"] == "emergency"
-
-
-class ScriptedUser:
-    """Feeds the terminal chat a fixed list of replies and keeps what it printed."""
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies = list(replies)
-        self.output: list[str] = []
-
-    def read(self, prompt: str) -> str:
-        if not self.replies:
-            raise EOFError
-        return self.replies.pop(0)
-
-    def write(self, text: str) -> None:
-        self.output.append(text)
-
-    @property
-    def screen(self) -> str:
-        return "".join(self.output)
 
 
 def test_chat_gives_first_aid_then_ends_at_once_on_an_emergency() -> None:
