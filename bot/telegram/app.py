@@ -32,8 +32,10 @@ from bot.observability import JsonFormatter
 from bot.ops.observer import Observer
 from bot.runtime import tune_gc
 from bot.store import SessionStore, open_store
+from bot.store.cached import CachingStore
 from bot.tables import load_tables
 from bot.telegram.checkins import CheckinHandlers, CheckinScheduler
+from bot.telegram.client import CrampBot
 from bot.telegram.features import Features
 from bot.telegram.handlers import QuestionnaireHandlers
 from bot.telegram.redact import install_log_redaction
@@ -70,8 +72,7 @@ def build_application(
     if settings.token is None:
         raise ConfigError("CRAMPCHECK_TOKEN: is required to run the Telegram bot")
     install_log_redaction(settings.token.get_secret_value())  # before PTB logs its URL
-    builder = Application.builder().token(settings.token.get_secret_value())
-    builder = builder.base_url(settings.api_url)
+    store = CachingStore(store)  # one update's repeated reads come from memory (cached.py)
     if observer is not None:  # time the store; count Bot API calls at the transport (bot/ops)
         store = observer.wrap_store(store)
     if request is None:  # retries, rate limits and screened updates around HTTP (requests.py)
@@ -80,7 +81,13 @@ def build_application(
         updates_request = _chain(settings, observer, for_updates=True)
     else:
         request = updates_request = request if observer is None else observer.count(request)
-    builder = builder.request(request).get_updates_request(updates_request)
+    bot = CrampBot(
+        settings.token.get_secret_value(),
+        base_url=settings.api_url,
+        request=request,
+        get_updates_request=updates_request,
+    )
+    builder = Application.builder().bot(bot)
 
     scheduler = checkins or CheckinScheduler(kb, store)
 

@@ -9,6 +9,7 @@ so an answer is never applied twice and nothing is overwritten blindly.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -84,7 +85,17 @@ class Conversation(BaseModel):
 
     @classmethod
     def load(cls, text: str) -> Conversation:
-        return cls.model_validate_json(text)
+        """Return the conversation stored as `text`; the same text is parsed once (`_parsed`)."""
+        return _parsed(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Conversation:
+    """Parse a record; one update reads its record up to three times (ledger, handler, settle).
+
+    A `Conversation` is frozen, so the same object can be handed out again.
+    """
+    return Conversation.model_validate_json(text)
 
 
 _MIGRATIONS: list[Any] = [

@@ -14,6 +14,8 @@ import logging
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
+from bot.telegram.client import CrampBot
+
 logger = logging.getLogger(__name__)
 
 NOT_MODIFIED = "message is not modified"
@@ -57,9 +59,7 @@ async def edit_or_send(
 ) -> int:
     """Edit message `message_id` to show `text`; return the id of the message showing it now."""
     try:
-        await bot.edit_message_text(
-            text, chat_id=chat_id, message_id=message_id, reply_markup=markup
-        )
+        await edit_text(bot, chat_id=chat_id, message_id=message_id, text=text, markup=markup)
     except BadRequest as error:
         if is_not_modified(error):
             return message_id
@@ -69,6 +69,18 @@ async def edit_or_send(
         sent = await bot.send_message(chat_id, text, reply_markup=markup)
         return sent.message_id
     return message_id
+
+
+async def edit_text(
+    bot: Bot, *, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """Edit a message's text and buttons, without building the copy Telegram sends back."""
+    if isinstance(bot, CrampBot):  # the bot `build_application` makes
+        await bot.edit_text(chat_id, message_id, text, markup=markup)
+    else:
+        await bot.edit_message_text(
+            text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+        )
 
 
 async def send_replacing(

@@ -33,6 +33,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.store.base import SessionKey, SessionStore
+from bot.store.cached import CachingStore, update_scope
 from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.store.locks import ChatLocks, LocalLocks
 from bot.telegram import ledger
@@ -110,7 +111,8 @@ class UpdateProcessor:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.application = application
-        self.store = store
+        # The handlers read what the ledger's verdict read (bot/store/cached.py).
+        self.store = store if isinstance(store, CachingStore) else CachingStore(store)
         self.locks = locks if locks is not None else LocalLocks()
         self.delays = tuple(delays)
         self._sleep = sleep
@@ -146,7 +148,8 @@ class UpdateProcessor:
         """Judge and apply `update`, again after each delay while it fails for a passing reason."""
         for attempt, delay in enumerate((*self.delays, None), start=1):
             try:
-                outcome = await self._judged(update, is_last=delay is None)
+                with update_scope():  # a fresh memory of the store for every attempt
+                    outcome = await self._judged(update, is_last=delay is None)
             except TRANSIENT_STORE_ERRORS as error:  # the ledger could not be read
                 logger.warning(
                     "update %d: store unavailable (%s)", update.update_id, type(error).__name__

@@ -1,0 +1,103 @@
+"""`CrampBot`: PTB's `ExtBot` with a defensive getUpdates and an edit that ignores Telegram's echo.
+
+* `get_updates` parses each update on its own (`intake.parse_update`): an update PTB cannot parse,
+  or one that breaks what the handlers rely on, becomes an empty update with its id, instead of
+  failing the whole batch again and again (which would stop the bot). PTB's own `get_updates`
+  parses the batch in one go and raises on the first bad update.
+* `edit_text` edits a message's text and keyboard and returns nothing: PTB's `edit_message_text`
+  builds a `Message` (keyboard included) from the copy Telegram sends back, which the bot never
+  reads; on a button press that was 6 % of the CPU (docs/performance.md).
+Both send exactly the calls PTB's methods send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram._utils.types import JSONDict, ODVInput, TimePeriod
+from telegram.ext import ExtBot
+from telegram.request import BaseRequest
+
+from bot.telegram.intake import parse_update, update_id_of
+
+logger = logging.getLogger(__name__)
+
+
+class CrampBot(ExtBot[None]):
+    """The bot the application runs on (`build_application` passes it to PTB's builder)."""
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: TimePeriod | None = None,  # noqa: ASYNC109 - PTB's signature
+        allowed_updates: Sequence[str] | None = None,
+        *,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        api_kwargs: JSONDict | None = None,
+    ) -> tuple[Update, ...]:
+        """Return the pending updates, each parsed on its own (see the module docstring)."""
+        data: JSONDict = {
+            "timeout": timeout,
+            "offset": offset,
+            "limit": limit,
+            "allowed_updates": allowed_updates,
+        }
+        result: Any = await self._post(
+            "getUpdates",
+            data,
+            read_timeout=self._long_poll_timeout(read_timeout, timeout),
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+            api_kwargs=api_kwargs,
+        )
+        if not isinstance(result, list):
+            logger.warning("getUpdates returned no list: ignored")
+            return ()
+        return tuple(self._parsed(item) for item in result if self._has_id(item))
+
+    def _long_poll_timeout(
+        self, read_timeout: ODVInput[float], timeout: TimePeriod | None
+    ) -> float:
+        """Return the read timeout plus the long poll's own wait, as PTB's `get_updates` does."""
+        if isinstance(read_timeout, float | int):
+            base = float(read_timeout)
+        elif read_timeout is None:
+            base = 0.0
+        else:  # the default: the getUpdates request's own read timeout
+            base = self._request[0].read_timeout or 0.0
+        if timeout is None:
+            return base
+        wait = timeout if isinstance(timeout, int | float) else timeout.total_seconds()
+        return base + wait
+
+    @staticmethod
+    def _has_id(item: object) -> bool:
+        if update_id_of(item) is None:
+            logger.warning("getUpdates returned an item without an update id: dropped")
+            return False
+        return True
+
+    def _parsed(self, item: Any) -> Update:
+        update = parse_update(item, self)
+        self.insert_callback_data(update)  # as ExtBot.get_updates does (a no-op for us)
+        return update
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, *, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        """Edit the text and keyboard of message `message_id`; ignore the message sent back."""
+        data: JSONDict = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": text,
+            "reply_markup": markup,
+        }
+        await self._post("editMessageText", data)
