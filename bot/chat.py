@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from bot.engine import machine
 from bot.engine.errors import EngineError
 from bot.engine.machine import Result, Step
-from bot.engine.models import ChecklistQuestion, KnowledgeBase, localize
+from bot.engine.models import ChecklistQuestion, KnowledgeBase
 from bot.engine.numbers import CountryNumbers
+from bot.engine.primitives import localize
 from bot.engine.session import Session
 from bot.render import card_text, question_text, result_text, summary_text, why_text
 

@@ -16,12 +16,11 @@ from bot.engine.models import (
     Advice,
     ChecklistQuestion,
     KnowledgeBase,
-    Level,
     LevelInfo,
     SingleQuestion,
-    localize,
 )
 from bot.engine.numbers import CountryNumbers, numbers_line
+from bot.engine.primitives import Level, localize
 
 TELEGRAM_TEXT_LIMIT = 4096
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.engine import planner_flow
-from bot.engine.planner import PlannerConfig, render_error
+from bot.engine.planner import PlannerConfig
 from bot.engine.planner_flow import PlannerAsk, PlannerDone
+from bot.engine.planner_text import render_error
 
 Read = Callable[[str], str]
 Write = Callable[[str], object]

@@ -19,7 +19,8 @@ from bot.engine.issues import Issue
 from bot.engine.lint import has_errors, lint_knowledge_base
 from bot.engine.loader import default_knowledge_dir, load_knowledge_base
 from bot.engine.machine import Ask, Result, Step, answer, back, current_step, done, start, toggle
-from bot.engine.models import KnowledgeBase, Level
+from bot.engine.models import KnowledgeBase
+from bot.engine.primitives import Level
 from bot.engine.session import Session
 
 __all__ = [

@@ -10,8 +10,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Mapping
 
+from bot.engine.condition_models import CauseIs, Condition, PatternIs
 from bot.engine.conditions import Context, findings_in, holds, nodes
-from bot.engine.models import UNKNOWN, CauseIs, Condition, Level, PatternIs
+from bot.engine.models import UNKNOWN
+from bot.engine.primitives import Level
 
 MAX_COMBINATIONS = 100_000
 

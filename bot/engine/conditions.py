@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from bot.engine.models import (
-    UNKNOWN,
+from bot.engine.condition_models import (
     AllOf,
     AnyOf,
     CauseIs,
     Condition,
     FindingIs,
-    Level,
     LevelIs,
     NotOf,
     PatternIs,
 )
+from bot.engine.models import UNKNOWN
+from bot.engine.primitives import Level
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.engine import machine
+from bot.engine.condition_models import PatternIs
 from bot.engine.conditions import Context, holds
 from bot.engine.errors import EngineError
 from bot.engine.machine import Result, Step
-from bot.engine.models import KnowledgeBase, Level, PatternIs
+from bot.engine.models import KnowledgeBase
+from bot.engine.primitives import Level
 from bot.engine.session import Session
 
 Offer = Literal["30min", "morning"]

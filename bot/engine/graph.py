@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from bot.engine.conditions import findings_in
-from bot.engine.models import (
+from bot.engine.condition_models import (
     AllOf,
     AnyOf,
     CauseIs,
     Condition,
     FindingIs,
-    KnowledgeBase,
     LevelIs,
     NotOf,
     PatternIs,
 )
+from bot.engine.conditions import findings_in
+from bot.engine.models import KnowledgeBase
 
 
 def describe(condition: Condition) -> str:

@@ -17,10 +17,10 @@ from bot.engine.models import (
     Advice,
     ChecklistQuestion,
     KnowledgeBase,
-    Level,
     Option,
     SingleQuestion,
 )
+from bot.engine.primitives import Level
 from bot.engine.scoring import (
     CauseScore,
     RuleHit,

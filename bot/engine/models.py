@@ -1,28 +1,20 @@
 """Frozen models of the knowledge base: findings, questions, rules, causes, advice, texts.
 
-Local invariants (unique option values within one question, say) are model validators;
-rules that span files (references, reachability, language coverage) live in `lint.py`.
+Built from the shared building blocks in `primitives.py` (Frozen, Slug, Text, Level) and the
+condition models in `condition_models.py`. Local invariants (unique option values within one
+question, say) are model validators; rules that span files (references, reachability,
+language coverage) live in lint (`lint.py` and its `lint_*.py` checks).
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    StringConstraints,
-    Tag,
-    model_validator,
-)
+from pydantic import Field, model_validator
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=40)]
-Text = dict[str, str]
-"""User-facing text keyed by language code ("en", "nb")."""
+from bot.engine.condition_models import Condition
+from bot.engine.primitives import Frozen, LevelCode, Slug, Text, localize
 
 REQUIRED_TEXTS = (
     "not_sure",
@@ -50,107 +42,6 @@ REQUIRED_TEXTS = (
 
 UNKNOWN = "unknown"
 """The value every finding also accepts: not sure, skipped, or never asked."""
-
-
-class Level(IntEnum):
-    """Triage levels, ordered so that `max` picks the most urgent."""
-
-    SELF_CARE = 0
-    DOCTOR = 1
-    URGENT = 2
-    EMERGENCY = 3
-
-    @property
-    def code(self) -> LevelCode:
-        codes: tuple[LevelCode, ...] = ("self_care", "doctor", "urgent", "emergency")
-        return codes[self.value]
-
-    @classmethod
-    def from_code(cls, code: str) -> Level:
-        return cls[code.upper()]
-
-
-LevelCode = Literal["self_care", "doctor", "urgent", "emergency"]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-# ---------------------------------------------------------------- conditions --
-class FindingIs(Frozen):
-    """True when the finding's answer (``unknown`` when not answered) is one of `values`."""
-
-    finding: Slug
-    values: tuple[str, ...] = Field(alias="in", min_length=1)
-
-
-class AllOf(Frozen):
-    all_of: tuple[Condition, ...] = Field(alias="all", min_length=1)
-
-
-class AnyOf(Frozen):
-    any_of: tuple[Condition, ...] = Field(alias="any", min_length=1)
-
-
-class NotOf(Frozen):
-    negated: Condition = Field(alias="not")
-
-
-class LevelIs(Frozen):
-    """True when the triage level reached so far is one of `levels`."""
-
-    levels: tuple[LevelCode, ...] = Field(alias="level", min_length=1)
-
-
-class CauseIs(Frozen):
-    """True when the cause is among the result's likely causes (advice conditions only)."""
-
-    cause: Slug
-
-
-class PatternIs(Frozen):
-    """A named condition from `patterns` in kb.yaml (for example the overdrinking pattern)."""
-
-    pattern: Slug
-
-
-_CONDITION_KEYS = ("finding", "all", "any", "not", "level", "cause", "pattern")
-_CONDITION_CLASSES: dict[type[Frozen], str] = {
-    FindingIs: "finding",
-    AllOf: "all",
-    AnyOf: "any",
-    NotOf: "not",
-    LevelIs: "level",
-    CauseIs: "cause",
-    PatternIs: "pattern",
-}
-
-
-def _condition_tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return next((key for key in _CONDITION_KEYS if key in value), None)
-    return _CONDITION_CLASSES.get(type(value))
-
-
-Condition = Annotated[
-    Annotated[FindingIs, Tag("finding")]
-    | Annotated[AllOf, Tag("all")]
-    | Annotated[AnyOf, Tag("any")]
-    | Annotated[NotOf, Tag("not")]
-    | Annotated[LevelIs, Tag("level")]
-    | Annotated[CauseIs, Tag("cause")]
-    | Annotated[PatternIs, Tag("pattern")],
-    Discriminator(
-        _condition_tag,
-        custom_error_type="invalid_condition",
-        custom_error_message=f"a condition needs one of the keys {', '.join(_CONDITION_KEYS)}",
-    ),
-]
-
-
-for _model in (AllOf, AnyOf, NotOf):
-    _model.model_rebuild()
 
 
 # ------------------------------------------------------------------ findings --
@@ -328,8 +219,3 @@ class KnowledgeBase(Frozen):
 
     def text(self, key: str, language: str) -> str:
         return localize(self.texts[key], language)
-
-
-def localize(text: Text, language: str) -> str:
-    """Pick `language`, falling back to English (lint ensures every language is present)."""
-    return text.get(language) or text["en"]

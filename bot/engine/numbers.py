@@ -17,7 +17,7 @@ import yaml
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from bot.engine.errors import KnowledgeBaseError
-from bot.engine.models import Frozen, Slug, Text, localize
+from bot.engine.primitives import Frozen, Slug, Text, localize
 
 EMERGENCY_NUMBERS_FILE = "emergency_numbers.yaml"
 REQUIRED_LANGUAGES = ("en", "nb")

@@ -14,17 +14,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.engine.models import localize
 from bot.engine.planner import (
     PlannerConfig,
     PlannerError,
     PlannerInput,
     PlannerQuestion,
-    SweatPlan,
-    compute_plan,
     parse_number,
-    render_plan,
 )
+from bot.engine.planner_arithmetic import SweatPlan, compute_plan
+from bot.engine.planner_text import render_plan
+from bot.engine.primitives import localize
 
 DRAFT_FORMAT = 1
 RESTRICTED = "fluid_restricted"

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.engine.conditions import Context, findings_in, holds
-from bot.engine.models import UNKNOWN, Advice, KnowledgeBase, Level, Rule, Signal
+from bot.engine.models import UNKNOWN, Advice, KnowledgeBase, Rule, Signal
+from bot.engine.primitives import Level
 
 LIKELY_SCORE = 2
 """A cause scoring at least this is named as likely (the top cause always is, if above 0)."""

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.engine.errors import InvalidAnswer
-from bot.engine.models import KnowledgeBase, SingleQuestion, Slug
+from bot.engine.models import KnowledgeBase, SingleQuestion
+from bot.engine.primitives import Slug
 
 FORMAT = 1
 

@@ -27,7 +27,8 @@ from bot.engine import followup, machine
 from bot.engine.errors import ConflictError, SessionOutdated
 from bot.engine.followup import Offer
 from bot.engine.machine import Result
-from bot.engine.models import KnowledgeBase, LevelCode
+from bot.engine.models import KnowledgeBase
+from bot.engine.primitives import LevelCode
 from bot.render import checkin_reply_text
 from bot.store.base import CHECKIN, SessionKey, SessionStore
 from bot.telegram import errors, updates

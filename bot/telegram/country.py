@@ -27,8 +27,9 @@ from telegram.ext import ContextTypes
 from bot.engine.countries import find_country
 from bot.engine.errors import ConflictError
 from bot.engine.machine import Result
-from bot.engine.models import KnowledgeBase, localize
+from bot.engine.models import KnowledgeBase
 from bot.engine.numbers import CountryNumbers, EmergencyTable, format_coordinates, lookup
+from bot.engine.primitives import localize
 from bot.geo import country_at
 from bot.render import country_text, location_text, shows_local_number
 from bot.store.base import SessionKey, SessionStore

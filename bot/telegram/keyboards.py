@@ -11,8 +11,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.engine import followup
 from bot.engine.followup import Reply
 from bot.engine.machine import Ask, Result, Step
-from bot.engine.models import ChecklistQuestion, KnowledgeBase, localize
+from bot.engine.models import ChecklistQuestion, KnowledgeBase
 from bot.engine.numbers import CountryNumbers
+from bot.engine.primitives import localize
 from bot.render import question_text, result_text
 from bot.telegram.callbacks import (
     Action,

@@ -20,8 +20,9 @@ from telegram.ext import ContextTypes
 from bot.engine import planner_flow
 from bot.engine.errors import ConflictError
 from bot.engine.models import KnowledgeBase
-from bot.engine.planner import PlannerConfig, render_error
+from bot.engine.planner import PlannerConfig
 from bot.engine.planner_flow import PlannerAsk, PlannerDone, PlannerDraft, PlannerReply
+from bot.engine.planner_text import render_error
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors, updates
 from bot.telegram.callbacks import decode_planner, encode_planner

@@ -23,7 +23,8 @@ import redis.exceptions
 
 from bot.config import Settings
 from bot.engine.assess import run_case
-from bot.engine.models import UNKNOWN, ChecklistQuestion, KnowledgeBase, localize
+from bot.engine.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
+from bot.engine.primitives import localize
 from bot.render import result_text
 from bot.store.base import SessionStore
 from bot.store.redis import RedisStore

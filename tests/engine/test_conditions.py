@@ -7,19 +7,19 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bot.engine.conditions import Context, findings_in, holds, maybe, walk
-from bot.engine.models import (
-    UNKNOWN,
+from bot.engine.condition_models import (
     AllOf,
     AnyOf,
     CauseIs,
     Condition,
     FindingIs,
-    Level,
     LevelIs,
     NotOf,
     PatternIs,
 )
+from bot.engine.conditions import Context, findings_in, holds, maybe, walk
+from bot.engine.models import UNKNOWN
+from bot.engine.primitives import Level
 
 _ADAPTER: TypeAdapter[Condition] = TypeAdapter(Condition)
 

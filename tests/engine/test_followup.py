@@ -10,7 +10,8 @@ from bot.engine import followup
 from bot.engine.errors import EngineError
 from bot.engine.followup import LATE_ONSET_PATTERN, Reply
 from bot.engine.machine import Ask, Result, back, start, start_at
-from bot.engine.models import UNKNOWN, KnowledgeBase, Level
+from bot.engine.models import UNKNOWN, KnowledgeBase
+from bot.engine.primitives import Level
 from bot.engine.session import Answer
 from tests.engine.helpers import ENGINE_KB, asking, load_kb, real_kb, walk
 

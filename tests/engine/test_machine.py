@@ -9,7 +9,8 @@ import pytest
 
 from bot.engine.errors import InvalidAnswer, SessionFinished, SessionOutdated
 from bot.engine.machine import Ask, Result, answer, back, current_step, done, start, toggle
-from bot.engine.models import UNKNOWN, KnowledgeBase, Level
+from bot.engine.models import UNKNOWN, KnowledgeBase
+from bot.engine.primitives import Level
 from bot.engine.session import FORMAT, Session
 from tests.engine.helpers import (
     ENGINE_KB,

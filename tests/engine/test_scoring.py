@@ -6,7 +6,9 @@ import itertools
 
 import pytest
 
-from bot.engine.models import UNKNOWN, FindingIs, KnowledgeBase, Level, Signal
+from bot.engine.condition_models import FindingIs
+from bot.engine.models import UNKNOWN, KnowledgeBase, Signal
+from bot.engine.primitives import Level
 from bot.engine.scoring import (
     LIKELY_SCORE,
     SECTION_ORDER,

@@ -25,13 +25,11 @@ from bot.engine.planner import (
     PlannerConfig,
     PlannerError,
     PlannerInput,
-    SweatPlan,
-    compute_plan,
     load_planner_config,
     parse_number,
-    render_error,
-    render_plan,
 )
+from bot.engine.planner_arithmetic import SweatPlan, compute_plan
+from bot.engine.planner_text import render_error, render_plan
 
 PLANNER_YAML = Path(__file__).resolve().parents[2] / "knowledge" / "planner.yaml"
 LANGUAGES = ("en", "nb")

@@ -8,9 +8,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.engine.assess import MAX_STEPS, run_case
+from bot.engine.condition_models import FindingIs
 from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished
 from bot.engine.machine import Ask, Result, Step, answer, back, current_step, done, start, toggle
-from bot.engine.models import ChecklistQuestion, FindingIs, Level
+from bot.engine.models import ChecklistQuestion
+from bot.engine.primitives import Level
 from bot.engine.scoring import triage
 from bot.engine.session import Session
 from tests.engine.helpers import fact_sets, real_kb, walk

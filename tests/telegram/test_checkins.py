@@ -14,7 +14,8 @@ import pytest
 from bot.config import Settings
 from bot.engine.errors import StoreError
 from bot.engine.followup import Offer, Reply
-from bot.engine.models import KnowledgeBase, localize
+from bot.engine.models import KnowledgeBase
+from bot.engine.primitives import localize
 from bot.render import checkin_reply_text
 from bot.store.base import CHECKIN, SessionKey, SessionStore
 from bot.store.memory import MemoryStore

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.engine.freetext import mentions_emergency
-from bot.engine.models import KnowledgeBase, localize
+from bot.engine.models import KnowledgeBase
+from bot.engine.primitives import localize
 from bot.store.base import PROFILE, SessionKey, SessionStore
 from bot.telegram.app import AnyApplication
 from bot.telegram.callbacks import decode_language, encode_language
