@@ -9,6 +9,10 @@ store exactly one sends it. A network failure puts the check-in back a minute la
 blocked the bot (Forbidden) or a chat that is gone loses it, and only its key is logged.
 What to offer, when it falls due and what an answer means are engine decisions
 (`bot.engine.followup`); this module stores, sends and routes.
+
+At most once (`ledger.py`): a booking writes the press's id into the check-in record, so a
+redelivered press books and sends nothing; an answer's id goes in the profile after its note (a
+safety net is better sent twice than lost), or in the conversation with the red-flag rerun.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from telegram import Bot, Update
+from telegram import Bot, CallbackQuery, Update
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
@@ -30,8 +34,8 @@ from bot.engine.machine import Result
 from bot.engine.models import KnowledgeBase
 from bot.engine.primitives import LevelCode
 from bot.render import checkin_reply_text
-from bot.store.base import CHECKIN, SessionKey, SessionStore
-from bot.telegram import errors, updates
+from bot.store.base import CHECKIN, Record, SessionKey, SessionStore
+from bot.telegram import errors, ledger, updates
 from bot.telegram.callbacks import decode_offer, decode_reply
 from bot.telegram.conversation import Conversation, Conversations, Stored
 from bot.telegram.keyboards import checkin_markup
@@ -40,7 +44,8 @@ from bot.telegram.preferences import Preferences
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-FORMAT = 1
+FORMAT = 2
+"""2 added `updates`: the ids of the last updates that booked it (`ledger.py`)."""
 INTERVAL_SECONDS = 30.0
 """How often the scheduler looks for due check-ins."""
 RETRY_SECONDS = 60.0
@@ -60,6 +65,7 @@ class CheckIn(BaseModel):
     """The session revision of that result."""
     language: str
     due_at: float
+    updates: tuple[int, ...] = ()
 
 
 def checkin_key(key: SessionKey) -> SessionKey:
@@ -98,7 +104,8 @@ class CheckinScheduler:
     async def book(
         self, key: SessionKey, *, offer: Offer, result: Result, language: str
     ) -> CheckIn:
-        """Store the check-in and its schedule, replacing the chat's earlier one."""
+        """Store the check-in and its schedule, replacing the chat's earlier one; the record,
+        holding the booking update's id (so a redelivery books nothing), goes last."""
         target = checkin_key(key)
         checkin = CheckIn(
             offer=offer,
@@ -107,8 +114,12 @@ class CheckinScheduler:
             language=language,
             due_at=followup.due_at(offer, now=self.clock()),
         )
+        await self.store.schedule(target, checkin.due_at)
         for attempt in (1, 2):  # a double tap may write in between; the second write wins
             record = await self.store.get(target)
+            booked = _parse(target, record)
+            applied = ledger.remember(booked.updates if booked else (), ledger.stamp())
+            checkin = checkin.model_copy(update={"updates": applied})
             try:
                 expected = record.revision if record else 0
                 await self.store.put(target, checkin.model_dump_json(), expected_revision=expected)
@@ -116,9 +127,13 @@ class CheckinScheduler:
             except ConflictError:
                 if attempt == 2:
                     raise
-        await self.store.schedule(target, checkin.due_at)
         logger.info("check-in %s booked (%s)", target.render(), offer)
         return checkin
+
+    async def applied(self, key: SessionKey) -> tuple[int, ...]:
+        """Return the ids of the updates that booked the chat's check-in (`ledger.verdict`)."""
+        checkin = _parse(key, await self.store.get(checkin_key(key)))
+        return () if checkin is None else checkin.updates
 
     def start(self, bot: Bot) -> None:
         """Send due check-ins through `bot` every `interval` seconds, in a background task."""
@@ -156,12 +171,10 @@ class CheckinScheduler:
 
     async def _send(self, bot: Bot, key: SessionKey, *, now: float) -> int:
         """Send one claimed check-in; return 1 if it went out, else 0."""
-        checkin = await self._read(key)
+        checkin = _parse(key, await self.store.get(key))
         language = checkin.language if checkin else self.kb.languages[0]  # the record expired
-        text, markup = (
-            self.kb.text("checkin_question", language),
-            checkin_markup(self.kb, language),
-        )
+        text = self.kb.text("checkin_question", language)
+        markup = checkin_markup(self.kb, language)
         try:
             await bot.send_message(key.chat_id, text, reply_markup=markup)
         except (NetworkError, RetryAfter) as error:
@@ -180,15 +193,15 @@ class CheckinScheduler:
         logger.info("check-in %s sent", key.render())
         return 1
 
-    async def _read(self, key: SessionKey) -> CheckIn | None:
-        record = await self.store.get(key)
-        if record is None:
-            return None
-        try:
-            return CheckIn.model_validate_json(record.data)
-        except ValidationError:
-            logger.warning("unreadable check-in %s rev %d: ignored", key.render(), record.revision)
-            return None
+
+def _parse(key: SessionKey, record: Record | None) -> CheckIn | None:
+    if record is None:
+        return None
+    try:
+        return CheckIn.model_validate_json(record.data)
+    except ValidationError:
+        logger.warning("unreadable check-in %s rev %d: ignored", key.render(), record.revision)
+        return None
 
 
 class CheckinHandlers:
@@ -204,15 +217,18 @@ class CheckinHandlers:
 
     async def on_offer(self, update: Update, context: Context) -> None:
         """Book the check-in a result's button offers; a stale or forged press books nothing."""
-        query = await updates.private_query(update)
+        query = await _press(update)
         if query is None:
             return
         key = updates.key(update)
         try:
             stored = await self.conversations.get(key)
+            booked = await self.scheduler.applied(key)
         except BaseException:
             await query.answer()  # stop the spinner; the error handler apologises
             raise
+        if not await ledger.admits_press(query, booked):
+            return
         offered = self._offered(stored, query.data)
         conversation = stored.conversation
         language = (
@@ -229,20 +245,23 @@ class CheckinHandlers:
 
     async def on_reply(self, update: Update, context: Context) -> None:
         """Act on a check-in answer: the red-flag screen again, or a note with the safety net."""
-        query = await updates.private_query(update)
+        query = await _press(update)
         if query is None:
             return
+        key = updates.key(update)
+        if not await ledger.admits_press(query, await self.preferences.applied(key.user_id)):
+            return
         await query.answer()
-        key, language = updates.key(update), await self.preferences.language(update)
+        language = await self.preferences.language(update)
         reply = decode_reply(query.data)  # the handler's pattern lets only valid data through
         message_id = updates.pressed_id(query)
         if message_id is not None:  # answered: one answer per check-in
             await errors.retire_keyboard(context.bot, chat_id=key.chat_id, message_id=message_id)
         logger.info("check-in answered in %s", key.render())  # the answer itself is health data
         if not followup.needs_recheck(reply):
-            await context.bot.send_message(
-                key.chat_id, checkin_reply_text(self.kb, reply, language)
-            )
+            text = checkin_reply_text(self.kb, reply, language)
+            await context.bot.send_message(key.chat_id, text)
+            await self.preferences.remember(key.user_id)
             return
         await context.bot.send_message(key.chat_id, self.kb.text("checkin_recheck", language))
         await self._recheck(context.bot, key, language)
@@ -262,9 +281,18 @@ class CheckinHandlers:
         return offer, step
 
     async def _recheck(self, bot: Bot, key: SessionKey, language: str) -> None:
-        """Start a new questionnaire at the red-flag screen, replacing any other."""
+        """Start again at the red-flag screen; the live message and the ledger go on (`begin`)."""
         stored = await self.conversations.get(key)
         session, step = followup.recheck(self.kb)
-        old_id = stored.conversation.message_id if stored.conversation else None
-        conversation = Conversation(session=session, message_id=old_id, language=language)
+        old = stored.conversation or Conversation(session=session)
+        conversation = old.model_copy(update={"session": session, "language": language})
         await self.conversations.commit(bot, key, stored, conversation, step, in_place=False)
+
+
+async def _press(update: Update) -> CallbackQuery | None:
+    """Return a press in a private chat with a sender (promised); answer and drop any other."""
+    query = await updates.private_query(update)
+    if query is not None and update.effective_user is None:
+        await query.answer()
+        return None
+    return query

@@ -2,7 +2,10 @@
 
 Both are stored under the user's `PROFILE` key in the session store, so they outlive a
 questionnaire and `/cancel`, and `/forget` (which erases every record of the user) erases them.
-The country is an ISO 3166-1 alpha-2 code only: never a position.
+The country is an ISO 3166-1 alpha-2 code only: never a position. The profile also keeps the
+ids of the last updates that wrote it (`ledger.py`), in the same write, so that a redelivered
+country choice is recognised; and a check-in answer, which changes nothing else, is recorded
+there too (`remember`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from telegram import Update
 from bot.engine.errors import ConflictError
 from bot.engine.models import KnowledgeBase
 from bot.store.base import PROFILE, SessionKey, SessionStore
+from bot.telegram import ledger
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +34,12 @@ class Profile(BaseModel):
     language: str | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     """The country for the emergency number, from /country or a shared location."""
+    updates: tuple[int, ...] = ()
+    """Ids of the last Telegram updates applied to this profile (`ledger.py`)."""
+
+    def dump(self) -> str:
+        """Return the stored JSON; an empty ledger (nothing stamped) is left out."""
+        return self.model_dump_json(exclude=None if self.updates else {"updates"})
 
 
 def language_from_code(kb: KnowledgeBase, code: str | None) -> str:
@@ -74,16 +84,32 @@ class Preferences:
         """Remember the country code (ISO 3166-1 alpha-2) for the user."""
         await self._update(user_id, country=country)
 
+    async def applied(self, user_id: int) -> tuple[int, ...]:
+        """Return the ids of the updates applied to the user's profile (`ledger.verdict`)."""
+        profile = await self._read(_profile_key(user_id))
+        return () if profile is None else profile.updates
+
+    async def remember(self, user_id: int) -> None:
+        """Record the update being processed in the profile, changing nothing else.
+
+        For a reply that changes no state (a check-in answer), so that a redelivery of it sends
+        nothing. Outside `UpdateProcessor` there is no update, and nothing is written.
+        """
+        if ledger.stamp() is not None:
+            await self._update(user_id)
+
     async def _update(self, user_id: int, **changes: str) -> None:
-        """Change some fields of the profile and keep the rest; retry a lost race once."""
+        """Change some fields of the profile, keep the rest, and stamp the update being processed
+        (`ledger.py`) in the same write; retry a lost race once."""
         key = _profile_key(user_id)
         for attempt in (1, 2):
             record = await self.store.get(key)
-            current = _parse(key, record.data) if record is not None else None
-            data = Profile.model_validate((current or Profile()).model_dump() | changes)
+            current = (_parse(key, record.data) if record is not None else None) or Profile()
+            applied = ledger.remember(current.updates, ledger.stamp())
+            data = Profile.model_validate(current.model_dump() | changes | {"updates": applied})
             try:
                 await self.store.put(
-                    key, data.model_dump_json(), expected_revision=record.revision if record else 0
+                    key, data.dump(), expected_revision=record.revision if record else 0
                 )
             except ConflictError:
                 if attempt == 2:

@@ -177,7 +177,10 @@ class UpdateProcessor:
             logger.info("update %d is older than its chat's last one: skipped", update.update_id)
             await self._answer_only(update)
             return Outcome.STALE
-        outcome = await self._apply(update, is_last=is_last)
+        outcome, was_skipped = await self._apply(update, is_last=is_last)
+        failure = self._failed.pop(update.update_id, None) if was_skipped else None
+        if failure is not None:  # a feature found it applied: the failure came after its commit
+            await self._report(update, failure)
         if outcome is Outcome.DONE:
             await self._settle(update)
         return outcome
@@ -232,21 +235,28 @@ class UpdateProcessor:
         except TelegramError as error:
             logger.info("stale update %d not answered: %s", update.update_id, type(error).__name__)
 
-    async def _apply(self, update: Update, *, is_last: bool = True) -> Outcome:
-        """Run the handlers with this update's id in context; classify any error they hit."""
+    async def _apply(self, update: Update, *, is_last: bool = True) -> tuple[Outcome, bool]:
+        """Run the handlers with this update's id in context; classify any error they hit.
+
+        Also return whether a feature found the update applied to its own record already
+        (`ledger.skipped`): the conversation's ledger, judged above, does not list those.
+        """
         attempt = _Attempt(update.update_id, is_last=is_last)
         attempt_token = _attempt.set(attempt)
         update_token = ledger.current_update.set(update.update_id)
+        skipped_token = ledger.skipped.set(False)
         try:
             await self.application.process_update(update)
+            was_skipped = ledger.skipped.get()
         finally:
+            ledger.skipped.reset(skipped_token)
             ledger.current_update.reset(update_token)
             _attempt.reset(attempt_token)
         transient = [error for error in attempt.errors if is_transient(error)]
         if transient:
             self._failed[update.update_id] = transient[-1]
-            return Outcome.RETRY
-        return Outcome.DONE
+            return Outcome.RETRY, was_skipped
+        return Outcome.DONE, was_skipped
 
     async def _report(self, update: Update, error: Exception) -> None:
         """Hand a failure that came after the commit to the error handlers, as a last attempt.
