@@ -6,6 +6,10 @@ the transport that does the I/O (HTTPXRequest unless another is given, e.g. `Aio
 `build_application` builds one chain for the bot's calls and one for the long poll (a transport
 of its own, as in PTB's builder): retries and the screen matter to both, and the limiter lets
 getUpdates through untouched.
+
+With a Redis store (several workers may share it) the limiter keeps its pace in that Redis, so
+the limits hold for all workers together (shared_ratelimit.py); otherwise it paces this process.
+Its Redis client connects on the first message call and closes when the chain shuts down.
 """
 
 from __future__ import annotations
@@ -14,15 +18,29 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.telegram.intake import UpdateScreen
-from bot.telegram.ratelimit import RateLimitedRequest, RateLimiter
+from bot.telegram.ratelimit import Pacer, RateLimitedRequest, RateLimiter
 from bot.telegram.retry import RetryingRequest
 
 POOL_SIZE = 256
 """PTB's default pool for the bot's calls (ApplicationBuilder._build_request)."""
+SHARED_SCHEMES = frozenset({"redis", "rediss"})
 
 
 def reliable_request(settings: Settings, transport: BaseRequest | None = None) -> BaseRequest:
     """Return the request chain around `transport` (a pooled HTTPXRequest by default)."""
-    limiter = RateLimiter(per_second=settings.rate_limit_total, per_chat=settings.rate_limit_chat)
     inner = transport if transport is not None else HTTPXRequest(connection_pool_size=POOL_SIZE)
-    return RetryingRequest(UpdateScreen(RateLimitedRequest(inner, limiter)))
+    return RetryingRequest(UpdateScreen(RateLimitedRequest(inner, rate_limiter(settings))))
+
+
+def rate_limiter(settings: Settings) -> Pacer:
+    """Return the limiter for the settings: shared through a Redis store, else in-process.
+
+    With both limits off there is nothing to share, and the limiter never touches Redis.
+    """
+    per_second, per_chat = settings.rate_limit_total, settings.rate_limit_chat
+    if settings.store_scheme in SHARED_SCHEMES and (per_second or per_chat):
+        # Imported here so that the redis package stays an optional extra.
+        from bot.telegram.shared_ratelimit import SharedRateLimiter
+
+        return SharedRateLimiter.from_url(settings.store, per_second=per_second, per_chat=per_chat)
+    return RateLimiter(per_second=per_second, per_chat=per_chat)

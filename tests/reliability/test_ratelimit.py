@@ -13,10 +13,11 @@ import json
 import random
 from typing import Any
 
+import pytest
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram.ratelimit import RateLimitedRequest, RateLimiter, is_paced
+from bot.telegram.ratelimit import ChatLocks, RateLimitedRequest, RateLimiter, is_paced
 
 
 class FakeTime:
@@ -193,3 +194,17 @@ async def test_a_zero_rate_turns_the_limits_off() -> None:
         await request.post("http://x/bot1:T/sendMessage", data(1))
 
     assert {at for at, _, _ in transport.starts} == {1000.0}
+
+
+async def test_a_task_cancelled_while_waiting_for_its_chat_is_forgotten() -> None:
+    """Otherwise every cancelled send would leave its chat's lock in the table for ever."""
+    locks = ChatLocks()
+    await locks.acquire(1)
+    waiter = asyncio.ensure_future(locks.acquire(1))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    locks.release(1)
+
+    assert len(locks) == 0

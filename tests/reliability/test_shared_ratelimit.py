@@ -1,0 +1,362 @@
+"""SharedRateLimiter: workers on one real Redis keep the limits together, and survive its loss.
+
+Each "worker" is a limiter with its own Redis client (its own connections), as two processes
+would have. The spacing is asserted on the slots the Lua script reserves (Redis time, whole
+microseconds), which is exact whatever the machine's speed. Where a test checks that a call
+really waited, it reads Redis's TIME inside the call; a wait is slept on the local monotonic
+clock while TIME follows the wall clock, which NTP may slew by at most 500 ppm, so those checks
+allow `SLEW` (1 ms: more than 500 ppm of any wait here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from bisect import bisect_left
+from collections.abc import AsyncIterator, Callable
+from itertools import pairwise
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis.asyncio
+from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
+
+from bot.config import Settings
+from bot.telegram.ratelimit import RateLimitedRequest, RateLimiter
+from bot.telegram.requests import reliable_request
+from bot.telegram.shared_ratelimit import RETRY_SECONDS, SharedRateLimiter
+from tests.reliability.test_ratelimit import FakeTime, RecordingTransport
+
+SLEW = 0.001
+URL = "http://x/bot1:T/"
+
+MakeWorker = Callable[..., SharedRateLimiter]
+
+
+async def redis_now(client: redis.asyncio.Redis) -> float:
+    seconds, micros = await client.time()
+    return seconds + micros / 1_000_000
+
+
+def micros(seconds: float) -> int:
+    """Return a slot (whole microseconds of Redis time, as a float) as the exact integer."""
+    return round(seconds * 1_000_000)
+
+
+def max_in_any_second(starts: list[int]) -> int:
+    """Return the most starts (microseconds) in any window [t, t + 1 s)."""
+    starts = sorted(starts)
+    return max(bisect_left(starts, start + 1_000_000) - n for n, start in enumerate(starts))
+
+
+def data(chat_id: int | None, **extra: Any) -> RequestData:
+    parameters = {"text": "hi", **extra} | ({} if chat_id is None else {"chat_id": chat_id})
+    return RequestData([RequestParameter.from_input(k, v) for k, v in parameters.items()])
+
+
+def flood(retry_after: float) -> tuple[int, bytes]:
+    body = {"ok": False, "error_code": 429, "parameters": {"retry_after": retry_after}}
+    return 429, json.dumps(body).encode()
+
+
+class TimedTransport(BaseRequest):
+    """Records (Redis time at the start, method, chat) of every call; answers as scripted."""
+
+    def __init__(self, clock: redis.asyncio.Redis, answers: list[tuple[int, bytes]] | None = None):
+        self.clock = clock
+        self.answers = answers or []
+        self.starts: list[tuple[float, str, Any]] = []
+        self.is_shut_down = False
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 5.0
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        self.is_shut_down = True
+
+    async def do_request(
+        self, url: str, method: str, request_data: Any = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        chat = request_data.parameters.get("chat_id") if request_data else None
+        self.starts.append((await redis_now(self.clock), url.rsplit("/", 1)[-1], chat))
+        return self.answers.pop(0) if self.answers else (200, b'{"ok":true,"result":true}')
+
+
+@pytest.fixture
+async def probe(redis_url: str, redis_namespace: str) -> AsyncIterator[redis.asyncio.Redis]:
+    """A client of its own that reads Redis's TIME and looks at the keys."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def worker(redis_url: str, redis_namespace: str) -> AsyncIterator[MakeWorker]:
+    """Return `worker(per_second=..., per_chat=...)`: a limiter on its own Redis connections."""
+    made: list[SharedRateLimiter] = []
+
+    def make(**rates: Any) -> SharedRateLimiter:
+        limiter = SharedRateLimiter.from_url(redis_url, namespace=redis_namespace, **rates)
+        made.append(limiter)
+        return limiter
+
+    yield make
+    for limiter in made:
+        await limiter.aclose()
+
+
+async def test_two_workers_together_keep_the_total_and_the_chat_limits(
+    worker: MakeWorker, probe: redis.asyncio.Redis
+) -> None:
+    per_second, per_chat = 40, 8
+    slots: list[tuple[float, int, float]] = []  # (reserved start, chat, TIME at the call)
+
+    async def send(limiter: SharedRateLimiter, chat: int) -> None:
+        async with limiter.slot(chat) as start:
+            slots.append((start, chat, await redis_now(probe)))
+
+    workers = [worker(per_second=per_second, per_chat=per_chat) for _ in range(2)]
+    await asyncio.gather(*(send(w, n % 6) for n in range(30) for w in workers))
+
+    assert len(slots) == 60
+    assert all(w.is_shared for w in workers)
+    # Apart, each worker would have sent its 30 within 0.75 s: 60 in one second.
+    assert max_in_any_second([micros(start) for start, _, _ in slots]) <= per_second
+    for chat in range(6):
+        starts = sorted(micros(start) for start, each, _ in slots if each == chat)
+        assert min(b - a for a, b in pairwise(starts)) >= 1_000_000 // per_chat
+    assert all(called >= start - SLEW for start, _, called in slots)
+
+
+async def test_a_chat_waits_a_full_interval_after_the_other_workers_call_ends(
+    worker: MakeWorker, probe: redis.asyncio.Redis
+) -> None:
+    first, second = worker(per_second=0, per_chat=5), worker(per_second=0, per_chat=5)
+    in_call = asyncio.Event()
+    ends: list[float] = []
+
+    async def long_call() -> None:
+        async with first.slot(9):
+            in_call.set()
+            await asyncio.sleep(0.3)  # longer than the 0.2 s interval: the chat stays busy
+            ends.append(await redis_now(probe))
+
+    async def next_call() -> float:
+        await in_call.wait()
+        async with second.slot(9) as start:
+            return start
+
+    _, start = await asyncio.gather(long_call(), next_call())
+
+    assert micros(start) >= micros(ends[0]) + 200_000
+
+
+@pytest.mark.parametrize(("flooded", "held"), [(7, {7}), (None, {8})], ids=["chat", "bot"])
+async def test_a_429_on_one_worker_holds_back_the_other(
+    worker: MakeWorker, probe: redis.asyncio.Redis, flooded: int | None, held: set[int]
+) -> None:
+    """A flood wait for a chat holds that chat back in every worker; one without a chat, all."""
+    sending = [0]
+    waited: set[int] = set()
+
+    async def sleep(seconds: float) -> None:
+        waited.add(sending[0])
+        await asyncio.sleep(seconds)
+
+    first = TimedTransport(probe, answers=[flood(0.6)])
+    second = TimedTransport(probe)
+    request_a = RateLimitedRequest(first, worker(per_second=0, per_chat=20))
+    request_b = RateLimitedRequest(second, worker(per_second=0, per_chat=20, sleep=sleep))
+    extra = {} if flooded is not None else {"inline_message_id": "m1"}
+
+    status, _ = await request_a.do_request(URL + "editMessageText", "POST", data(flooded, **extra))
+    for chat in (8, 7):
+        sending[0] = chat
+        await request_b.do_request(URL + "sendMessage", "POST", data(chat))
+
+    assert status == 429
+    assert waited == held
+    start = next(at for at, _, chat in second.starts if chat in held)
+    assert start >= first.starts[0][0] + 0.6 - SLEW
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.usefixtures("real_network")
+async def test_without_redis_each_worker_paces_itself_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [1000.0]
+
+    async def sleep(seconds: float) -> None:  # sends one after another: time is a counter
+        now[0] += seconds
+
+    url = f"redis://:s3cret@127.0.0.1:{closed_port()}/15"
+    limiter = SharedRateLimiter.from_url(
+        url, per_second=10, per_chat=2, clock=lambda: now[0], sleep=sleep
+    )
+    starts = []
+    async with asyncio.timeout(10):  # a hang fails the test instead of blocking it
+        for n in range(4):
+            if n == 2:
+                now[0] += RETRY_SECONDS  # Redis is tried again, and fails again
+            async with limiter.slot(5) as start:
+                starts.append(start)
+        await limiter.hold_off(5, 3.0)
+        async with limiter.slot(5) as start:
+            starts.append(start)
+    await limiter.aclose()
+
+    assert not limiter.is_shared
+    assert [round(b - a, 6) for a, b in pairwise(starts)] == [
+        *(0.5, RETRY_SECONDS, 0.5),
+        3.0,  # the 429's push-back, kept locally
+    ]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.name for r in warnings] == ["bot.telegram.shared_ratelimit"]
+    assert "ConnectionError" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
+class CuttableLink:
+    """A loopback TCP relay to the test Redis; `cut()` drops its connections and refuses more."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.target = urlsplit(redis_url)
+        self.is_cut = False
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> str:
+        """Start relaying; return a Redis URL that goes through the relay."""
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return self.target._replace(netloc=f"127.0.0.1:{port}").geturl()
+
+    def cut(self) -> None:
+        self.is_cut = True
+        for writer in self._writers:
+            writer.close()
+
+    async def aclose(self) -> None:
+        self.cut()
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.is_cut:
+            writer.close()
+            return
+        target = self.target.hostname, self.target.port
+        up_reader, up_writer = await asyncio.open_connection(*target)
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(
+            self._copy(reader, up_writer), self._copy(up_reader, writer), return_exceptions=True
+        )
+
+    @staticmethod
+    async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+async def test_the_limiter_shares_the_pace_again_once_redis_is_back(
+    redis_url: str,
+    redis_namespace: str,
+    probe: redis.asyncio.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.telegram.shared_ratelimit")
+    link = CuttableLink(redis_url)
+    now = [1000.0]
+    limiter = SharedRateLimiter.from_url(
+        await link.start(),
+        per_second=1000,
+        per_chat=0,
+        namespace=redis_namespace,
+        clock=lambda: now[0],
+    )
+    shared_at: list[bool] = []
+
+    async def send() -> None:
+        async with limiter.slot(3):
+            shared_at.append(limiter.is_shared)
+
+    try:
+        await send()
+        link.cut()
+        await send()  # Redis fails: this process paces alone...
+        link.is_cut = False
+        await send()  # ...until RETRY_SECONDS have passed,
+        now[0] += RETRY_SECONDS
+        await send()  # then Redis again.
+    finally:
+        await limiter.aclose()
+        await link.aclose()
+
+    assert shared_at == [True, False, False, True]
+    assert await probe.exists(f"{redis_namespace}:rate:bot")
+    assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]
+
+
+async def test_shutting_the_chain_down_closes_the_limiter_connection(
+    redis_url: str, redis_namespace: str, probe: redis.asyncio.Redis
+) -> None:
+    limiter = SharedRateLimiter.from_url(
+        redis_url, per_second=28, per_chat=1, namespace=redis_namespace
+    )
+    transport = TimedTransport(probe)
+    request = RateLimitedRequest(transport, limiter)
+    await request.do_request(URL + "sendMessage", "POST", data(1))
+
+    async def limiter_connections() -> int:
+        clients: list[dict[str, Any]] = await probe.client_list()
+        return sum(1 for c in clients if c["name"] == f"{redis_namespace}-ratelimit")
+
+    assert await limiter_connections() == 1
+    await request.shutdown()
+    for _ in range(200):  # the server drops the connection on its next turn; bounded wait
+        if not await limiter_connections():
+            break
+        await asyncio.sleep(0.01)
+    assert await limiter_connections() == 0
+    assert transport.is_shut_down
+
+
+@pytest.mark.parametrize(
+    ("store", "rates", "expected"),
+    [
+        ("redis://127.0.0.1:6379/0", (28, 1), SharedRateLimiter),
+        ("rediss://user:pw@redis.example:6380/1", (28, 0), SharedRateLimiter),
+        ("redis://127.0.0.1:6379/0", (0, 0), RateLimiter),
+        ("sqlite:///sessions.db", (28, 1), RateLimiter),
+        ("memory://", (28, 1), RateLimiter),
+    ],
+)
+async def test_the_chain_shares_the_pace_only_through_a_redis_store(
+    settings: Settings, store: str, rates: tuple[float, float], expected: type
+) -> None:
+    update = {"store": store, "rate_limit_total": rates[0], "rate_limit_chat": rates[1]}
+    request: Any = reliable_request(
+        settings.model_copy(update=update), RecordingTransport(FakeTime())
+    )
+    while not isinstance(request, RateLimitedRequest):
+        request = request.inner
+
+    assert type(request.limiter) is expected
+    await request.limiter.aclose()  # nothing was sent: it never connected
