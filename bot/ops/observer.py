@@ -1,8 +1,9 @@
 """`Observer`: wires metrics, the health check and the ops server into one bot process.
 
 `build_application(..., observer=Observer(settings, kb))` asks it to wrap the store (latency) and
-the Bot API transport (errors and retries), to attach the update timer and the result counter,
-and to start and stop the `/healthz` + `/metrics` server when `CRAMPCHECK_METRICS_PORT` is set.
+the Bot API transport (errors and retries), to attach the update timer, the result counter and
+the retry counters (hooked into each `RetryingRequest` of the bot's request chains), and to start
+and stop the `/healthz` + `/metrics` server when `CRAMPCHECK_METRICS_PORT` is set.
 The webhook server mounts the same endpoints: `serve(..., extra_routes=observer.routes())`.
 """
 
@@ -22,6 +23,7 @@ from bot.engine.models import KnowledgeBase
 from bot.observability import Metrics
 from bot.ops.http import Health, OpsServer, ops_routes
 from bot.ops.request import CountingRequest
+from bot.ops.retries import RetryCounters
 from bot.ops.store import InstrumentedStore
 from bot.ops.updates import UpdateTimer
 from bot.store.base import SessionKey, SessionStore
@@ -43,6 +45,8 @@ class Observer:
         self.settings = settings
         self.kb = kb
         self.metrics = metrics if metrics is not None else Metrics(kb)
+        # On the same registry, so /metrics shows them; hence one Observer per Metrics.
+        self.retries = RetryCounters(self.metrics.registry)
         self.health: Health | None = None
         self.server: OpsServer | None = None
 
@@ -63,9 +67,11 @@ class Observer:
         return CountingRequest(inner, self.metrics)
 
     def attach(self, app: AnyApplication, handlers: QuestionnaireHandlers) -> None:
-        """Time every update and count every new result."""
+        """Time every update, count every new result and every Bot API retry and give-up."""
         UpdateTimer(self.metrics).attach(app)
         handlers.conversations.after_result.append(self.on_result)
+        watched = self.retries.watch(app.bot)
+        logger.debug("counting the retries of %d retrying request chain(s)", watched)
 
     async def on_result(self, bot: Bot, key: SessionKey, result: Result, language: str) -> None:
         """Count a new result by level and top cause; the key and language are not used."""

@@ -20,6 +20,10 @@ query ID is invalid" (the spinner is gone either way; it happens when an update 
 a flood wait ran past Telegram's 15 s), and deleteMessage's "not found" on a repeated attempt.
 Delays grow exponentially from `base_delay` to `max_delay`, each scaled by a random factor in
 [0.5, 1) so that many chats do not retry in step. `sleep` and `random` are injectable for tests.
+
+Every retry, and every give-up (a failure of a kind it retries, after the last attempt or with a
+flood wait over `max_flood_wait`), goes to the `on_retry` hooks as a `RetryEvent`: method name,
+reason and attempt, never a URL or a parameter. `bot/ops/observer.py` adds one that counts them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import logging
 import random as random_module
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
@@ -77,6 +82,12 @@ QUERY_GONE = "query is too old"
 NOT_FOUND = "message to delete not found"
 DONE = b'{"ok":true,"result":true}'
 MAX_CAUSES = 8
+FLOOD_WAIT = "flood_wait"
+SERVER_ERROR = "server_error"
+TIMEOUT = "timeout"
+NETWORK = "network"
+REASONS = (FLOOD_WAIT, SERVER_ERROR, TIMEOUT, NETWORK)
+"""Why a call was retried or given up on: the only values `RetryEvent.reason` takes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,27 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_flood_wait: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryEvent:
+    """One retry or give-up of a Bot API call; holds nothing a user sent or will see."""
+
+    method: str
+    """The Bot API method, e.g. `sendMessage` (the URL, which holds the token, is not kept)."""
+    reason: str
+    """One of `REASONS`."""
+    attempt: int
+    """The attempt that failed, from 1."""
+    action: Literal["retry", "give_up"]
+
+
+RetryHook = Callable[[RetryEvent], None]
+
+
+def error_reason(error: BaseException) -> str:
+    """Return the `REASONS` entry of a transport error: `timeout` or `network`."""
+    return TIMEOUT if isinstance(error, TimedOut) else NETWORK
 
 
 def is_unsent(error: BaseException) -> bool:
@@ -117,11 +149,14 @@ class RetryingRequest(WrappingRequest):
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         random: Callable[[], float] = random_module.random,
+        on_retry: RetryHook | None = None,
     ) -> None:
         self.inner = inner
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._random = random
+        self.on_retry: list[RetryHook] = [] if on_retry is None else [on_retry]
+        """Called with every retry and give-up, in order; none by default. Hooks must not raise."""
 
     async def do_request(
         self,
@@ -143,43 +178,54 @@ class RetryingRequest(WrappingRequest):
                 delay = self._after_error(api_method, error, attempt)
                 if delay is None:
                     raise
-                kind = type(error).__name__
+                reason = error_reason(error)
             else:
                 delay = self._after_answer(api_method, status, payload, attempt)
                 if delay is None:
                     return _settle(api_method, status, payload, attempt)
-                kind = str(status)
+                reason = answer_reason(status)
             logger.info(
-                "%s failed (%s), attempt %d: retry in %.2f s", api_method, kind, attempt, delay
+                "%s failed (%s), attempt %d: retry in %.2f s", api_method, reason, attempt, delay
             )
+            self._report(RetryEvent(api_method, reason, attempt, "retry"))
             await self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     def _after_error(self, api_method: str, error: BaseException, attempt: int) -> float | None:
         """Return the delay before the next attempt after `error`, or None to give up."""
+        if api_method not in IDEMPOTENT and not is_unsent(error):
+            return None  # it may have been carried out: never resent, so never a give-up
         if attempt >= self.policy.attempts:
+            self._report(RetryEvent(api_method, error_reason(error), attempt, "give_up"))
             return None
-        if api_method in IDEMPOTENT or is_unsent(error):
-            return self._backoff(attempt)
-        return None
+        return self._backoff(attempt)
 
     def _after_answer(
         self, api_method: str, status: int, payload: bytes, attempt: int
     ) -> float | None:
         """Return the delay before the next attempt after an answer, or None to keep it."""
-        if attempt >= self.policy.attempts:
-            return None
         wait = flood_wait(status, payload)
-        if wait is not None:
-            return wait if wait <= self.policy.max_flood_wait else None
-        if status in RETRYABLE_STATUS and api_method in IDEMPOTENT:
-            return self._backoff(attempt)
-        return None
+        if wait is None and not (status in RETRYABLE_STATUS and api_method in IDEMPOTENT):
+            return None  # success, or a failure that is not retried for this method
+        is_too_long = wait is not None and wait > self.policy.max_flood_wait
+        if is_too_long or attempt >= self.policy.attempts:
+            self._report(RetryEvent(api_method, answer_reason(status), attempt, "give_up"))
+            return None
+        return wait if wait is not None else self._backoff(attempt)
+
+    def _report(self, event: RetryEvent) -> None:
+        for hook in self.on_retry:
+            hook(event)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential delay for the `attempt`-th failure, scaled by a jitter in [0.5, 1)."""
         ceiling = min(self.policy.max_delay, self.policy.base_delay * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + self._random() / 2)
+
+
+def answer_reason(status: int) -> str:
+    """Return the `REASONS` entry of a failed answer: `flood_wait` for 429, else `server_error`."""
+    return FLOOD_WAIT if status == 429 else SERVER_ERROR
 
 
 def _settle(api_method: str, status: int, payload: bytes, attempt: int) -> tuple[int, bytes]:

@@ -16,6 +16,7 @@ from bot.store.sqlite import SqliteStore
 from bot.telegram.app import AnyApplication, build_application
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
+from tests.shared import running
 
 CHAT_ID = 987_654_321_987
 """Long and unusual, so that finding it in a metric or log line cannot be a coincidence."""
@@ -36,6 +37,11 @@ def metrics(kb: KnowledgeBase) -> Metrics:
 
 
 @pytest.fixture
+def observer(settings: Settings, kb: KnowledgeBase, metrics: Metrics) -> Observer:
+    return Observer(settings, kb, metrics=metrics)
+
+
+@pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     """A store on a real SQLite file, closed afterwards (closing twice is harmless)."""
     store = await SqliteStore.open(tmp_path / "sessions.db")
@@ -49,17 +55,12 @@ async def observed_app(
     kb: KnowledgeBase,
     sqlite_store: SqliteStore,
     api: FakeBotApi,
-    metrics: Metrics,
+    observer: Observer,
 ) -> AsyncIterator[AnyApplication]:
     """The real Application with an Observer, on SQLite and the fake, started as PTB would."""
-    observer = Observer(settings, kb, metrics=metrics)
     application = build_application(settings, kb, sqlite_store, request=api, observer=observer)
-    async with application:
-        assert application.post_init is not None
-        await application.post_init(application)
+    async with running(application):
         yield application
-    assert application.post_shutdown is not None
-    await application.post_shutdown(application)
 
 
 @pytest.fixture

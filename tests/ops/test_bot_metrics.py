@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from bot import __version__
 from bot.engine import machine
 from bot.engine.models import KnowledgeBase
-from bot.observability import (
-    API_ERROR_KINDS,
-    NO_CAUSE,
-    OTHER,
-    OUTCOMES,
-    STORE_ERROR_KINDS,
-    STORE_OPERATIONS,
-    UPDATE_KINDS,
-    Metrics,
-)
+from bot.observability import NO_CAUSE, Metrics
+from bot.ops.observer import Observer
 from bot.store.base import SessionKey
 from bot.store.sqlite import SqliteStore
 from bot.telegram.conversation import Conversation
 from tests.fakes.driver import ChatDriver
 from tests.ops.conftest import CHAT_ID
+from tests.ops.helpers import assert_labels_fixed, sample
+from tests.shared import REPO
 from tests.telegram.helpers import feed, user_message
 
 FREE_TEXT = "my calf hurts after the Zugspitze ultra, canary-7f3a"
@@ -44,24 +35,6 @@ async def play_to_result(driver: ChatDriver, kb: KnowledgeBase) -> None:
         none = kb.text("none_of_these", "en")
         await driver.press(none if none in buttons else 0)
     raise AssertionError(f"no result after {MAX_PRESSES} presses:\n{driver.screen()}")
-
-
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    value = metrics.registry.get_sample_value(name, labels)
-    return 0.0 if value is None else value
-
-
-def allowed_labels(kb: KnowledgeBase) -> dict[str, set[str]]:
-    """Every label name the bot may use, with every value it may take (fixed, never input)."""
-    return {
-        "kind": {*UPDATE_KINDS, *API_ERROR_KINDS, *STORE_ERROR_KINDS},
-        "outcome": set(OUTCOMES),
-        "level": {*kb.levels, OTHER},
-        "cause": {*(cause.id for cause in kb.causes), NO_CAUSE, OTHER},
-        "operation": {*STORE_OPERATIONS, OTHER},
-        "version": {__version__},
-        "knowledge_base": {kb.version},
-    }
 
 
 def results(metrics: Metrics, kb: KnowledgeBase) -> float:
@@ -137,12 +110,13 @@ async def test_metrics_hold_no_id_answer_or_text_after_a_full_questionnaire(
     assert str(CHAT_ID) not in text
     assert "canary-7f3a" not in text
     assert "Zugspitze" not in text
-    allowed = allowed_labels(kb)
-    for family in text_string_to_metric_families(text):
-        for one in family.samples:
-            for name, value in one.labels.items():
-                if name == "le":  # histogram bucket bounds
-                    float(value)
-                    continue
-                assert name in allowed, f"unexpected label {name} on {family.name}"
-                assert value in allowed[name], f"{family.name}{{{name}={value!r}}}"
+    assert_labels_fixed(text, kb)
+
+
+def test_every_metric_is_listed_in_the_deploy_guide(observer: Observer) -> None:
+    """docs/deploy.md lists the metrics an operator can scrape; a new one must be added there."""
+    guide = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    names = {family.name for family in observer.metrics.registry.collect()}
+
+    assert "crampcheck_bot_api_give_ups" in names
+    assert sorted(name for name in names if f"| `{name}" not in guide) == []

@@ -19,21 +19,17 @@ from bot.store.base import SessionKey, SessionStore
 from bot.store.sqlite import SqliteStore
 from tests.conftest import TOKEN
 from tests.fakes.botapi import FakeBotApi
+from tests.ops.helpers import sample
 
 KEY = SessionKey(chat_id=11, user_id=11)
-
-
-def value(metrics: Metrics, name: str, **labels: str) -> float:
-    found = metrics.registry.get_sample_value(name, labels)
-    return 0.0 if found is None else found
 
 
 def test_two_metrics_objects_never_share_counts(kb: KnowledgeBase) -> None:
     first, second = Metrics(kb), Metrics(kb)
     first.record_api_error("flood")
 
-    assert value(first, "crampcheck_bot_api_errors_total", kind="flood") == 1
-    assert value(second, "crampcheck_bot_api_errors_total", kind="flood") == 0
+    assert sample(first, "crampcheck_bot_api_errors_total", kind="flood") == 1
+    assert sample(second, "crampcheck_bot_api_errors_total", kind="flood") == 0
 
 
 def test_a_label_outside_its_fixed_set_is_counted_as_other(metrics: Metrics) -> None:
@@ -41,8 +37,8 @@ def test_a_label_outside_its_fixed_set_is_counted_as_other(metrics: Metrics) -> 
     metrics.record_store("drop_table", seconds=0.1, error="boom")
 
     assert pick("4242", ("message",)) == OTHER
-    assert value(metrics, "crampcheck_updates_total", kind=OTHER, outcome="ok") == 1
-    assert value(metrics, "crampcheck_store_errors_total", operation=OTHER, kind=OTHER) == 1
+    assert sample(metrics, "crampcheck_updates_total", kind=OTHER, outcome="ok") == 1
+    assert sample(metrics, "crampcheck_store_errors_total", operation=OTHER, kind=OTHER) == 1
     assert "4242" not in metrics.render().decode()
 
 
@@ -93,8 +89,8 @@ async def test_instrumented_store_times_each_call_and_counts_conflicts(
 
     for operation, count in (("put", 2), ("get", 1), ("scan", 1), ("delete_user", 1)):
         seconds = "crampcheck_store_seconds_count"
-        assert value(metrics, seconds, operation=operation) == count, operation
-    assert value(metrics, "crampcheck_store_errors_total", operation="put", kind="conflict") == 1
+        assert sample(metrics, seconds, operation=operation) == count, operation
+    assert sample(metrics, "crampcheck_store_errors_total", operation="put", kind="conflict") == 1
     assert await sqlite_store.get(KEY) is None
 
 
@@ -142,9 +138,9 @@ async def test_bot_api_errors_are_counted_by_kind(api: FakeBotApi, metrics: Metr
         await bot.send_message(5, "hello")
 
     for kind in ("bad_request", "flood", "timeout"):
-        assert value(metrics, "crampcheck_bot_api_errors_total", kind=kind) == 1, kind
-    assert value(metrics, "crampcheck_bot_api_retries_total", kind="flood") == 0
-    assert value(metrics, "crampcheck_bot_api_requests_total") == 5  # getMe and four sends
+        assert sample(metrics, "crampcheck_bot_api_errors_total", kind=kind) == 1, kind
+    assert sample(metrics, "crampcheck_bot_api_retries_total", kind="flood") == 0
+    assert sample(metrics, "crampcheck_bot_api_requests_total") == 5  # getMe and four sends
 
 
 async def test_a_retry_wrapper_outside_the_counter_has_its_retries_counted(
@@ -158,8 +154,8 @@ async def test_a_retry_wrapper_outside_the_counter_has_its_retries_counted(
         api.fail_next("sendMessage", status="timeout")
         await bot.send_message(5, "again")
 
-    assert value(metrics, "crampcheck_bot_api_retries_total", kind="server") == 1
-    assert value(metrics, "crampcheck_bot_api_retries_total", kind="timeout") == 1
+    assert sample(metrics, "crampcheck_bot_api_retries_total", kind="server") == 1
+    assert sample(metrics, "crampcheck_bot_api_retries_total", kind="timeout") == 1
     assert [call.params["text"] for call in api.calls_to("sendMessage")][-1] == "again"
 
 

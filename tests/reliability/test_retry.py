@@ -13,6 +13,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.telegram.retry import RetryingRequest, RetryPolicy, is_unsent
 from bot.telegram.wire import seconds
+from tests.shared import Sleeps
 
 URL = "http://127.0.0.1:1/bot123:TEST/{method}"
 OK = (200, b'{"ok":true,"result":true}')
@@ -57,16 +58,6 @@ class ScriptedTransport(BaseRequest):
         if isinstance(step, BaseException):
             raise step
         return step
-
-
-class Sleeps:
-    """An injectable sleep that only records how long it was asked to wait."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 @pytest.fixture
