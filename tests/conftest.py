@@ -1,14 +1,17 @@
-"""Shared fixtures: the real knowledge base, the Bot API fake, and the real Application on it.
+"""Shared fixtures: the real knowledge base, the Bot API fake, the real Application on it, Redis.
 
 No test reaches a network: `forbid_network` is autouse, except for the store tests and tests that
 request `real_network` (a local Redis or a loopback HTTP server). PTB_TIMEDELTA=1 is set for the
 whole session: without it PTB warns when reading `RetryAfter.retry_after` (the fake's 429), and
-warnings are errors here.
+warnings are errors here. `redis_url` and `redis_namespace` give a test the test Redis (db 15 by
+default; see `tests/shared.py` for how a missing one skips, or fails under
+CRAMPCHECK_REQUIRE_REDIS=1).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,10 +26,11 @@ from bot.store.memory import MemoryStore
 from bot.telegram.app import AnyApplication, build_application
 from tests.fakes.botapi import FakeBotApi, forbid_network
 from tests.fakes.driver import ChatDriver
+from tests.shared import REDIS_URL, delete_keys, require_redis, running
 
 TOKEN = "123:TEST"
 STORE_TESTS = Path(__file__).parent / "store"
-NETWORK_FIXTURES = frozenset({"real_network", "redis_url", "backend"})
+NETWORK_FIXTURES = frozenset({"real_network", "redis_url", "redis_namespace", "backend"})
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,6 +51,24 @@ def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def real_network() -> None:
     """Request this to connect to local services (Redis, a loopback HTTP server)."""
+
+
+@pytest.fixture
+def redis_url(real_network: None) -> str:
+    """Return the test Redis URL; skip without Redis (fail under CRAMPCHECK_REQUIRE_REDIS=1).
+
+    Synchronous, so that async fixtures can request it by name (the store tests' `backend`).
+    """
+    require_redis(REDIS_URL)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_namespace(redis_url: str) -> Iterator[str]:
+    """Return a fresh key prefix on the test Redis; its keys are deleted afterwards."""
+    namespace = f"crampcheck-test-{uuid.uuid4().hex}"
+    yield namespace
+    delete_keys(redis_url, namespace)
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +106,8 @@ async def app(
     settings: Settings, kb: KnowledgeBase, store: SessionStore, api: FakeBotApi
 ) -> AsyncIterator[AnyApplication]:
     """The real Application on the fake, with post_init/post_shutdown run as run_polling would."""
-    application = build_application(settings, kb, store, request=api)
-    async with application:
-        assert application.post_init is not None
-        await application.post_init(application)
+    async with running(build_application(settings, kb, store, request=api)) as application:
         yield application
-    assert application.post_shutdown is not None
-    await application.post_shutdown(application)
 
 
 @pytest.fixture

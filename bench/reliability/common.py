@@ -1,13 +1,15 @@
-"""What the harnesses share: the stores they use, reading them back, and the final checks."""
+"""What the harnesses share: command line, stores, reading them back, final checks, figures."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from bot.telegram.conversation import Conversation
 REDIS_URL = "redis://127.0.0.1:6379/13"
 """The harnesses' own database (CRAMPCHECK_BENCH_REDIS overrides it): they delete the bot's keys
 (`crampcheck:*`) there, and nothing else anywhere."""
+
+Figures = dict[str, Any]
 
 
 def redis_url() -> str:
@@ -97,3 +101,23 @@ def report(figures: dict[str, Any], path: Path | None) -> None:
     print(text)
     if path is not None:
         path.write_text(text + "\n", encoding="utf-8")
+
+
+def harness_parser(doc: str) -> argparse.ArgumentParser:
+    """Return a parser with the options every harness takes: --seed, --json and --keep."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the bot logs and the store")
+    return parser
+
+
+def run_harness(
+    name: str,
+    args: argparse.Namespace,
+    run: Callable[[Path], Coroutine[Any, Any, Figures]],
+) -> None:
+    """Run `run(workdir)` in a fresh work directory, then print (and write) its figures."""
+    with work_directory(name, keep=args.keep) as workdir:
+        figures = asyncio.run(run(workdir))
+    report(figures, args.json)

@@ -12,7 +12,6 @@ the user typing), and errors in the bot's log. Loopback only; every loop is boun
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import time
@@ -21,13 +20,13 @@ from typing import Any
 
 from bench.reliability.botproc import BotProcess, bot_env
 from bench.reliability.common import (
+    harness_parser,
     mismatches,
     percentile,
-    report,
+    run_harness,
     store_url,
     totals,
     wipe_redis,
-    work_directory,
 )
 from bench.reliability.fakeapi import FakeTelegram
 from bench.reliability.users import Clock, SimUser
@@ -44,14 +43,6 @@ async def wait_for_poll(telegram: FakeTelegram, before: int, bot: BotProcess) ->
         await asyncio.sleep(0.01)
 
 
-async def play(user: SimUser, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        if not await user.step():
-            user.stats.stuck += 1
-            return
-        await asyncio.sleep(user.rng.uniform(0, 0.1))
-
-
 async def run(store: str, kills: int, users: int, seed: int, workdir: Path) -> dict[str, Any]:
     kb = load_knowledge_base()
     telegram = FakeTelegram()
@@ -64,17 +55,19 @@ async def run(store: str, kills: int, users: int, seed: int, workdir: Path) -> d
     )
     bot = BotProcess(env, workdir / "bot.log")
     clock, stop, rng = Clock(), asyncio.Event(), random.Random(seed)
-
-    async def send(update: dict[str, Any]) -> None:
-        telegram.queue(update)
-
     sims = [
         SimUser(
-            100_000 + n, telegram.api, kb, send, seed=seed * 10_000 + n, clock=clock, patience=4.0
+            100_000 + n,
+            telegram.api,
+            kb,
+            telegram.deliver,
+            seed=seed * 10_000 + n,
+            clock=clock,
+            patience=4.0,
         )
         for n in range(users)
     ]
-    players = [asyncio.create_task(play(user, stop)) for user in sims]
+    players = [asyncio.create_task(user.play_until(stop, think=0.1)) for user in sims]
     started = time.monotonic()
     for _ in range(kills):
         polls = telegram.polls
@@ -129,17 +122,14 @@ async def run(store: str, kills: int, users: int, seed: int, workdir: Path) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness_parser(__doc__)
     parser.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--users", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument("--keep", action="store_true", help="keep the bot logs and the store")
     args = parser.parse_args()
-    with work_directory("crash", keep=args.keep) as workdir:
-        figures = asyncio.run(run(args.store, args.kills, args.users, args.seed, workdir))
-    report(figures, args.json)
+    run_harness(
+        "crash", args, lambda workdir: run(args.store, args.kills, args.users, args.seed, workdir)
+    )
 
 
 if __name__ == "__main__":

@@ -162,6 +162,10 @@ class FakeTelegram:
         self.pending.append(update)
         self.arrived.set()
 
+    async def deliver(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates: a simulated user's `send` in polling mode."""
+        self.queue(update)
+
     # --- the server ---------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -13,7 +13,6 @@ callback answers, updates that ended in the error handler's apology, faults by k
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from pathlib import Path
@@ -21,12 +20,12 @@ from typing import Any
 
 from bench.reliability.botproc import BotProcess, bot_env
 from bench.reliability.common import (
+    harness_parser,
     mismatches,
     percentile,
-    report,
+    run_harness,
     store_url,
     totals,
-    work_directory,
 )
 from bench.reliability.fakeapi import FakeTelegram, FaultPlan
 from bench.reliability.users import Clock, SimUser
@@ -46,14 +45,6 @@ def classify(lines: list[str]) -> dict[str, int]:
     unhandled = [line for line in errors if line not in handled and line not in given_up]
     unhandled += [line for line in lines if any(marker in line for marker in DIED)]
     return {"handled": len(handled), "given_up": len(given_up), "unhandled": len(unhandled)}
-
-
-async def play(user: SimUser, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        if not await user.step():
-            user.stats.stuck += 1
-            return
-        await asyncio.sleep(user.rng.uniform(0, 0.5))
 
 
 async def run(
@@ -78,16 +69,12 @@ async def run(
     url = store_url("sqlite", workdir)
     bot = BotProcess(bot_env(telegram.base_url, url), workdir / "bot.log")
     clock, stop = Clock(), asyncio.Event()
-
-    async def send(update: dict[str, Any]) -> None:
-        telegram.queue(update)
-
     sims = [
         SimUser(
             300_000 + n,
             telegram.api,
             kb,
-            send,
+            telegram.deliver,
             seed=seed * 1000 + n,
             clock=clock,
             patience=patience,
@@ -101,7 +88,7 @@ async def run(
             raise RuntimeError(f"the bot did not start polling:\n{bot.tail()}")
         await asyncio.sleep(0.05)
     clock.is_up = True
-    players = [asyncio.create_task(play(user, stop)) for user in sims]
+    players = [asyncio.create_task(user.play_until(stop, think=0.5)) for user in sims]
     await asyncio.sleep(seconds)
     injected = dict(plan.injected)
     for kind in ("server_error", "flood", "reset", "reset_after", "timeout", "timeout_after"):
@@ -138,17 +125,16 @@ async def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness_parser(__doc__)
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=0.03, help="chance of each fault kind")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument("--keep", action="store_true", help="keep the bot logs and the store")
     args = parser.parse_args()
-    with work_directory("faults", keep=args.keep) as workdir:
-        figures = asyncio.run(run(args.users, args.seconds, args.seed, args.rate, workdir))
-    report(figures, args.json)
+    run_harness(
+        "faults",
+        args,
+        lambda workdir: run(args.users, args.seconds, args.seed, args.rate, workdir),
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ off (this fake is not Telegram, and at 28 messages/s the run would take ten minu
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import time
@@ -24,13 +23,13 @@ import aiohttp
 
 from bench.reliability.botproc import BotProcess, bot_env, free_port
 from bench.reliability.common import (
+    harness_parser,
     mismatches,
     percentile,
-    report,
+    run_harness,
     store_url,
     totals,
     wipe_redis,
-    work_directory,
 )
 from bench.reliability.fakeapi import HOST, FakeTelegram
 from bench.reliability.users import Clock, SimUser
@@ -146,13 +145,7 @@ async def run(mode: str, chats: int, seed: int, workdir: Path) -> dict[str, Any]
     clock, rng = Clock(), random.Random(seed)
     clock.is_up = True
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
-        if mode == "polling":
-
-            async def send(update: dict[str, Any]) -> None:
-                telegram.queue(update)
-
-        else:
-            send = webhook_sender(session, ports, rng)
+        send = telegram.deliver if mode == "polling" else webhook_sender(session, ports, rng)
         users = [
             SimUser(
                 200_000 + n,
@@ -197,16 +190,11 @@ async def run(mode: str, chats: int, seed: int, workdir: Path) -> dict[str, Any]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness_parser(__doc__)
     parser.add_argument("--mode", choices=("polling", "webhook"), default="polling")
     parser.add_argument("--chats", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument("--keep", action="store_true", help="keep the bot logs and the store")
     args = parser.parse_args()
-    with work_directory("load", keep=args.keep) as workdir:
-        figures = asyncio.run(run(args.mode, args.chats, args.seed, workdir))
-    report(figures, args.json)
+    run_harness("load", args, lambda workdir: run(args.mode, args.chats, args.seed, workdir))
 
 
 if __name__ == "__main__":

@@ -136,10 +136,22 @@ class SimUser:
     async def play(self, actions: int, *, think: float = 0.05) -> None:
         """Take `actions` steps: /start when no questionnaire runs (or it ended), else a press."""
         for _ in range(actions):
-            if not await self.step():
-                self.stats.stuck += 1
+            if not await self.act(think):
                 return
-            await asyncio.sleep(self.rng.uniform(0, think))
+
+    async def play_until(self, stop: asyncio.Event, *, think: float) -> None:
+        """Take steps as `play` does until `stop` is set, or the user is stuck."""
+        while not stop.is_set():
+            if not await self.act(think):
+                return
+
+    async def act(self, think: float) -> bool:
+        """Take one step, then think up to `think` s; False (and counted) when stuck."""
+        if not await self.step():
+            self.stats.stuck += 1
+            return False
+        await asyncio.sleep(self.rng.uniform(0, think))
+        return True
 
     async def step(self) -> bool:
         if self.session is None or self.session.done:

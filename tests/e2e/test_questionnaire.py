@@ -9,17 +9,12 @@ process on the same store (SQLite file, then a real Redis) and finish there.
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-import redis.asyncio
-import redis.exceptions
 
 from bot.config import Settings
 from bot.engine.assess import run_case
@@ -34,8 +29,6 @@ from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
 from tests.shared import SHARED, shared_file
 
-REDIS_URL = os.environ.get("CRAMPCHECK_TEST_REDIS", "redis://127.0.0.1:6379/15")
-IS_REDIS_REQUIRED = os.environ.get("CRAMPCHECK_REQUIRE_REDIS") == "1"
 MAX_PRESSES = 200
 HALFWAY = 6
 RESTART_CASE = "v41"  # urgent, 16 taps: long enough to stop halfway
@@ -187,30 +180,10 @@ async def test_sqlite_session_survives_a_bot_restart_halfway(
     await play_across_a_restart(settings, kb, open_store)
 
 
-@pytest.fixture
-def redis_namespace(real_network: None) -> Iterator[str]:
-    """Return a fresh namespace on the test Redis, or skip (fail when Redis is required)."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except (redis.exceptions.RedisError, OSError) as error:
-        reason = f"Redis not reachable at {REDIS_URL} ({error}): set CRAMPCHECK_TEST_REDIS"
-        if IS_REDIS_REQUIRED:
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    namespace = f"crampcheck-e2e-{uuid.uuid4().hex}"
-    try:
-        yield namespace
-        for key in client.scan_iter(match=f"{namespace}:*"):
-            client.delete(key)
-    finally:
-        client.close()
-
-
 async def test_redis_session_survives_a_bot_restart_halfway(
-    settings: Settings, kb: KnowledgeBase, redis_namespace: str
+    settings: Settings, kb: KnowledgeBase, redis_url: str, redis_namespace: str
 ) -> None:
     async def open_store() -> SessionStore:
-        return RedisStore.from_url(REDIS_URL, ttl_seconds=3600, namespace=redis_namespace)
+        return RedisStore.from_url(redis_url, ttl_seconds=3600, namespace=redis_namespace)
 
     await play_across_a_restart(settings, kb, open_store)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
@@ -20,6 +19,7 @@ from bot.store.base import SessionKey, SessionStore
 from bot.telegram.app import AnyApplication
 from bot.telegram.conversation import Conversation
 from tests.fakes.botapi import FakeBotApi
+from tests.shared import running as running  # re-exported: the tests import it from here
 
 CHAT = 4242
 
@@ -146,14 +146,3 @@ def forgive_repeated_answers(api: FakeBotApi) -> None:
             violation.method == "answerCallbackQuery" and "already answered" in violation.detail
         )
     ]
-
-
-@asynccontextmanager
-async def running(app: AnyApplication) -> AsyncIterator[AnyApplication]:
-    """Initialise the application and run post_init; shut down and run post_shutdown after."""
-    async with app:
-        assert app.post_init is not None
-        await app.post_init(app)
-        yield app
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)

@@ -12,12 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis
-import redis.exceptions
 
 from bench.reliability import crash, faults, load
 from bench.reliability.common import wipe_redis
-from tests.reliability.conftest import IS_REDIS_REQUIRED
+from tests.shared import require_redis
 
 BENCH_REDIS = os.environ.get("CRAMPCHECK_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 
@@ -28,16 +26,7 @@ async def bench_redis(real_network: None, monkeypatch: pytest.MonkeyPatch) -> As
 
     The bot's keys (`crampcheck:*`) are deleted there afterwards, as the harness does before.
     """
-    client = redis.Redis.from_url(BENCH_REDIS, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except (redis.exceptions.RedisError, OSError) as error:
-        reason = f"Redis not reachable at {BENCH_REDIS} ({error}): set CRAMPCHECK_BENCH_REDIS"
-        if IS_REDIS_REQUIRED:
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    finally:
-        client.close()
+    require_redis(BENCH_REDIS, variable="CRAMPCHECK_BENCH_REDIS")
     monkeypatch.setenv("CRAMPCHECK_BENCH_REDIS", BENCH_REDIS)
     yield BENCH_REDIS
     await wipe_redis()

@@ -32,7 +32,6 @@ from bot.telegram.processing import UpdateProcessor
 from bot.telegram.retry import RetryingRequest, RetryPolicy
 from bot.telegram.webhook import build_webhook_app
 from tests.fakes.botapi import FakeBotApi
-from tests.reliability.conftest import REDIS_URL
 from tests.reliability.helpers import (
     conversation,
     first_button,
@@ -41,6 +40,7 @@ from tests.reliability.helpers import (
     running,
 )
 from tests.reliability.test_webhook import GENUINE, PATH, webhook_settings
+from tests.shared import REDIS_URL
 
 CHATS = 12
 TAPS = 4

@@ -1,30 +1,22 @@
 """Store fixtures: every contract test runs against memory, SQLite (a real file) and a real Redis.
 
-Redis comes from CRAMPCHECK_TEST_REDIS (default redis://127.0.0.1:6379/15). When it cannot be
-reached the Redis cases skip with the reason, unless CRAMPCHECK_REQUIRE_REDIS=1 (CI) makes that a
-failure. Each Redis test gets its own namespace, whose keys are deleted afterwards.
+Redis comes from the root `redis_url` and `redis_namespace` fixtures (tests/conftest.py): the
+Redis cases skip with the reason when it cannot be reached, unless CRAMPCHECK_REQUIRE_REDIS=1 (CI)
+makes that a failure. Each Redis test gets its own namespace, whose keys are deleted afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-import redis
-import redis.asyncio
-import redis.exceptions
 
 from bot.store.base import SessionStore
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
-
-REDIS_URL = os.environ.get("CRAMPCHECK_TEST_REDIS", "redis://127.0.0.1:6379/15")
-IS_REDIS_REQUIRED = os.environ.get("CRAMPCHECK_REQUIRE_REDIS") == "1"
 
 OpenStore = Callable[..., Awaitable[SessionStore]]
 
@@ -91,45 +83,17 @@ class SqliteBackend(MemoryBackend):
 class RedisBackend(Backend):
     name = "redis"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str) -> None:
         super().__init__()
         self.url = url
-        self.namespace = f"crampcheck-test-{uuid.uuid4().hex}"
+        self.namespace = namespace
+        """Its keys are deleted by the `redis_namespace` fixture, after the stores are closed."""
 
     async def _open(self, ttl_seconds: float | None) -> SessionStore:
         return RedisStore.from_url(self.url, ttl_seconds=ttl_seconds, namespace=self.namespace)
 
     async def let_time_pass(self, seconds: float) -> None:
         await asyncio.sleep(seconds)  # Redis expires keys on its own clock
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        client = redis.asyncio.Redis.from_url(self.url)
-        try:
-            keys = [key async for key in client.scan_iter(match=f"{self.namespace}:*")]
-            if keys:
-                await client.delete(*keys)
-        finally:
-            await client.aclose()
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """Return the test Redis URL, or skip (fail under CRAMPCHECK_REQUIRE_REDIS=1) if it is down.
-
-    Synchronous, so that the async `backend` fixture can request it by name.
-    """
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except (redis.exceptions.RedisError, OSError) as exc:
-        reason = f"Redis not reachable at {REDIS_URL} ({exc}): set CRAMPCHECK_TEST_REDIS"
-        if IS_REDIS_REQUIRED:
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -140,7 +104,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     elif request.param == "sqlite":
         chosen = SqliteBackend(tmp_path / "sessions.db")
     else:
-        chosen = RedisBackend(request.getfixturevalue("redis_url"))
+        namespace = request.getfixturevalue("redis_namespace")  # skips or fails without Redis
+        chosen = RedisBackend(request.getfixturevalue("redis_url"), namespace)
     yield chosen
     await chosen.aclose()
 

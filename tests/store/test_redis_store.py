@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -24,21 +23,13 @@ async def client(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
 
 
 @pytest.fixture
-def namespace() -> str:
-    return f"crampcheck-test-{uuid.uuid4().hex}"
+def namespace(redis_namespace: str) -> str:
+    """This test's namespace: its keys, and those of namespaces that extend it, are deleted."""
+    return redis_namespace
 
 
 @pytest.fixture
-async def cleanup(client: redis.asyncio.Redis, namespace: str) -> AsyncIterator[None]:
-    """Delete every key of this test's namespace and of namespaces that extend it."""
-    yield
-    keys = [key async for key in client.scan_iter(match=f"{namespace}*")]
-    if keys:
-        await client.delete(*keys)
-
-
-@pytest.fixture
-async def ttl_store(redis_url: str, namespace: str, cleanup: None) -> AsyncIterator[RedisStore]:
+async def ttl_store(redis_url: str, namespace: str) -> AsyncIterator[RedisStore]:
     store = RedisStore.from_url(redis_url, ttl_seconds=60.5, namespace=namespace)
     yield store
     await store.close()
@@ -77,7 +68,7 @@ async def test_failed_put_does_not_refresh_idle_ttl(
 
 
 async def test_store_without_ttl_keeps_keys_forever(
-    redis_url: str, client: redis.asyncio.Redis, namespace: str, cleanup: None
+    redis_url: str, client: redis.asyncio.Redis, namespace: str
 ) -> None:
     store = RedisStore.from_url(redis_url, namespace=namespace)
     try:
@@ -89,9 +80,7 @@ async def test_store_without_ttl_keeps_keys_forever(
     assert await client.pttl(f"{namespace}:user:77") == -1
 
 
-async def test_namespaces_do_not_see_each_other(
-    redis_url: str, namespace: str, cleanup: None
-) -> None:
+async def test_namespaces_do_not_see_each_other(redis_url: str, namespace: str) -> None:
     mine = RedisStore.from_url(redis_url, namespace=namespace)
     other = RedisStore.from_url(redis_url, namespace=f"{namespace}-other")
     try:
@@ -107,7 +96,7 @@ async def test_namespaces_do_not_see_each_other(
 
 
 async def test_count_treats_glob_characters_in_namespace_literally(
-    redis_url: str, namespace: str, cleanup: None
+    redis_url: str, namespace: str
 ) -> None:
     star = RedisStore.from_url(redis_url, namespace=f"{namespace}*")
     plain = RedisStore.from_url(redis_url, namespace=f"{namespace}x")
