@@ -26,7 +26,7 @@ from bot.engine import machine
 from bot.engine.models import KnowledgeBase
 from bot.engine.session import Session
 from bot.telegram.callbacks import apply_callback, decode_callback
-from bot.telegram.conversation import Conversation
+from bot.telegram.record import Conversation
 
 QUESTION = re.compile(r"q:(\d+):([atdb]\d*)")
 Send = Callable[[dict[str, Any]], Awaitable[None]]

@@ -18,7 +18,7 @@ from bot.engine.models import KnowledgeBase
 from bot.stats import Stats, Summary, aggregate, summarize
 from bot.store.base import SESSION, SessionStore
 from bot.telegram.app import ALLOWED_UPDATES
-from bot.telegram.conversation import Conversation
+from bot.telegram.record import Conversation
 
 WEBHOOK_INFO_FIELDS = (
     "url",

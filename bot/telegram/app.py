@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -55,6 +56,14 @@ PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 EDITED = filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE
 
 
+@dataclass(frozen=True, slots=True)
+class BotParts:
+    """The application and its questionnaire handlers, which serving needs for redeliveries."""
+
+    application: AnyApplication
+    handlers: QuestionnaireHandlers
+
+
 def build_application(
     settings: Settings,
     kb: KnowledgeBase,
@@ -69,6 +78,20 @@ def build_application(
     `checkins` sends the follow-up check-ins; tests pass one with a fake clock. `observer`
     adds metrics and the /healthz + /metrics server (bot/ops/observer.py).
     """
+    parts = build_bot(settings, kb, store, request=request, checkins=checkins, observer=observer)
+    return parts.application
+
+
+def build_bot(
+    settings: Settings,
+    kb: KnowledgeBase,
+    store: SessionStore,
+    *,
+    request: BaseRequest | None = None,
+    checkins: CheckinScheduler | None = None,
+    observer: Observer | None = None,
+) -> BotParts:
+    """Return the application with its handlers; the arguments are `build_application`'s."""
     if settings.token is None:
         raise ConfigError("CRAMPCHECK_TOKEN: is required to run the Telegram bot")
     install_log_redaction(settings.token.get_secret_value())  # before PTB logs its URL
@@ -109,7 +132,7 @@ def build_application(
     register(app, handlers, CheckinHandlers(kb, store, scheduler), features)
     if observer is not None:
         observer.attach(app, handlers)
-    return app
+    return BotParts(app, handlers)
 
 
 def _chain(settings: Settings, observer: Observer | None, *, for_updates: bool) -> BaseRequest:
@@ -182,7 +205,7 @@ def run_bot(settings: Settings, kb: KnowledgeBase) -> None:
         raise
     try:
         observer = Observer(settings, kb)
-        app = build_application(settings, kb, store, observer=observer)
+        parts = build_bot(settings, kb, store, observer=observer)
     except BaseException:
         loop.run_until_complete(store.close())
         loop.close()
@@ -193,12 +216,12 @@ def run_bot(settings: Settings, kb: KnowledgeBase) -> None:
     )
     tune_gc()  # start-up objects live as long as the process: no collection walks them again
     # In webhook mode /healthz and /metrics go on the webhook server too (bot/ops/http.py).
-    _run(loop, app, settings, store, extra_routes=observer.routes())  # closes store and loop
+    _run(loop, parts, settings, store, extra_routes=observer.routes())  # closes store and loop
 
 
 def _run(
     loop: asyncio.AbstractEventLoop,
-    app: AnyApplication,
+    parts: BotParts,
     settings: Settings,
     store: SessionStore,
     *,
@@ -206,7 +229,12 @@ def _run(
 ) -> None:
     """Serve with at-least-once delivery (serving.py) in place of PTB's run_polling/webhook."""
     serving = serve(
-        app, settings, store, allowed_updates=ALLOWED_UPDATES, extra_routes=extra_routes
+        parts.application,
+        settings,
+        store,
+        allowed_updates=ALLOWED_UPDATES,
+        extra_routes=extra_routes,
+        on_redelivered=parts.handlers.on_redelivered,
     )
     try:
         loop.run_until_complete(serving)

@@ -37,9 +37,10 @@ from bot.render import checkin_reply_text
 from bot.store.base import CHECKIN, Record, SessionKey, SessionStore
 from bot.telegram import errors, ledger, updates
 from bot.telegram.callbacks import decode_offer, decode_reply
-from bot.telegram.conversation import Conversation, Conversations, Stored
+from bot.telegram.conversation import Conversations
 from bot.telegram.keyboards import checkin_markup
 from bot.telegram.preferences import Preferences
+from bot.telegram.record import Conversation, Stored
 
 logger = logging.getLogger(__name__)
 

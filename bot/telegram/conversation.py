@@ -1,21 +1,19 @@
-"""The per-chat conversation: its record in the session store and its one live message.
+"""The per-chat conversation: read, save and show its record (`record.py`) and live message.
 
-A `Conversation` is the engine's `Session` plus what the adapter needs to edit its one live
-message in place: that message's id and the language. It is stored as JSON text under a
-`SessionKey`. Every write is a compare-and-set against the store revision just read: when another
-process (or a double tap) won the race, `Conversations` reloads once and shows the current state,
-so an answer is never applied twice and nothing is overwritten blindly.
+A conversation's record is stored as JSON text under a `SessionKey`. Every write is a
+compare-and-set against the store revision just read: when another process (or a double tap)
+won the race, `Conversations` reloads once and shows the current state, so an answer is never
+applied twice and nothing is overwritten blindly. A step that goes into a new message is marked
+owed in its commit and cleared when that message is tracked, so that a redelivery after a kill
+in between shows it (`reshow`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 from telegram import Bot
 
 from bot.engine import machine
@@ -23,17 +21,13 @@ from bot.engine.errors import ConflictError, SessionOutdated
 from bot.engine.machine import Result, Step
 from bot.engine.models import KnowledgeBase
 from bot.engine.numbers import CountryNumbers
-from bot.engine.session import Session
 from bot.render import card_text
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram import errors, ledger
+from bot.telegram import errors
 from bot.telegram.keyboards import screen
+from bot.telegram.record import DEFAULT_LANGUAGE, Conversation, Stored
 
 logger = logging.getLogger(__name__)
-
-FORMAT = 2
-"""2 added `updates`; `_MIGRATIONS` upgrades older records."""
-DEFAULT_LANGUAGE = "en"
 
 LocalNumbers = Callable[[int], Awaitable[CountryNumbers | None]]
 """User id -> the emergency numbers of the user's country, if known."""
@@ -46,93 +40,6 @@ message, which the result then follows, so that the result stays the latest mess
 
 async def _no_local_numbers(user_id: int) -> CountryNumbers | None:
     return None
-
-
-class Conversation(BaseModel):
-    """One user's questionnaire in one chat, as stored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    format: int = Field(default=FORMAT, ge=1, le=FORMAT)
-    session: Session
-    message_id: int | None = None
-    """The message that shows the current question or result, edited in place."""
-    language: str = DEFAULT_LANGUAGE
-    updates: tuple[int, ...] = ()
-    """Ids of the last Telegram updates applied to this record, so a redelivery is skipped."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _migrate(cls, data: Any) -> Any:
-        version = data.get("format") if isinstance(data, dict) else None
-        if isinstance(version, int) and version >= 1:  # format 0 or less stays invalid
-            for step in _MIGRATIONS[version:]:
-                data = step(data)
-        return data
-
-    def stamped(self) -> Conversation:
-        """Return this record with the update being processed (`ledger.current_update`) added."""
-        return self.model_copy(update={"updates": ledger.remember(self.updates, ledger.stamp())})
-
-    def dump(self) -> str:
-        """Return the stored JSON: defaults left out to keep records small, `format` kept.
-
-        Loading always upgrades a record to FORMAT, so `format` equals its default here and
-        `exclude_defaults` drops it; it is put back first, so an old record is never misread.
-        """
-        body = self.model_dump_json(exclude_defaults=True)
-        return f'{{"format":{self.format},{body[1:]}'
-
-    @classmethod
-    def load(cls, text: str) -> Conversation:
-        """Return the conversation stored as `text`; the same text is parsed once (`_parsed`)."""
-        return _parsed(text)
-
-
-@functools.lru_cache(maxsize=256)
-def _parsed(text: str) -> Conversation:
-    """Parse a record; one update reads its record up to three times (ledger, handler, settle).
-
-    A `Conversation` is frozen, so the same object can be handed out again.
-    """
-    return Conversation.model_validate_json(text)
-
-
-_MIGRATIONS: list[Any] = [
-    lambda data: data,  # index 0 is no format: format 1 is the baseline
-    lambda data: {**data, "format": 2},  # 1 -> 2: no update ids were kept
-]
-"""Index N upgrades format N to N+1."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """What the store holds under one key, with the store revision to write against.
-
-    `conversation` is None when there is none (revision 0) or the record cannot be read (an old
-    or damaged record, which the next write replaces).
-    """
-
-    conversation: Conversation | None
-    revision: int
-
-    def adopting(self, pressed_id: int | None, *, revision: int) -> Stored:
-        """Take a pressed message newer than the tracked one, at the current revision, as live.
-
-        Only a crash between sending a new screen and recording its id leaves such a message
-        untracked (message ids only grow); without this its buttons would read as an old
-        screen's, and the user's answer as "moved on".
-        """
-        current = self.conversation
-        if (
-            current is None
-            or pressed_id is None
-            or current.message_id is None
-            or pressed_id <= current.message_id
-            or revision != current.session.rev
-        ):
-            return self
-        return Stored(current.model_copy(update={"message_id": pressed_id}), self.revision)
 
 
 class Conversations:
@@ -198,6 +105,17 @@ class Conversations:
         in_place: bool,
     ) -> None:
         """Save over `stored` with compare-and-set, then show `step`; a lost race reloads once."""
+        was_done = stored.conversation is not None and stored.conversation.session.done
+        new_result = step if isinstance(step, Result) and not was_done else None
+        # A step shown in a new message is tracked by a second write; until then it is owed.
+        # (A new result may go below a note, so it is owed too; the rare extra write is cheap.)
+        is_pending = (
+            not in_place
+            or conversation.message_id is None
+            or bool(step.cards)
+            or new_result is not None
+        )
+        conversation = conversation.model_copy(update={"is_screen_pending": is_pending})
         conversation = conversation.stamped()  # in the same write: a redelivery is recognised
         try:
             revision = await self.store.put(
@@ -212,8 +130,6 @@ class Conversations:
         logger.debug(
             "saved %s rev %d, session rev %d", key.render(), revision, conversation.session.rev
         )
-        was_done = stored.conversation is not None and stored.conversation.session.done
-        new_result = step if isinstance(step, Result) and not was_done else None
         if new_result is not None:
             language = conversation.language
             sent = [await note(bot, key, new_result, language) for note in self.before_result]
@@ -237,6 +153,33 @@ class Conversations:
             await self.restart_outdated(bot, key, conversation.language)
             return
         await self._show(bot, key, conversation, step, revision=stored.revision, in_place=in_place)
+
+    async def reshow(self, bot: Bot, key: SessionKey, *, pressed_id: int | None) -> None:
+        """Show the current step again for a redelivered update whose screen may be lost.
+
+        A kill between a commit and its reply leaves the change stored but never shown, and the
+        redelivery is skipped as applied. A screen owed in a new message (`is_screen_pending`)
+        is sent now, its cards first. A press on the live message gets that message edited to
+        the current step; when the first edit had gone out, Telegram answers "not modified"
+        and nothing changes.
+        """
+        stored = await self.get(key)
+        conversation = stored.conversation
+        if conversation is None:
+            return
+        is_pending = conversation.is_screen_pending
+        if not is_pending and (pressed_id is None or pressed_id != conversation.message_id):
+            return
+        try:
+            step = machine.last_step(self.kb, conversation.session)
+        except SessionOutdated:
+            return  # the next update restarts it politely
+        if is_pending:  # with the cards the step brought: first aid is never lost to a kill
+            logger.info("screen owed in %s: shown now", key.render())
+        elif step.cards:
+            return  # a step with cards went into a new message: the pressed one is older
+        revision = stored.revision
+        await self._show(bot, key, conversation, step, revision=revision, in_place=not is_pending)
 
     async def restart_outdated(self, bot: Bot, key: SessionKey, language: str) -> None:
         """Say that the questionnaire changed (a new knowledge base), then start again."""
@@ -264,14 +207,15 @@ class Conversations:
         shown = await errors.show_message(
             bot, chat_id=chat_id, old_id=old_id, text=text, markup=markup, in_place=in_place
         )
-        if shown != old_id:
+        if shown != old_id or conversation.is_screen_pending:
             await self._track(key, conversation, message_id=shown, revision=revision)
 
     async def _track(
         self, key: SessionKey, conversation: Conversation, *, message_id: int, revision: int
     ) -> None:
-        """Record the new live message; after a lost race the newer step tracks its own."""
-        tracked = conversation.model_copy(update={"message_id": message_id}).stamped()
+        """Record the live message, now shown; after a lost race the newer step tracks its own."""
+        shown = {"message_id": message_id, "is_screen_pending": False}
+        tracked = conversation.model_copy(update=shown).stamped()
         try:
             await self.store.put(key, tracked.dump(), expected_revision=revision)
         except ConflictError:

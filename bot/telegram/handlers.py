@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import CallbackQuery, Update
+from telegram import Bot, CallbackQuery, Update
 from telegram.ext import ContextTypes
 
 from bot import __version__
@@ -25,9 +25,10 @@ from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors, updates
 from bot.telegram.callbacks import Callback, apply_callback, decode_callback, decode_language
 from bot.telegram.checkins import cancel_checkin
-from bot.telegram.conversation import Conversations, Stored
+from bot.telegram.conversation import Conversations
 from bot.telegram.keyboards import forget_markup, language_markup
 from bot.telegram.preferences import Preferences
+from bot.telegram.record import Stored
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +226,20 @@ class QuestionnaireHandlers:
         await context.bot.send_message(key.chat_id, text)
         if has_session:
             await self.conversations.show_current(context.bot, key, stored, in_place=False)
+
+    async def on_redelivered(self, bot: Bot, update: Update) -> None:
+        """Show a redelivered update's screen again if the kill may have lost it.
+
+        `UpdateProcessor` skips an update its conversation record lists as applied, and calls
+        this instead (see `Conversations.reshow`).
+        """
+        if not updates.is_private(update) or update.effective_user is None:
+            return
+        query = update.callback_query
+        pressed = None
+        if query is not None and (query.data or "").startswith("q:"):
+            pressed = updates.pressed_id(query)
+        await self.conversations.reshow(bot, updates.key(update), pressed_id=pressed)
 
     # --- steps ----------------------------------------------------------------------------------
 

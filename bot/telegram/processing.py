@@ -4,7 +4,8 @@ Polling and the webhook hand every update to `process`, which
 1. takes the chat's lock (`bot/store/locks.py`), so one chat's updates never run side by side,
    in this process or, with Redis, in any other;
 2. judges the update against the ids its conversation record has applied (`ledger.py`): a
-   redelivered update changes nothing and sends nothing;
+   redelivered update changes nothing and sends nothing new; it only re-shows the current
+   screen when the reply may have been lost (`on_redelivered`: a kill after the commit);
 3. runs PTB's handlers with `ledger.current_update` set, so the record they write carries the id
    in the same compare-and-set as the change itself;
 4. retries a passing failure (store or network down) a few times under the lock, and says
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
@@ -37,14 +38,18 @@ from bot.store.cached import CachingStore, update_scope
 from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.store.locks import ChatLocks, LocalLocks
 from bot.telegram import ledger
-from bot.telegram.conversation import Conversation
 from bot.telegram.ledger import Verdict
+from bot.telegram.record import Conversation
 
 logger = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 RECENT = 4096
 """Update ids this process remembers as handled (redeliveries to the same process)."""
+RedeliveryHook = Callable[[Bot, Update], Awaitable[None]]
+"""Called for an update the conversation applied before (QuestionnaireHandlers.on_redelivered)."""
+RESHOW_ERRORS: tuple[type[BaseException], ...] = (TelegramError, *TRANSIENT_STORE_ERRORS)
+"""What may stop a screen from being shown again: not worth failing a redelivery for."""
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 """Pauses between the attempts at an update that failed for a passing reason (about 4 s)."""
 
@@ -109,8 +114,10 @@ class UpdateProcessor:
         locks: ChatLocks | None = None,
         delays: Sequence[float] = RETRY_DELAYS,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        on_redelivered: RedeliveryHook | None = None,
     ) -> None:
         self.application = application
+        self.on_redelivered = on_redelivered
         # The handlers read what the ledger's verdict read (bot/store/cached.py).
         self.store = store if isinstance(store, CachingStore) else CachingStore(store)
         self.locks = locks if locks is not None else LocalLocks()
@@ -172,6 +179,8 @@ class UpdateProcessor:
             failure = self._failed.pop(update.update_id, None)
             if failure is not None:  # it failed after its commit: report it now (see _report)
                 await self._report(update, failure)
+            else:
+                await self._reshow(update)
             return Outcome.DUPLICATE
         if verdict is Verdict.STALE:
             logger.info("update %d is older than its chat's last one: skipped", update.update_id)
@@ -225,6 +234,16 @@ class UpdateProcessor:
             return
         except TRANSIENT_STORE_ERRORS as error:  # a nicety: never fail the update on it
             logger.info("update %d not stamped: %s", update.update_id, type(error).__name__)
+
+    async def _reshow(self, update: Update) -> None:
+        """Let `on_redelivered` show a screen the kill may have lost; never fail the update."""
+        if self.on_redelivered is None:
+            return
+        try:
+            await self.on_redelivered(self.application.bot, update)
+        except RESHOW_ERRORS as error:
+            kind = type(error).__name__
+            logger.info("update %d: screen not shown again: %s", update.update_id, kind)
 
     async def _answer_only(self, update: Update) -> None:
         """Answer a skipped button press, so that the user's spinner stops."""

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.store.base import SessionStore
 from bot.store.locks import ChainedLocks, ChatLocks, LocalLocks, RedisLocks
 from bot.telegram.polling import PollingLoop, PollingOptions
-from bot.telegram.processing import AnyApplication, UpdateProcessor
+from bot.telegram.processing import AnyApplication, RedeliveryHook, UpdateProcessor
 from bot.telegram.webhook import serve_webhook
 
 logger = logging.getLogger(__name__)
@@ -40,14 +40,20 @@ async def serve(
     stop: asyncio.Event | None = None,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
     polling: PollingOptions | None = None,
+    on_redelivered: RedeliveryHook | None = None,
 ) -> None:
-    """Run `application` in the settings' mode until `stop` is set (default: a stop signal)."""
+    """Run `application` in the settings' mode until `stop` is set (default: a stop signal).
+
+    `on_redelivered` re-shows the screen of an update applied before (processing.py).
+    """
     async with _stop_event(stop) as stopping, _chat_locks(settings) as locks:
         try:
             async with application:
                 if application.post_init is not None:
                     await application.post_init(application)
-                processor = UpdateProcessor(application, store, locks=locks)
+                processor = UpdateProcessor(
+                    application, store, locks=locks, on_redelivered=on_redelivered
+                )
                 await application.start()
                 try:
                     await _receive(

@@ -21,8 +21,9 @@ from bot.engine.models import KnowledgeBase
 from bot.render import summary_text
 from bot.telegram import updates
 from bot.telegram.callbacks import SummaryRequest, decode_summary, encode_summary
-from bot.telegram.conversation import Conversation, Conversations
+from bot.telegram.conversation import Conversations
 from bot.telegram.preferences import Preferences
+from bot.telegram.record import Conversation
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from bot.observability import NO_CAUSE, Metrics
 from bot.ops.observer import Observer
 from bot.store.base import SessionKey
 from bot.store.sqlite import SqliteStore
-from bot.telegram.conversation import Conversation
+from bot.telegram.record import Conversation
 from tests.fakes.driver import ChatDriver
 from tests.ops.conftest import CHAT_ID
 from tests.ops.helpers import assert_labels_fixed, sample

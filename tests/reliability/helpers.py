@@ -17,7 +17,7 @@ from telegram import Update
 from bot.engine.errors import StoreError
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram.app import AnyApplication
-from bot.telegram.conversation import Conversation
+from bot.telegram.record import Conversation
 from tests.fakes.botapi import FakeBotApi
 from tests.shared import running as running  # re-exported: the tests import it from here
 

@@ -23,10 +23,10 @@ from bot.store.base import CHECKIN, PROFILE, SessionKey, SessionStore
 from bot.telegram import ledger
 from bot.telegram.app import AnyApplication, build_application
 from bot.telegram.checkins import CheckIn, CheckinScheduler
-from bot.telegram.conversation import Conversation
 from bot.telegram.country import PROMPT, PromptRecord
 from bot.telegram.ledger import Verdict
 from bot.telegram.processing import UpdateProcessor
+from bot.telegram.record import Conversation
 from bot.telegram.sweat import SCOPE, PlannerRecord
 from tests.engine.helpers import walk
 from tests.fakes.botapi import FakeBotApi

@@ -26,10 +26,10 @@ from bot.engine.models import KnowledgeBase
 from bot.store.base import PROFILE, SESSION
 from bot.store.memory import MemoryStore
 from bot.telegram.app import build_application
-from bot.telegram.conversation import Conversation
 from bot.telegram.intake import decode_body, parse_update, update_id_of
 from bot.telegram.preferences import Profile
 from bot.telegram.processing import Outcome, UpdateProcessor
+from bot.telegram.record import Conversation
 from bot.telegram.retry import RetryingRequest, RetryPolicy
 from bot.telegram.webhook import build_webhook_app
 from tests.fakes.botapi import FakeBotApi

@@ -7,8 +7,8 @@ import json
 from bot.engine import machine
 from bot.engine.models import KnowledgeBase
 from bot.telegram import ledger
-from bot.telegram.conversation import FORMAT, Conversation
 from bot.telegram.ledger import WINDOW, Verdict, judge, remember
+from bot.telegram.record import FORMAT, Conversation
 
 
 def test_remember_keeps_the_newest_ids_in_order_and_ignores_repeats() -> None:
@@ -44,7 +44,19 @@ def test_a_format_1_record_loads_with_no_update_ids_and_saves_as_the_current_for
 
     assert loaded.updates == ()
     assert loaded.message_id == 7
-    assert json.loads(loaded.dump())["format"] == FORMAT == 2
+    assert json.loads(loaded.dump())["format"] == FORMAT == 3
+
+
+def test_a_format_2_record_loads_with_its_screen_shown(kb: KnowledgeBase) -> None:
+    """Format 2 knew no owed screens: every screen of such a record had been shown."""
+    session, _ = machine.start(kb)
+    old = json.dumps({"format": 2, "session": json.loads(session.dump()), "updates": [5]})
+
+    loaded = Conversation.load(old)
+
+    assert not loaded.is_screen_pending
+    assert loaded.updates == (5,)
+    assert "is_screen_pending" not in loaded.dump()  # the default is left out of the record
 
 
 def test_a_record_of_format_0_or_a_future_format_does_not_load(kb: KnowledgeBase) -> None:

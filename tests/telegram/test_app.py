@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from bot.engine.models import KnowledgeBase
 from bot.store.memory import MemoryStore
 from bot.telegram import app as app_module
 from bot.telegram.app import ALLOWED_UPDATES, build_application, configure_logging, run_bot
+from bot.telegram.handlers import QuestionnaireHandlers
 
 TOKEN = "123:TEST-secret-part"
 
@@ -63,9 +65,10 @@ def test_run_bot_logs_one_line_with_version_mode_and_store_scheme_only(
     ran: list[Any] = []
 
     def fake_run(
-        loop: asyncio.AbstractEventLoop, app: Any, run_settings: Settings, *_: Any, **__: Any
+        loop: asyncio.AbstractEventLoop, parts: Any, run_settings: Settings, *_: Any, **__: Any
     ) -> None:
         """Stand in for serving: close the store and the loop as `serve` would."""
+        app = parts.application
         loop.run_until_complete(app.post_shutdown(app))
         loop.close()
         asyncio.set_event_loop(None)
@@ -87,18 +90,20 @@ def test_run_bot_logs_one_line_with_version_mode_and_store_scheme_only(
 
 
 def test_run_serves_in_the_settings_mode_and_closes_the_loop(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`_run` hands over to `serving.serve` (our own polling and webhook), not PTB's run_*."""
-    served: list[tuple[str, list[str]]] = []
+    served: list[tuple[str, list[str], Any]] = []
 
     async def fake_serve(app: Any, run_settings: Settings, store: Any, **options: Any) -> None:
-        served.append((run_settings.mode, options["allowed_updates"]))
+        served.append((run_settings.mode, options["allowed_updates"], options["on_redelivered"]))
 
     monkeypatch.setattr(app_module, "serve", fake_serve)
     loop = asyncio.new_event_loop()
+    handlers = QuestionnaireHandlers(kb, MemoryStore(), session_ttl=timedelta(hours=1))
+    parts = app_module.BotParts(object(), handlers)  # type: ignore[arg-type]
 
-    app_module._run(loop, object(), settings, MemoryStore())  # type: ignore[arg-type]
+    app_module._run(loop, parts, settings, MemoryStore())
 
-    assert served == [("polling", ALLOWED_UPDATES)]
+    assert served == [("polling", ALLOWED_UPDATES, handlers.on_redelivered)]
     assert loop.is_closed()

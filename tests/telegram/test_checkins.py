@@ -23,7 +23,7 @@ from bot.store.sqlite import SqliteStore
 from bot.telegram.app import AnyApplication, build_application
 from bot.telegram.callbacks import decode_offer, decode_reply, encode_offer, encode_reply
 from bot.telegram.checkins import CheckIn, CheckinScheduler
-from bot.telegram.conversation import Conversation
+from bot.telegram.record import Conversation
 from tests.engine.helpers import walk
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver

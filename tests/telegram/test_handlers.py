@@ -8,7 +8,7 @@ from bot.engine import machine
 from bot.engine.models import KnowledgeBase
 from bot.store.base import SessionKey
 from bot.store.memory import MemoryStore
-from bot.telegram.conversation import Conversation
+from bot.telegram.record import Conversation
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
 from tests.telegram.helpers import stored

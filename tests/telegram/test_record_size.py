@@ -6,7 +6,7 @@ import json
 
 from bot.engine.machine import Ask, answer, done, start
 from bot.engine.models import ChecklistQuestion, KnowledgeBase
-from bot.telegram.conversation import FORMAT, Conversation
+from bot.telegram.record import FORMAT, Conversation
 
 
 def finished(kb: KnowledgeBase, pick_last: bool) -> Conversation:

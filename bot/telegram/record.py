@@ -1,0 +1,116 @@
+"""The conversation record: what the store keeps for one user's questionnaire in one chat.
+
+A `Conversation` is the engine's `Session` plus what the adapter needs to edit its one live
+message in place (that message's id, the language), the ids of the updates applied to it (the
+ledger) and whether its latest screen is still owed. It is stored as JSON text, versioned by
+`format`, and older formats are upgraded on load. `Stored` is a record as read, with the store
+revision to write against. `conversation.py` reads, writes and shows them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.engine.session import Session
+from bot.telegram import ledger
+
+FORMAT = 3
+"""2 added `updates`, 3 `is_screen_pending`; `_MIGRATIONS` upgrades older records."""
+DEFAULT_LANGUAGE = "en"
+
+
+class Conversation(BaseModel):
+    """One user's questionnaire in one chat, as stored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: int = Field(default=FORMAT, ge=1, le=FORMAT)
+    session: Session
+    message_id: int | None = None
+    """The message that shows the current question or result, edited in place."""
+    language: str = DEFAULT_LANGUAGE
+    updates: tuple[int, ...] = ()
+    """Ids of the last Telegram updates applied to this record, so a redelivery is skipped."""
+    is_screen_pending: bool = False
+    """The step committed last is owed a new message that was not sent (and tracked) yet.
+
+    Set by the commit of a step that goes into a new message, cleared when that message is
+    tracked: a kill in between leaves it set, and the redelivered update sends the screen."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        version = data.get("format") if isinstance(data, dict) else None
+        if isinstance(version, int) and version >= 1:  # format 0 or less stays invalid
+            for step in _MIGRATIONS[version:]:
+                data = step(data)
+        return data
+
+    def stamped(self) -> Conversation:
+        """Return this record with the update being processed (`ledger.current_update`) added."""
+        return self.model_copy(update={"updates": ledger.remember(self.updates, ledger.stamp())})
+
+    def dump(self) -> str:
+        """Return the stored JSON: defaults left out to keep records small, `format` kept.
+
+        Loading always upgrades a record to FORMAT, so `format` equals its default here and
+        `exclude_defaults` drops it; it is put back first, so an old record is never misread.
+        """
+        body = self.model_dump_json(exclude_defaults=True)
+        return f'{{"format":{self.format},{body[1:]}'
+
+    @classmethod
+    def load(cls, text: str) -> Conversation:
+        """Return the conversation stored as `text`; the same text is parsed once (`_parsed`)."""
+        return _parsed(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Conversation:
+    """Parse a record; one update reads its record up to three times (ledger, handler, settle).
+
+    A `Conversation` is frozen, so the same object can be handed out again.
+    """
+    return Conversation.model_validate_json(text)
+
+
+_MIGRATIONS: list[Any] = [
+    lambda data: data,  # index 0 is no format: format 1 is the baseline
+    lambda data: {**data, "format": 2},  # 1 -> 2: no update ids were kept
+    lambda data: {**data, "format": 3},  # 2 -> 3: every screen had been shown
+]
+"""Index N upgrades format N to N+1."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the store holds under one key, with the store revision to write against.
+
+    `conversation` is None when there is none (revision 0) or the record cannot be read (an old
+    or damaged record, which the next write replaces).
+    """
+
+    conversation: Conversation | None
+    revision: int
+
+    def adopting(self, pressed_id: int | None, *, revision: int) -> Stored:
+        """Take a pressed message newer than the tracked one, at the current revision, as live.
+
+        Only a crash between sending a new screen and recording its id leaves such a message
+        untracked (message ids only grow); without this its buttons would read as an old
+        screen's, and the user's answer as "moved on".
+        """
+        current = self.conversation
+        if (
+            current is None
+            or pressed_id is None
+            or current.message_id is None
+            or pressed_id <= current.message_id
+            or revision != current.session.rev
+        ):
+            return self
+        return Stored(current.model_copy(update={"message_id": pressed_id}), self.revision)
