@@ -1,20 +1,51 @@
 """The questionnaire session: small, versioned JSON that the stores keep between steps.
 
-`format` is this model's own schema version. A new field bumps it and adds a step to
-`_MIGRATIONS`, so a session written by an older release is upgraded, never misread.
+`format` is this model's own schema version. A change to the stored JSON bumps it and adds a
+step to `_MIGRATIONS`, so a session written by an older release is upgraded, never misread.
+
+Stored JSON (format 2): the answers are one object, question id -> value, in the order they
+were answered; a value is an option (a string) or a checklist's ticked items (a list). An
+answer that is `partial` (a checklist cut short by an emergency tick, or skipped by
+`machine.start_at`) has its value wrapped as ``{"partial": value}``; no plain value is an
+object, so the wrapper cannot be misread::
+
+    "answers":{"cramp_now":"no","danger_signs":{"partial":["chest_pain"]}}
+
+An object holds each key once, which fits: a question is answered at most once in a session
+(`machine` asks only questions after the last one answered, and `back` drops the last answer),
+and the model rejects a second answer to one question (a JSON object with a key twice is read
+as its last value: only a hand-edited record has one).
+
+Format 1 stored the answers as a list, ten bytes more for every answer (close to a third of a
+finished session); such a session is upgraded on load::
+
+    "answers":[{"q":"cramp_now","v":"no"},{"q":"danger_signs","v":["chest_pain"],"partial":true}]
+
+Only the JSON is compact: in Python `answers` is the tuple of `Answer`s, `model_dump()` too.
+The partial flag sits inside the answers object (not in a list of its own beside it) so that a
+serializer of the one field suffices: a model serializer around every dump took twice the time.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.engine.errors import InvalidAnswer
 from bot.engine.models import KnowledgeBase, SingleQuestion
 from bot.engine.primitives import Slug
 
-FORMAT = 1
+FORMAT = 2
 
 
 class Answer(BaseModel):
@@ -28,18 +59,34 @@ class Answer(BaseModel):
     """A checklist cut short by an emergency tick: its unticked items stay unknown."""
 
 
+def _packed(answers: tuple[Answer, ...]) -> dict[str, Any]:
+    """Return the answers as stored: question id -> value, or {"partial": value}."""
+    return {a.q: {"partial": a.v} if a.partial else a.v for a in answers}
+
+
+PackedAnswers = Annotated[tuple[Answer, ...], PlainSerializer(_packed, when_used="json")]
+"""The answers, written to JSON as one object. The serializer sits on the type, not in a
+`field_serializer`: with that, pydantic no longer sees an empty tuple as the default, and
+`exclude_defaults` would write `"answers":{}` into every new session."""
+
+
 class Session(BaseModel):
     """Where one user is in the questionnaire."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: int = Field(ge=1, le=FORMAT)
-    """Schema version; written on every dump so that an old session is recognised."""
+    format: int = Field(ge=1, le=FORMAT, strict=True)
+    """Schema version; written on every dump so that an old session is recognised.
+
+    Strict: only a JSON integer is a version that `_migrate` acts on, so no other spelling
+    ("1", 1.0, true) can pass as a format without its migration.
+    """
     kb: str = Field(min_length=1)
     """Version of the knowledge base the answers belong to."""
     rev: int = Field(default=0, ge=0)
     """+1 on every step; buttons carry it so that a stale press is recognised."""
-    answers: tuple[Answer, ...] = ()
+    answers: PackedAnswers = ()
+    """In the order answered; each question at most once (stored as one JSON object)."""
     ticked: tuple[Slug, ...] = ()
     """Items ticked so far on the checklist being shown (not yet answers)."""
     done: bool = False
@@ -47,11 +94,36 @@ class Session(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _migrate(cls, data: Any) -> Any:
+        """Upgrade a session stored in an older format to the current one."""
         if isinstance(data, dict):
             version = data.get("format")
-            for step in _MIGRATIONS[version if isinstance(version, int) else FORMAT :]:
-                data = step(data)
+            # bool is an int in Python, and format 0 or less would run every step: neither
+            # may migrate into a valid session.
+            if isinstance(version, int) and not isinstance(version, bool) and version >= 1:
+                for step in _MIGRATIONS[version:]:
+                    data = step(data)
         return data
+
+    @field_validator("answers", mode="before")
+    @classmethod
+    def _unpack_answers(cls, value: Any, info: ValidationInfo) -> Any:
+        """Turn the stored object (question id -> value) into the list of answers."""
+        if isinstance(value, Mapping):  # also a dump read back with json.loads
+            return [_unpacked(q, v) for q, v in value.items()]
+        if info.mode == "json":
+            raise ValueError("answers are stored as an object: question id -> value")
+        return value  # Python: the engine's own `Answer`s
+
+    @field_validator("answers")
+    @classmethod
+    def _each_question_once(cls, answers: tuple[Answer, ...]) -> tuple[Answer, ...]:
+        # The stored JSON keys answers by question id: a second answer would be lost.
+        seen: set[str] = set()
+        for answer in answers:
+            if answer.q in seen:
+                raise ValueError(f"question {answer.q} is answered twice")
+            seen.add(answer.q)
+        return answers
 
     def findings(self, kb: KnowledgeBase) -> dict[str, str]:
         """Return every recorded finding (code -> value) in the order answered."""
@@ -78,5 +150,41 @@ class Session(BaseModel):
         return cls.model_validate_json(text)
 
 
-_MIGRATIONS: list[Any] = [lambda data: data]
-"""Index N upgrades format N to N+1; index 0 only exists so that format 1 is the baseline."""
+def _unpacked(question: str, value: Any) -> dict[str, Any]:
+    """Return one stored answer as `Answer` fields; the fields' own checks come after."""
+    if not isinstance(value, Mapping):
+        return {"q": question, "v": value}
+    if value.keys() != {"partial"}:
+        raise ValueError(f'answer {question} must be a value or {{"partial": value}}')
+    return {"q": question, "v": value["partial"], "partial": True}
+
+
+def _answers_as_object(data: dict[str, Any]) -> dict[str, Any]:
+    """1 -> 2: the list of {q, v, partial} becomes one object, q -> v or {"partial": v}.
+
+    Only the shape changes here; ids and values are validated after, by the current model.
+    """
+    listed = data.get("answers", [])
+    if not isinstance(listed, list | tuple):
+        # ValueError, not TypeError: pydantic turns only ValueError into a ValidationError.
+        raise ValueError("a format-1 session keeps its answers in a list")  # noqa: TRY004
+    answers: dict[str, Any] = {}
+    for index, item in enumerate(listed):
+        if not (
+            isinstance(item, dict)
+            and {"q", "v"} <= item.keys() <= {"q", "v", "partial"}
+            and isinstance(item["q"], str)
+            and isinstance(item.get("partial", False), bool)
+        ):
+            raise ValueError(f"format-1 answer {index} is not an object of q, v and partial")
+        if item["q"] in answers:
+            raise ValueError(f"question {item['q']} is answered twice")
+        answers[item["q"]] = {"partial": item["v"]} if item.get("partial") else item["v"]
+    return {**data, "format": 2, "answers": answers}
+
+
+_MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [
+    lambda data: data,  # index 0 is no format: format 1 is the baseline
+    _answers_as_object,
+]
+"""Index N upgrades format N to N+1 (stored JSON to stored JSON); `_migrate` runs the tail."""

@@ -65,15 +65,19 @@ def test_a_missing_or_impossible_format_is_rejected(payload: dict[str, object]) 
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "match"),
     [
-        {"format": FORMAT, "kb": "engine.1", "node_id": "now"},
-        {"format": FORMAT, "kb": "engine.1", "answers": [{"q": "now", "v": {}, "at": 1}]},
+        ({"format": FORMAT, "kb": "engine.1", "node_id": "now"}, "extra"),
+        ({"format": FORMAT, "kb": "engine.1", "answers": {}, "skipped": ["now"]}, "extra"),
+        (
+            {"format": 1, "kb": "engine.1", "answers": [{"q": "now", "v": "no", "at": 1}]},
+            "not an object of q, v and partial",
+        ),
     ],
-    ids=["session", "answer"],
+    ids=["session", "session-beside-answers", "format-1-answer"],
 )
-def test_unknown_fields_are_rejected(payload: dict[str, object]) -> None:
-    with pytest.raises(ValidationError, match="extra"):
+def test_unknown_fields_are_rejected(payload: dict[str, object], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
         Session.load(json.dumps(payload))
 
 
@@ -82,9 +86,11 @@ def test_unknown_fields_are_rejected(payload: dict[str, object]) -> None:
     [
         {"format": FORMAT, "kb": ""},
         {"format": FORMAT, "kb": "engine.1", "rev": -1},
-        {"format": FORMAT, "kb": "engine.1", "answers": [{"q": "Not A Slug", "v": {}}]},
+        {"format": FORMAT, "kb": "engine.1", "answers": {"Not A Slug": "no"}},
+        {"format": FORMAT, "kb": "engine.1", "answers": {"now": {}}},
+        {"format": 1, "kb": "engine.1", "answers": [{"q": "Not A Slug", "v": {}}]},
     ],
-    ids=["empty-kb", "negative-rev", "bad-question-id"],
+    ids=["empty-kb", "negative-rev", "bad-question-id", "bad-value", "format-1-bad-answer"],
 )
 def test_invalid_values_are_rejected(payload: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
