@@ -16,6 +16,7 @@ The baselines get the same scripts and make the same calls per update.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from functools import cache
@@ -26,7 +27,7 @@ from bot.engine.models import ChecklistQuestion, KnowledgeBase
 from bot.engine.session import Session
 from bot.render import shows_local_number, welcome_text
 from bot.telegram.callbacks import apply_callback, decode_callback
-from bot.telegram.keyboards import screen
+from bot.telegram.keyboards import callback_data, screen
 
 START = "/start"
 LANGUAGE = "en"
@@ -65,7 +66,7 @@ def is_plain(step: Step) -> bool:
 def buttons(kb: KnowledgeBase, step: Ask, ticks: int) -> list[str]:
     """Return the data of the buttons a user may press: answers, ticks, Done (not Back)."""
     _, markup = screen(kb, step, LANGUAGE)
-    data = [str(button.callback_data) for row in markup.inline_keyboard for button in row]
+    data = callback_data(markup)
     wanted = [item for item in data if ":a" in item]
     if isinstance(step.question, ChecklistQuestion):
         ticked = [item for item in data if ":t" in item and ticks < MAX_TICKS]
@@ -134,7 +135,7 @@ def first_screen() -> Screen:
     kb = knowledge_base()
     _, step = start(kb)
     text, markup = screen(kb, step, LANGUAGE)
-    return Screen(text, markup.to_dict())
+    return Screen(text, json.loads(markup))
 
 
 def welcome() -> str:

@@ -4,9 +4,11 @@
   or one that breaks what the handlers rely on, becomes an empty update with its id, instead of
   failing the whole batch again and again (which would stop the bot). PTB's own `get_updates`
   parses the batch in one go and raises on the first bad update.
-* `edit_text` edits a message's text and keyboard and returns nothing: PTB's `edit_message_text`
-  builds a `Message` (keyboard included) from the copy Telegram sends back, which the bot never
-  reads; on a button press that was 6 % of the CPU (docs/performance.md).
+* `edit_text` edits a message's text and keyboard and returns nothing, and `send_text` sends one
+  and returns its id only: PTB's `edit_message_text` and `send_message` build a `Message`
+  (keyboard included) from the copy Telegram sends back, which the bot never reads; on a button
+  press that was 6 % of the CPU (docs/performance.md). Both take a keyboard as a PTB object or
+  as JSON text (`keyboards.KeyboardJson`), which PTB sends as it is.
 Both send exactly the calls PTB's methods send.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram._utils.types import JSONDict, ODVInput, TimePeriod
+from telegram.error import TelegramError
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
 
@@ -91,7 +94,12 @@ class CrampBot(ExtBot[None]):
         return update
 
     async def edit_text(
-        self, chat_id: int, message_id: int, text: str, *, markup: InlineKeyboardMarkup | None
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        markup: InlineKeyboardMarkup | str | None,
     ) -> None:
         """Edit the text and keyboard of message `message_id`; ignore the message sent back."""
         data: JSONDict = {
@@ -101,3 +109,14 @@ class CrampBot(ExtBot[None]):
             "reply_markup": markup,
         }
         await self._post("editMessageText", data)
+
+    async def send_text(
+        self, chat_id: int, text: str, *, markup: InlineKeyboardMarkup | str | None
+    ) -> int:
+        """Send `text` with `markup` to `chat_id`; return the new message's id."""
+        data: JSONDict = {"chat_id": chat_id, "text": text, "reply_markup": markup}
+        result: Any = await self._post("sendMessage", data)
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        if type(message_id) is not int:
+            raise TelegramError("sendMessage answered without a message id")
+        return message_id

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, InlineKeyboardMarkup, Update
+from telegram import Bot, Update
 from telegram.error import BadRequest
 
 from bot.telegram.client import CrampBot
+from bot.telegram.keyboards import Markup, as_object
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ async def show_message(
     chat_id: int,
     old_id: int | None,
     text: str,
-    markup: InlineKeyboardMarkup | None,
+    markup: Markup | None,
     in_place: bool,
 ) -> int:
     """Show `text` by editing `old_id` (in place) or as a new message; return the id showing it."""
@@ -55,7 +56,7 @@ async def show_message(
 
 
 async def edit_or_send(
-    bot: Bot, *, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    bot: Bot, *, chat_id: int, message_id: int, text: str, markup: Markup | None
 ) -> int:
     """Edit message `message_id` to show `text`; return the id of the message showing it now."""
     try:
@@ -66,31 +67,41 @@ async def edit_or_send(
         if not is_gone(error):
             raise
         logger.info("message %d in chat %d cannot be edited; sending anew", message_id, chat_id)
-        sent = await bot.send_message(chat_id, text, reply_markup=markup)
-        return sent.message_id
+        return await send_text(bot, chat_id=chat_id, text=text, markup=markup)
     return message_id
 
 
 async def edit_text(
-    bot: Bot, *, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    bot: Bot, *, chat_id: int, message_id: int, text: str, markup: Markup | None
 ) -> None:
     """Edit a message's text and buttons, without building the copy Telegram sends back."""
     if isinstance(bot, CrampBot):  # the bot `build_application` makes
         await bot.edit_text(chat_id, message_id, text, markup=markup)
     else:
         await bot.edit_message_text(
-            text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=None if markup is None else as_object(markup),
         )
 
 
+async def send_text(bot: Bot, *, chat_id: int, text: str, markup: Markup | None) -> int:
+    """Send `text` with `markup` as a new message; return its id."""
+    if isinstance(bot, CrampBot):
+        return await bot.send_text(chat_id, text, markup=markup)
+    reply_markup = None if markup is None else as_object(markup)
+    sent = await bot.send_message(chat_id, text, reply_markup=reply_markup)
+    return sent.message_id
+
+
 async def send_replacing(
-    bot: Bot, *, chat_id: int, old_id: int | None, text: str, markup: InlineKeyboardMarkup | None
+    bot: Bot, *, chat_id: int, old_id: int | None, text: str, markup: Markup | None
 ) -> int:
     """Send `text` as a new message and take the buttons off `old_id`; return the new id."""
     if old_id is not None:  # first, so that the new message is the latest one in the chat
         await retire_keyboard(bot, chat_id=chat_id, message_id=old_id)
-    sent = await bot.send_message(chat_id, text, reply_markup=markup)
-    return sent.message_id
+    return await send_text(bot, chat_id=chat_id, text=text, markup=markup)
 
 
 async def retire_keyboard(bot: Bot, *, chat_id: int, message_id: int) -> None:

@@ -2,9 +2,17 @@
 
 Options go one per row: labels can be long and the bot is used one-handed, often in a hurry.
 Every label comes from the knowledge base; every callback datum from `callbacks.py`.
+
+A question's or result's keyboard goes out with every press, so it is written straight as the
+JSON text the Bot API takes (`KeyboardJson`), which PTB sends as it is: building PTB button
+objects and serialising them again cost about a tenth of a press's CPU (docs/performance.md).
+The rarer keyboards (check-in, /forget, /language) stay PTB objects. `Markup` is either.
 """
 
 from __future__ import annotations
+
+import json
+from typing import NewType
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -26,12 +34,42 @@ from bot.telegram.callbacks import (
     encode_summary,
 )
 
-Rows = list[list[InlineKeyboardButton]]
+KeyboardJson = NewType("KeyboardJson", str)
+"""An inline keyboard as the Bot API's JSON text: {"inline_keyboard": [[{"text", ...}]]}."""
+Markup = InlineKeyboardMarkup | KeyboardJson
+Button = tuple[str, str]
+"""A button's label and callback data."""
+Rows = list[list[Button]]
+
+
+def keyboard_json(rows: Rows) -> KeyboardJson:
+    """Return `rows` of callback buttons as the Bot API's JSON text (as PTB would send them)."""
+    keyboard = [[{"text": label, "callback_data": data} for label, data in row] for row in rows]
+    return KeyboardJson(json.dumps({"inline_keyboard": keyboard}))
+
+
+def as_object(markup: Markup) -> InlineKeyboardMarkup:
+    """Return `markup` as a PTB object (for a bot that is not `CrampBot`)."""
+    if isinstance(markup, InlineKeyboardMarkup):
+        return markup
+    rows = json.loads(markup)["inline_keyboard"]
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in rows
+        ]
+    )
+
+
+def callback_data(markup: Markup) -> list[str]:
+    """Return the callback data of every button of `markup`, row by row."""
+    rows = as_object(markup).inline_keyboard
+    return [str(button.callback_data) for row in rows for button in row]
 
 
 def screen(
     kb: KnowledgeBase, step: Step, language: str, *, local: CountryNumbers | None = None
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> tuple[str, KeyboardJson]:
     """Return the text and the buttons that show `step` (`local`: the user's country)."""
     if isinstance(step, Result):
         text = result_text(kb, step, language, local=local)
@@ -39,7 +77,7 @@ def screen(
     return question_text(kb, step, language), question_markup(kb, step, language)
 
 
-def question_markup(kb: KnowledgeBase, step: Ask, language: str) -> InlineKeyboardMarkup:
+def question_markup(kb: KnowledgeBase, step: Ask, language: str) -> KeyboardJson:
     """Return one button per option (or ticked/unticked item, then Done), then Back/Restart."""
     if isinstance(step.question, ChecklistQuestion):
         rows = _checklist_rows(kb, step, language)
@@ -51,27 +89,19 @@ def question_markup(kb: KnowledgeBase, step: Ask, language: str) -> InlineKeyboa
     navigation = [_plain(kb, "restart", revision=step.revision, language=language)]
     if step.can_go_back:
         navigation.insert(0, _plain(kb, "back", revision=step.revision, language=language))
-    return InlineKeyboardMarkup([*rows, navigation])
+    return keyboard_json([*rows, navigation])
 
 
-def result_markup(kb: KnowledgeBase, result: Result, language: str) -> InlineKeyboardMarkup:
+def result_markup(kb: KnowledgeBase, result: Result, language: str) -> KeyboardJson:
     """Return [Why?] [Summary] [Restart] under a result, then a row per check-in offered."""
     why = _plain(kb, "why", revision=result.revision, language=language)
-    summary = InlineKeyboardButton(
-        kb.text("summary", language),
-        callback_data=encode_summary(SummaryRequest(result.revision)),
-    )
+    summary = (kb.text("summary", language), encode_summary(SummaryRequest(result.revision)))
     offers = [
-        [
-            InlineKeyboardButton(
-                kb.text(f"checkin_offer_{offer}", language),
-                callback_data=encode_offer(result.revision, offer),
-            )
-        ]
+        [(kb.text(f"checkin_offer_{offer}", language), encode_offer(result.revision, offer))]
         for offer in followup.offers(kb, result)
     ]
     restart = _plain(kb, "restart", revision=result.revision, language=language)
-    return InlineKeyboardMarkup([[why, summary, restart], *offers])
+    return keyboard_json([[why, summary, restart], *offers])
 
 
 def checkin_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
@@ -88,10 +118,14 @@ def checkin_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
 
 def forget_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
     """Return the /forget confirmation: [Yes, delete] [No, keep]."""
-    yes = _button(kb.text("forget_yes", language), Callback("forget_yes"))
-    return InlineKeyboardMarkup(
-        [[yes, _button(kb.text("forget_no", language), Callback("forget_no"))]]
-    )
+    actions: tuple[Action, ...] = ("forget_yes", "forget_no")
+    buttons = [
+        InlineKeyboardButton(
+            kb.text(action, language), callback_data=encode_callback(Callback(action))
+        )
+        for action in actions
+    ]
+    return InlineKeyboardMarkup([buttons])
 
 
 def language_markup(kb: KnowledgeBase) -> InlineKeyboardMarkup:
@@ -120,10 +154,10 @@ def _checklist_rows(kb: KnowledgeBase, step: Ask, language: str) -> Rows:
 
 def _plain(
     kb: KnowledgeBase, action: Action, *, revision: int, language: str, text_key: str = ""
-) -> InlineKeyboardButton:
+) -> Button:
     """Return a button without index; its label is the kb text `text_key` (default: action)."""
     return _button(kb.text(text_key or action, language), Callback(action, revision))
 
 
-def _button(label: str, callback: Callback) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=encode_callback(callback))
+def _button(label: str, callback: Callback) -> Button:
+    return label, encode_callback(callback)

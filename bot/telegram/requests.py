@@ -1,11 +1,11 @@
-"""The Bot API request chain the bot runs on: retries, rate limits and screened updates.
+"""The Bot API request chain the bot runs on: retries and rate limits.
 
-Outside in: `RetryingRequest` (retry what is safe, honour 429), `UpdateScreen` (every update in a
-getUpdates answer parses), `RateLimitedRequest` (about 30 messages/s in all, 1/s per chat), then
-the transport that does the I/O (HTTPXRequest unless another is given, e.g. `AiohttpRequest`).
-`build_application` builds one chain for the bot's calls and one for the long poll (a transport
-of its own, as in PTB's builder): retries and the screen matter to both, and the limiter lets
-getUpdates through untouched.
+Outside in: `RetryingRequest` (retry what is safe, honour 429), `RateLimitedRequest` (about 30
+messages/s in all, 1/s per chat), then the transport that does the I/O (HTTPXRequest unless
+another is given, e.g. `AiohttpRequest`). `build_application` builds one chain for the bot's
+calls and one for the long poll (a transport of its own, as in PTB's builder): retries matter to
+both, and the limiter lets getUpdates through untouched. Unreadable updates in a getUpdates
+answer are dealt with where they are parsed, one by one (`CrampBot.get_updates`).
 
 With a Redis store (several workers may share it) the limiter keeps its pace in that Redis, so
 the limits hold for all workers together (shared_ratelimit.py); otherwise it paces this process.
@@ -17,7 +17,6 @@ from __future__ import annotations
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
-from bot.telegram.intake import UpdateScreen
 from bot.telegram.ratelimit import Pacer, RateLimitedRequest, RateLimiter
 from bot.telegram.retry import RetryingRequest
 
@@ -29,7 +28,7 @@ SHARED_SCHEMES = frozenset({"redis", "rediss"})
 def reliable_request(settings: Settings, transport: BaseRequest | None = None) -> BaseRequest:
     """Return the request chain around `transport` (a pooled HTTPXRequest by default)."""
     inner = transport if transport is not None else HTTPXRequest(connection_pool_size=POOL_SIZE)
-    return RetryingRequest(UpdateScreen(RateLimitedRequest(inner, rate_limiter(settings))))
+    return RetryingRequest(RateLimitedRequest(inner, rate_limiter(settings)))
 
 
 def rate_limiter(settings: Settings) -> Pacer:

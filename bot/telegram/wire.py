@@ -1,6 +1,6 @@
 """What the request wrappers read off one Bot API call: its method, its chat, a flood wait.
 
-`RetryingRequest`, `RateLimitedRequest` and `UpdateScreen` sit between PTB and the HTTP transport,
+`RetryingRequest` and `RateLimitedRequest` sit between PTB and the HTTP transport,
 where a call is a URL, a `RequestData` and a raw `(status, body)` answer. The URL holds the bot
 token, so these helpers return the method name only and nothing here ever logs a URL.
 """

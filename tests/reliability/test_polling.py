@@ -16,7 +16,6 @@ from bot.config import Settings
 from bot.engine.models import KnowledgeBase
 from bot.store.memory import MemoryStore
 from bot.telegram.app import ALLOWED_UPDATES, AnyApplication, build_application
-from bot.telegram.intake import UpdateScreen
 from bot.telegram.polling import PollingLoop, PollingOptions, watermark
 from bot.telegram.processing import UpdateProcessor
 from bot.telegram.retry import RetryingRequest, RetryPolicy
@@ -47,7 +46,7 @@ async def polled_app(
     settings: Settings, kb: KnowledgeBase, gated: GatedStore, api: FakeBotApi
 ) -> AsyncIterator[AnyApplication]:
     # The production chain, minus the limiter; retries pause for milliseconds only.
-    request = RetryingRequest(UpdateScreen(api), policy=RetryPolicy(base_delay=0.001))
+    request = RetryingRequest(api, policy=RetryPolicy(base_delay=0.001))
     async with running(build_application(settings, kb, gated, request=request)) as app:
         yield app
 
