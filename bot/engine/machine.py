@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.engine.conditions import Context, findings_in, holds, maybe
+from bot.engine.conditions import Context, holds, maybe
 from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished, SessionOutdated
 from bot.engine.models import (
     UNKNOWN,
@@ -28,6 +28,7 @@ from bot.engine.scoring import (
     rank_causes,
     select_advice,
     triage,
+    triage_level,
 )
 from bot.engine.session import FORMAT, Answer, Session
 
@@ -92,7 +93,7 @@ def start_at(kb: KnowledgeBase, question_id: str) -> tuple[Session, Step]:
     )
     session = Session(format=FORMAT, kb=kb.version, answers=skipped)
     findings = session.findings(kb)
-    if triage(kb, findings)[0] is Level.EMERGENCY or _next_question(kb, session) is None:
+    if triage_level(kb, findings) is Level.EMERGENCY or _next_question(kb, session) is None:
         session = session.model_copy(update={"done": True})
     return session, current_step(kb, session)
 
@@ -164,7 +165,7 @@ def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Sessio
         ticked = tuple(i.finding for i in question.items if i.finding in {*ticked, code})
     before = _with_ticks(kb, session)
     updated = session.model_copy(update={"ticked": ticked, "rev": session.rev + 1})
-    if triage(kb, _with_ticks(kb, updated))[0] is Level.EMERGENCY:
+    if triage_level(kb, _with_ticks(kb, updated)) is Level.EMERGENCY:
         partial = Answer(q=question.id, v=ticked, partial=True)
         updated = session.model_copy(
             update={
@@ -217,7 +218,7 @@ def _advance(kb: KnowledgeBase, session: Session, recorded: Answer) -> tuple[Ses
         update={"answers": (*session.answers, recorded), "ticked": (), "rev": session.rev + 1}
     )
     findings = updated.findings(kb)
-    level = triage(kb, findings)[0]
+    level = triage_level(kb, findings)
     question = None if level is Level.EMERGENCY else _next_question(kb, updated, findings, level)
     if question is None:
         updated = updated.model_copy(update={"done": True})
@@ -237,7 +238,7 @@ def _next_question(
     findings = session.findings(kb) if findings is None else findings
     answered = {answer.q for answer in session.answers}
     last = max((i for i, q in enumerate(kb.questions) if q.id in answered), default=-1)
-    level = triage(kb, findings)[0] if level is None else level
+    level = triage_level(kb, findings) if level is None else level
     context = Context(answers=findings, patterns=kb.patterns, level=level)
     ahead = kb.questions[last + 1 :]
     open_findings = frozenset(code for question in ahead for code in question.findings)
@@ -254,10 +255,11 @@ def _can_raise_level(
     kb: KnowledgeBase, question: Question, context: Context, open_findings: frozenset[str]
 ) -> bool:
     """Tell whether some rule above the current level reads this question and could fire."""
-    asked = set(question.findings)
+    asked = question.findings
+    reads = kb.rule_reads
     return any(
         Level.from_code(rule.level) > context.level
-        and asked & findings_in(rule.when, kb.patterns)
+        and not reads[rule.id].isdisjoint(asked)
         and maybe(rule.when, context, open_findings) is not False
         for rule in kb.rules
     )

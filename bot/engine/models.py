@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from bot.engine.condition_models import Condition
-from bot.engine.primitives import Frozen, LevelCode, Slug, Text, localize
+from bot.engine.primitives import Frozen, Level, LevelCode, Slug, Text, localize
 
 REQUIRED_TEXTS = (
     "not_sure",
@@ -207,6 +207,18 @@ class KnowledgeBase(Frozen):
     @cached_property
     def finding_by_code(self) -> dict[str, Finding]:
         return {finding.code: finding for finding in self.findings}
+
+    @cached_property
+    def rules_by_urgency(self) -> tuple[Rule, ...]:
+        """The rules, most urgent level first (file order within a level)."""
+        return tuple(sorted(self.rules, key=lambda rule: -Level.from_code(rule.level)))
+
+    @cached_property
+    def rule_reads(self) -> dict[str, frozenset[str]]:
+        """Rule id -> the finding codes its condition reads (named patterns followed)."""
+        from bot.engine.conditions import findings_in  # conditions imports this module
+
+        return {rule.id: frozenset(findings_in(rule.when, self.patterns)) for rule in self.rules}
 
     def finding(self, code: str) -> Finding:
         return self.finding_by_code[code]

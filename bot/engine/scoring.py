@@ -37,7 +37,10 @@ def _context(kb: KnowledgeBase, answers: Mapping[str, str]) -> Context:
 def _evidence(
     kb: KnowledgeBase, rule_or_signal: Rule | Signal, answers: Mapping[str, str]
 ) -> dict[str, str]:
-    codes = findings_in(rule_or_signal.when, kb.patterns)
+    if isinstance(rule_or_signal, Rule):
+        codes = kb.rule_reads[rule_or_signal.id]
+    else:
+        codes = frozenset(findings_in(rule_or_signal.when, kb.patterns))
     return {code: answers[code] for code in answers if code in codes and answers[code] != UNKNOWN}
 
 
@@ -51,6 +54,19 @@ def triage(kb: KnowledgeBase, answers: Mapping[str, str]) -> tuple[Level, tuple[
     )
     level = max((Level.from_code(hit.rule.level) for hit in hits), default=Level.SELF_CARE)
     return level, hits
+
+
+def triage_level(kb: KnowledgeBase, answers: Mapping[str, str]) -> Level:
+    """Return the most urgent level any rule forces: `triage`'s level, without the hits.
+
+    The rules are tried most urgent first, so the first that holds decides; this runs on
+    every press, `triage` only for a result.
+    """
+    context = _context(kb, answers)
+    for rule in kb.rules_by_urgency:
+        if holds(rule.when, context):
+            return Level.from_code(rule.level)
+    return Level.SELF_CARE
 
 
 def rank_causes(kb: KnowledgeBase, answers: Mapping[str, str]) -> tuple[CauseScore, ...]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from bot.engine.condition_models import FindingIs
+from bot.engine.conditions import findings_in
 from bot.engine.models import UNKNOWN, KnowledgeBase, Signal
 from bot.engine.primitives import Level
 from bot.engine.scoring import (
@@ -17,8 +19,9 @@ from bot.engine.scoring import (
     rank_causes,
     select_advice,
     triage,
+    triage_level,
 )
-from tests.engine.helpers import walk
+from tests.engine.helpers import fact_sets, real_kb, walk
 
 
 def _advice_ids(
@@ -224,3 +227,21 @@ def test_result_names_red_flags_answered_not_sure(kb: KnowledgeBase) -> None:
     result = walk(kb, {"pain": UNKNOWN, "duration": UNKNOWN}).result
 
     assert result.unsure == ("pain",)
+
+
+_REAL_KB = real_kb()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(facts=fact_sets(_REAL_KB))
+def test_triage_level_is_the_level_of_triage_on_any_facts(facts: dict[str, str]) -> None:
+    """The per-press shortcut (most urgent rule first) never disagrees with the full triage."""
+    assert triage_level(_REAL_KB, facts) == triage(_REAL_KB, facts)[0]
+
+
+def test_the_rules_a_rule_reads_are_those_of_its_condition() -> None:
+    for rule in _REAL_KB.rules:
+        assert _REAL_KB.rule_reads[rule.id] == findings_in(rule.when, _REAL_KB.patterns)
+    levels = [Level.from_code(rule.level) for rule in _REAL_KB.rules_by_urgency]
+    assert levels == sorted(levels, reverse=True)
+    assert sorted(r.id for r in _REAL_KB.rules_by_urgency) == sorted(r.id for r in _REAL_KB.rules)
