@@ -131,11 +131,23 @@ class Metrics:
         )
 
     def _zero(self) -> None:
-        """Create every labelled series at 0, so dashboards and rate() see them from the start."""
-        for kind in UPDATE_KINDS:
-            self.handler_seconds.labels(kind=kind)
-            for outcome in OUTCOMES:
-                self.updates.labels(kind=kind, outcome=outcome)
+        """Create every labelled series at 0, so dashboards and rate() see them from the start.
+
+        The series counted on every update are kept by label, so that the hot path skips
+        prometheus-client's label lookup (a lock and a validation per call).
+        """
+        self._handler_seconds = {
+            kind: self.handler_seconds.labels(kind=kind) for kind in UPDATE_KINDS
+        }
+        self._updates = {
+            (kind, outcome): self.updates.labels(kind=kind, outcome=outcome)
+            for kind in UPDATE_KINDS
+            for outcome in OUTCOMES
+        }
+        self._store_seconds = {
+            operation: self.store_seconds.labels(operation=operation)
+            for operation in STORE_OPERATIONS
+        }
         for level in self.levels:
             self.results.labels(level=level)
         for cause in self.causes:
@@ -143,14 +155,12 @@ class Metrics:
         for kind in API_ERROR_KINDS:
             self.api_errors.labels(kind=kind)
             self.api_retries.labels(kind=kind)
-        for operation in STORE_OPERATIONS:
-            self.store_seconds.labels(operation=operation)
 
     def record_update(self, kind: str, *, seconds: float, is_error: bool) -> None:
         """Count one handled update of `kind` and how long its handlers took."""
         label = pick(kind, UPDATE_KINDS)
-        self.updates.labels(kind=label, outcome="error" if is_error else "ok").inc()
-        self.handler_seconds.labels(kind=label).observe(seconds)
+        self._updates[label, "error" if is_error else "ok"].inc()
+        self._handler_seconds[label].observe(seconds)
 
     def record_result(self, result: Result) -> None:
         """Count a result by its level and top cause (never its answers)."""
@@ -168,7 +178,8 @@ class Metrics:
     def record_store(self, operation: str, *, seconds: float, error: str | None = None) -> None:
         """Observe one store call; `error` is `conflict` or `error` when it failed."""
         label = pick(operation, STORE_OPERATIONS)
-        self.store_seconds.labels(operation=label).observe(seconds)
+        timed = self._store_seconds.get(label) or self.store_seconds.labels(operation=label)
+        timed.observe(seconds)
         if error is not None:
             self.store_errors.labels(operation=label, kind=pick(error, STORE_ERROR_KINDS)).inc()
 
