@@ -1,0 +1,90 @@
+"""`CrampBot`'s own calls: a keyboard given as JSON text goes out exactly as a PTB object would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import TelegramError
+from telegram.request import BaseRequest
+
+from bot.telegram.app import AnyApplication
+from bot.telegram.client import CrampBot
+from bot.telegram.keyboards import as_object, callback_data, keyboard_json
+from tests.fakes.botapi import FakeBotApi
+
+CHAT = 4242
+ROWS = [[("Yes, right now", "q:0:a0")], [("Back", "q:0:b"), ("Restart", "q:0:r")]]
+
+
+@pytest.fixture
+def bot(app: AnyApplication, api: FakeBotApi) -> CrampBot:
+    api.register_chat(CHAT, first_name="Alex")
+    assert isinstance(app.bot, CrampBot)
+    return app.bot
+
+
+async def test_send_text_returns_the_id_and_the_keyboard_arrives_whole(
+    bot: CrampBot, api: FakeBotApi
+) -> None:
+    message_id = await bot.send_text(CHAT, "Is it cramping now?", markup=keyboard_json(ROWS))
+
+    sent = api.latest_message(CHAT, with_keyboard=True)
+    assert sent is not None
+    assert sent.message_id == message_id
+    assert sent.text == "Is it cramping now?"
+    buttons = [
+        [(b["text"], b["callback_data"]) for b in row]
+        for row in sent.reply_markup["inline_keyboard"]
+    ]
+    assert buttons == [[tuple(button) for button in row] for row in ROWS]
+
+
+async def test_a_json_keyboard_and_the_same_ptb_keyboard_are_the_same_on_the_wire(
+    bot: CrampBot, api: FakeBotApi
+) -> None:
+    as_json = keyboard_json(ROWS)
+    as_ptb = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in ROWS]
+    )
+    first = await bot.send_text(CHAT, "Q", markup=as_json)
+    second = await bot.send_text(CHAT, "Q", markup=as_ptb)
+
+    assert api.messages[CHAT, first].reply_markup == api.messages[CHAT, second].reply_markup
+    assert as_object(as_json) == as_ptb
+    assert callback_data(as_json) == ["q:0:a0", "q:0:b", "q:0:r"]
+    assert json.loads(as_json) == as_ptb.to_dict()
+
+
+async def test_edit_text_with_the_same_json_keyboard_is_not_modified(
+    bot: CrampBot, api: FakeBotApi
+) -> None:
+    """Telegram refuses an edit that changes nothing; a redelivery's re-show relies on it."""
+    message_id = await bot.send_text(CHAT, "Q", markup=keyboard_json(ROWS))
+
+    with pytest.raises(TelegramError, match=r"(?i)message is not modified"):
+        await bot.edit_text(CHAT, message_id, "Q", markup=keyboard_json(ROWS))
+
+
+class AnswersTrue(BaseRequest):
+    """A transport whose every call is answered `{"ok": true, "result": true}`."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+    async def do_request(self, *args: object, **kwargs: object) -> tuple[int, bytes]:
+        return 200, b'{"ok": true, "result": true}'
+
+
+async def test_send_text_refuses_an_answer_without_a_message_id() -> None:
+    """A broken server or proxy answering sendMessage without a message is an error, not 0."""
+    bot = CrampBot("123:TEST", request=AnswersTrue(), get_updates_request=AnswersTrue())
+
+    with pytest.raises(TelegramError, match="without a message id"):
+        await bot.send_text(CHAT, "Q", markup=None)
