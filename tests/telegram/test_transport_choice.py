@@ -1,6 +1,6 @@
 """CRAMPCHECK_HTTP picks the Bot API transport under the request chain: aiohttp unless told httpx.
 
-The chain's wrappers (retries, rate limits, update screen, call counting) each keep the request
+The chain's wrappers (retries, rate limits, call counting) each keep the request
 they wrap in `inner`; the transport is the innermost one. getUpdates has a transport of its own.
 """
 
