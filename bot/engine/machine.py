@@ -111,9 +111,7 @@ def current_step(
 def last_step(kb: KnowledgeBase, session: Session) -> Step:
     """Return the current step with the cards the last answer brought, to show it again.
 
-    Earlier findings are taken without the last answer and without ticks, so a card may come
-    again that a tick had brought: showing first aid twice beats losing it.
-    """
+    Earlier findings leave out the last answer and all ticks: first aid twice beats none."""
     earlier = session.model_copy(update={"answers": session.answers[:-1], "ticked": ()})
     return current_step(kb, session, before=_with_ticks(kb, earlier))
 

@@ -228,17 +228,12 @@ class QuestionnaireHandlers:
             await self.conversations.show_current(context.bot, key, stored, in_place=False)
 
     async def on_redelivered(self, bot: Bot, update: Update) -> None:
-        """Show a redelivered update's screen again if the kill may have lost it.
-
-        `UpdateProcessor` skips an update its conversation record lists as applied, and calls
-        this instead (see `Conversations.reshow`).
-        """
+        """Show the screen of an update applied before, which a kill may have lost (`reshow`)."""
         if not updates.is_private(update) or update.effective_user is None:
             return
         query = update.callback_query
-        pressed = None
-        if query is not None and (query.data or "").startswith("q:"):
-            pressed = updates.pressed_id(query)
+        is_question = query is not None and (query.data or "").startswith("q:")
+        pressed = updates.pressed_id(query) if query is not None and is_question else None
         await self.conversations.reshow(bot, updates.key(update), pressed_id=pressed)
 
     # --- steps ----------------------------------------------------------------------------------

@@ -177,10 +177,8 @@ class UpdateProcessor:
         if verdict is Verdict.DUPLICATE:
             logger.info("update %d was applied before: skipped", update.update_id)
             failure = self._failed.pop(update.update_id, None)
-            if failure is not None:  # it failed after its commit: report it now (see _report)
-                await self._report(update, failure)
-            else:
-                await self._reshow(update)
+            # Failed after its commit: report it now (see _report); else re-show what it owed.
+            await (self._reshow(update) if failure is None else self._report(update, failure))
             return Outcome.DUPLICATE
         if verdict is Verdict.STALE:
             logger.info("update %d is older than its chat's last one: skipped", update.update_id)
@@ -237,13 +235,11 @@ class UpdateProcessor:
 
     async def _reshow(self, update: Update) -> None:
         """Let `on_redelivered` show a screen the kill may have lost; never fail the update."""
-        if self.on_redelivered is None:
-            return
         try:
-            await self.on_redelivered(self.application.bot, update)
+            if self.on_redelivered is not None:
+                await self.on_redelivered(self.application.bot, update)
         except RESHOW_ERRORS as error:
-            kind = type(error).__name__
-            logger.info("update %d: screen not shown again: %s", update.update_id, kind)
+            logger.info("update %d not shown again: %s", update.update_id, type(error).__name__)
 
     async def _answer_only(self, update: Update) -> None:
         """Answer a skipped button press, so that the user's spinner stops."""
