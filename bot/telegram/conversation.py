@@ -115,7 +115,8 @@ class Conversations:
             or bool(step.cards)
             or new_result is not None
         )
-        conversation = conversation.model_copy(update={"is_screen_pending": is_pending})
+        owed = {"is_screen_pending": is_pending, "floor_id": None}
+        conversation = conversation.model_copy(update=owed)
         conversation = conversation.stamped()  # in the same write: a redelivery is recognised
         try:
             revision = await self.store.put(
@@ -176,6 +177,9 @@ class Conversations:
             return  # the next update restarts it politely
         if is_pending:  # with the cards the step brought: first aid is never lost to a kill
             logger.info("screen owed in %s: shown now", key.render())
+            # A first copy may have gone out before the kill: presses on it count too.
+            floor = conversation.message_id or 0
+            conversation = conversation.model_copy(update={"floor_id": floor})
         elif step.cards:
             return  # a step with cards went into a new message: the pressed one is older
         revision = stored.revision

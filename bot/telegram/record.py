@@ -19,7 +19,7 @@ from bot.engine.session import Session
 from bot.telegram import ledger
 
 FORMAT = 3
-"""2 added `updates`, 3 `is_screen_pending`; `_MIGRATIONS` upgrades older records."""
+"""2 added `updates`, 3 `is_screen_pending` and `floor_id`; `_MIGRATIONS` upgrades older ones."""
 DEFAULT_LANGUAGE = "en"
 
 
@@ -40,6 +40,13 @@ class Conversation(BaseModel):
 
     Set by the commit of a step that goes into a new message, cleared when that message is
     tracked: a kill in between leaves it set, and the redelivered update sends the screen."""
+    floor_id: int | None = None
+    """Set when an owed screen was sent again: the message that showed the step before it.
+
+    The kill may have come after the first copy went out, so a press on any message newer than
+    this one, at the current revision, is a press on a copy of the current step (`adopting`).
+    0 when no message came before; None (the rule without re-sends): newer than `message_id`.
+    A commit clears it."""
 
     @model_validator(mode="before")
     @classmethod
@@ -98,19 +105,19 @@ class Stored:
     revision: int
 
     def adopting(self, pressed_id: int | None, *, revision: int) -> Stored:
-        """Take a pressed message newer than the tracked one, at the current revision, as live.
+        """Take a pressed message newer than the floor, at the current revision, as live.
 
         Only a crash between sending a new screen and recording its id leaves such a message
-        untracked (message ids only grow); without this its buttons would read as an old
-        screen's, and the user's answer as "moved on".
+        untracked (message ids only grow), or the first copy of a screen sent again after such
+        a crash (`floor_id`); without this its buttons would read as an old screen's, and the
+        user's answer as "moved on".
         """
         current = self.conversation
-        if (
-            current is None
-            or pressed_id is None
-            or current.message_id is None
-            or pressed_id <= current.message_id
-            or revision != current.session.rev
-        ):
+        if current is None or pressed_id is None or current.message_id is None:
+            return self
+        floor = current.message_id if current.floor_id is None else current.floor_id
+        if pressed_id == current.message_id or pressed_id <= floor:
+            return self
+        if revision != current.session.rev:
             return self
         return Stored(current.model_copy(update={"message_id": pressed_id}), self.revision)

@@ -43,9 +43,14 @@ def message_update(api: FakeBotApi, text: str, *, chat_id: int = CHAT) -> dict[s
     return {"update_id": api.next_update_id(), "message": message}
 
 
-def press_update(api: FakeBotApi, data: str, *, chat_id: int = CHAT) -> dict[str, Any]:
-    """Return a button press on the chat's latest keyboard (or latest message)."""
-    sent = api.latest_message(chat_id, with_keyboard=True) or api.latest_message(chat_id)
+def press_update(
+    api: FakeBotApi, data: str, *, chat_id: int = CHAT, message_id: int | None = None
+) -> dict[str, Any]:
+    """Return a button press on message `message_id`, by default the latest with a keyboard."""
+    if message_id is not None:
+        sent = api.messages.get((chat_id, message_id))
+    else:
+        sent = api.latest_message(chat_id, with_keyboard=True) or api.latest_message(chat_id)
     assert sent is not None, "the bot has shown no message to press on"
     query = {
         "id": api.new_callback_query_id(),

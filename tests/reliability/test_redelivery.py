@@ -45,9 +45,11 @@ class Bot:
     async def handle(self, update: dict[str, Any]) -> Outcome:
         return await self.processor.process(parse(self.app, update))
 
-    async def killed_after_commit(self, update: dict[str, Any], *, nth_put: int = 1) -> None:
-        """Handle `update` but stop it dead once its `nth_put` store write has committed."""
-        self.gated.hold(nth_put, after=True)
+    async def killed_after_commit(
+        self, update: dict[str, Any], *, nth_put: int = 1, committed: bool = True
+    ) -> None:
+        """Handle `update` but stop it dead at its `nth_put` store write (after its commit)."""
+        self.gated.hold(nth_put, after=committed)
         task = asyncio.create_task(self.handle(update))
         await wait_until(self.gated.held.is_set)
         task.cancel()  # the kill: nothing after the commit happens
@@ -158,3 +160,29 @@ async def test_a_redelivery_of_a_finished_update_shows_nothing_new(
     assert len(api.messages) == messages
     assert api.latest_message(CHAT, with_keyboard=True) == screen
     assert json.dumps(screen.reply_markup if screen else None).count("q:1:") > 0
+
+
+async def test_a_press_on_the_first_copy_of_a_screen_sent_again_is_taken(
+    bot: Bot, api: FakeBotApi, store: SessionStore
+) -> None:
+    """Killed after the question went out but before it was recorded: it is sent again, and a
+    press on either copy is an answer, not "moved on"."""
+    start = message_update(api, "/start")
+    await bot.killed_after_commit(start, nth_put=2, committed=False)  # the put recording it
+    first = api.latest_message(CHAT, with_keyboard=True)
+    assert first is not None
+    await bot.handle(start)  # redelivered: the question again, recorded this time
+    second = api.latest_message(CHAT, with_keyboard=True)
+    assert second is not None
+    assert second.message_id > first.message_id
+
+    press = press_update(api, "q:0:a1", message_id=first.message_id)
+    outcome = await bot.handle(press)
+
+    stored = await conversation(store)
+    assert stored is not None
+    assert outcome is Outcome.DONE
+    assert len(stored.session.answers) == 1
+    assert stored.message_id == first.message_id  # the pressed copy is the live one now
+    assert stored.floor_id is None  # the answer's commit ends the allowance
+    assert not api.calls_to("answerCallbackQuery")[-1].params.get("text")  # not "moved on"
