@@ -122,9 +122,10 @@ def _step(
     question: Question | None,
     *,
     before: dict[str, str] | None,
+    findings: dict[str, str] | None = None,
 ) -> Step:
-    """Return the step that shows `question` (None: the result) for `session`."""
-    findings = _with_ticks(kb, session)
+    """Return the step that shows `question` (None: the result); `findings`: with ticks."""
+    findings = _with_ticks(kb, session) if findings is None else findings
     cards = _new_cards(kb, before, findings) if before is not None else ()
     if question is None:  # done, or (not reached: _advance marks such sessions done) no question
         return _result(kb, session, findings, cards)
@@ -220,7 +221,7 @@ def _advance(kb: KnowledgeBase, session: Session, recorded: Answer) -> tuple[Ses
     question = None if level is Level.EMERGENCY else _next_question(kb, updated, findings, level)
     if question is None:
         updated = updated.model_copy(update={"done": True})
-    return updated, _step(kb, updated, question, before=before)
+    return updated, _step(kb, updated, question, before=before, findings=findings)
 
 
 def _next_question(
@@ -234,12 +235,12 @@ def _next_question(
     `findings` and `level` are the session's, when the caller has worked them out already.
     """
     findings = session.findings(kb) if findings is None else findings
-    answered = {answer.q for answer in session.answers}
-    last = max((i for i, q in enumerate(kb.questions) if q.id in answered), default=-1)
+    index = kb.question_index
+    last = max((index.get(answer.q, -1) for answer in session.answers), default=-1)
     level = triage_level(kb, findings) if level is None else level
     context = Context(answers=findings, patterns=kb.patterns, level=level)
     ahead = kb.questions[last + 1 :]
-    open_findings = frozenset(code for question in ahead for code in question.findings)
+    open_findings = kb.findings_from[last + 1]
     for question in ahead:
         if question.ask_if is not None and not holds(question.ask_if, context):
             continue
@@ -253,10 +254,9 @@ def _can_raise_level(
     kb: KnowledgeBase, question: Question, context: Context, open_findings: frozenset[str]
 ) -> bool:
     """Tell whether some rule above the current level reads this question and could fire."""
-    asked = question.findings
-    reads = kb.rule_reads
+    asked, reads, levels = question.findings, kb.rule_reads, kb.rule_level
     return any(
-        Level.from_code(rule.level) > context.level
+        levels[rule.id] > context.level
         and not reads[rule.id].isdisjoint(asked)
         and maybe(rule.when, context, open_findings) is not False
         for rule in kb.rules

@@ -214,6 +214,24 @@ class KnowledgeBase(Frozen):
         return tuple(sorted(self.rules, key=lambda rule: -Level.from_code(rule.level)))
 
     @cached_property
+    def rule_level(self) -> dict[str, Level]:
+        """Rule id -> the level the rule forces."""
+        return {rule.id: Level.from_code(rule.level) for rule in self.rules}
+
+    @cached_property
+    def question_index(self) -> dict[str, int]:
+        """Question id -> its place in `questions` (the order they are asked in)."""
+        return {question.id: index for index, question in enumerate(self.questions)}
+
+    @cached_property
+    def findings_from(self) -> tuple[frozenset[str], ...]:
+        """Index i -> the finding codes of the questions from the i-th on (one more: none)."""
+        found: list[frozenset[str]] = [frozenset()]
+        for question in reversed(self.questions):
+            found.append(found[-1] | frozenset(question.findings))
+        return tuple(reversed(found))
+
+    @cached_property
     def rule_reads(self) -> dict[str, frozenset[str]]:
         """Rule id -> the finding codes its condition reads (named patterns followed)."""
         from bot.engine.conditions import findings_in  # conditions imports this module
