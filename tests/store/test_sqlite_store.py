@@ -202,3 +202,38 @@ async def test_deletes_erase_expired_rows_too(open_sqlite: OpenSqlite, db_path: 
     assert await store.delete_user(9) == 0
     assert await store.delete(KEY) is False
     assert await count_rows(db_path) == 0
+
+
+async def test_a_put_while_another_connection_holds_the_write_lock_waits_off_the_loop(
+    open_sqlite: OpenSqlite, db_path: Path
+) -> None:
+    """The loop's own connection never waits for a lock: the put goes to aiosqlite's thread,
+    which waits for the lock, and the loop stays free meanwhile."""
+    store = await open_sqlite()
+    await store.put(KEY, DATA, expected_revision=0)
+    async with aiosqlite.connect(db_path, isolation_level=None) as other:
+        await other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        put = asyncio.create_task(store.put(KEY, '{"mine": 1}', expected_revision=1))
+        longest = 0.0
+        for _ in range(20):  # the loop keeps running while the put waits
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            longest = max(longest, time.monotonic() - before)
+        assert not put.done()
+        assert await store.get(KEY) == Record(1, DATA)  # reads need no lock in WAL mode
+        await other.execute("COMMIT")
+        revision = await asyncio.wait_for(put, timeout=5)
+
+    assert longest < 1.0  # never blocked for the busy timeout (5 s)
+    assert revision == 2
+    assert await store.get(KEY) == Record(2, '{"mine": 1}')
+
+
+async def test_a_memory_database_is_served_by_aiosqlite_alone() -> None:
+    """ ":memory:" is one database per connection: a second one would see none of its rows."""
+    store = await SqliteStore.open(":memory:")
+    try:
+        await store.put(KEY, DATA, expected_revision=0)
+        assert await store.get(KEY) == Record(1, DATA)
+    finally:
+        await store.close()
