@@ -8,9 +8,10 @@ SQLite's write lock makes atomic across connections and processes.
 thread: each is one point statement by primary key on a WAL file, 10-20 us of SQLite work, while
 handing it to aiosqlite's worker thread and back costs about 50 us more per call
 (`bench/store_calls.py`). That connection never waits for a lock (busy timeout 0): when another
-process holds the write lock, the call goes to aiosqlite, which waits up to `BUSY_TIMEOUT_MS` off
-the loop. An automatic WAL checkpoint (every 1,000 pages written) can still hold the loop for
-the time of one checkpoint. Every other call goes through aiosqlite.
+process holds the write lock, the call goes to aiosqlite, which waits for it (5 s at most) off
+the loop. That connection never checkpoints the WAL either (a checkpoint syncs the file): every
+`CHECKPOINT_EVERY` of its puts, one passive checkpoint runs through aiosqlite, off the loop.
+Every other call goes through aiosqlite. The SQL itself is in `sqlite_sql.py`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.engine.errors import ConflictError
+from bot.store import sqlite_sql as sql
 from bot.store.base import (
     Record,
     SessionKey,
@@ -37,91 +39,8 @@ from bot.store.base import (
 
 logger = logging.getLogger(__name__)
 
-# How long a connection waits for another process's write lock before failing.
-BUSY_TIMEOUT_MS = 5000
-
-# WAL lets readers run beside the single writer. synchronous=NORMAL skips the fsync per commit:
-# a committed put survives a crash of the bot process (the failure we design for) and only the
-# last commits can be lost if the whole machine loses power, which a triage session tolerates.
-_PRAGMAS = (
-    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-)
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS sessions (
-        key TEXT PRIMARY KEY,
-        user_id INTEGER NOT NULL,
-        revision INTEGER NOT NULL,
-        data TEXT NOT NULL,
-        updated_at REAL NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id)",
-    # Durable schedules (follow-up check-ins): no TTL, removed by unschedule or delete_user.
-    """CREATE TABLE IF NOT EXISTS schedule (
-        key TEXT PRIMARY KEY,
-        chat_id INTEGER NOT NULL,
-        user_id INTEGER NOT NULL,
-        scope TEXT NOT NULL,
-        due_at REAL NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS schedule_due_at ON schedule (due_at)",
-    "CREATE INDEX IF NOT EXISTS schedule_user_id ON schedule (user_id)",
-)
-
-# A row is live unless updated_at + ttl < now, i.e. unless updated_at < :cutoff. Without a TTL
-# :cutoff is NULL, so `(:cutoff IS NULL OR updated_at >= :cutoff)` holds for every row.
-_SELECT = """
-    SELECT revision, data FROM sessions
-    WHERE key = :key AND (:cutoff IS NULL OR updated_at >= :cutoff)
-"""
-# Insert, or take over the key only when the row there has expired.
-_INSERT = """
-    INSERT INTO sessions (key, user_id, revision, data, updated_at)
-    VALUES (:key, :user_id, 1, :data, :now)
-    ON CONFLICT (key) DO UPDATE SET
-        user_id = excluded.user_id,
-        revision = 1,
-        data = excluded.data,
-        updated_at = excluded.updated_at
-    WHERE sessions.updated_at < :cutoff
-    RETURNING revision
-"""
-_UPDATE = """
-    UPDATE sessions SET revision = revision + 1, data = :data, updated_at = :now
-    WHERE key = :key AND revision = :expected AND (:cutoff IS NULL OR updated_at >= :cutoff)
-    RETURNING revision
-"""
-# Deletes take expired rows too (erasure means erasure) but report only the live ones.
-_DELETE = """
-    DELETE FROM sessions WHERE key = :key
-    RETURNING (:cutoff IS NULL OR updated_at >= :cutoff)
-"""
-_DELETE_USER = """
-    DELETE FROM sessions WHERE user_id = :user_id
-    RETURNING (:cutoff IS NULL OR updated_at >= :cutoff)
-"""
-_SCHEDULE = """
-    INSERT INTO schedule (key, chat_id, user_id, scope, due_at)
-    VALUES (:key, :chat_id, :user_id, :scope, :due_at)
-    ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at
-"""
-_UNSCHEDULE = "DELETE FROM schedule WHERE key = :key"
-_UNSCHEDULE_USER = "DELETE FROM schedule WHERE user_id = :user_id"
-_DUE = """
-    SELECT chat_id, user_id, scope, due_at FROM schedule WHERE due_at <= :now
-    ORDER BY due_at, key LIMIT :limit
-"""
-_COUNT = "SELECT count(*) FROM sessions WHERE (:cutoff IS NULL OR updated_at >= :cutoff)"
-_PURGE = "DELETE FROM sessions WHERE updated_at < :cutoff"
-# One page of a scope's live rows, by key: `:after` is the last key seen, `:end` the scope's
-# upper bound (";" follows ":" in ASCII), so the primary key index serves it.
-_SCAN = """
-    SELECT key, revision, data FROM sessions
-    WHERE key > :after AND key < :end AND (:cutoff IS NULL OR updated_at >= :cutoff)
-    ORDER BY key LIMIT :limit
-"""
-SCAN_PAGE = 500
+CHECKPOINT_EVERY = 500
+"""Puts on the loop's connection between two WAL checkpoints (about 500 pages of WAL)."""
 
 
 class SqliteStore:
@@ -134,9 +53,12 @@ class SqliteStore:
         ttl_seconds: float | None,
         clock: Callable[[], float],
         direct: sqlite3.Connection | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
     ) -> None:
         self._db = connection
         self._direct = direct
+        self._checkpoint_every = checkpoint_every
+        self._puts_since_checkpoint = 0
         """The loop thread's own connection to the same file, for `get` and `put` (see above)."""
         self._ttl = check_ttl(ttl_seconds)
         self._clock = clock
@@ -157,7 +79,7 @@ class SqliteStore:
         # isolation_level=None: autocommit, so no transaction stays open between calls.
         connection = await aiosqlite.connect(location, isolation_level=None)
         try:
-            for statement in (*_PRAGMAS, *_SCHEMA):
+            for statement in (*sql.PRAGMAS, *sql.SCHEMA):
                 await connection.execute_fetchall(statement)
         except BaseException:
             await connection.close()
@@ -169,7 +91,7 @@ class SqliteStore:
 
     async def get(self, key: SessionKey) -> Record | None:
         """Return the live record under `key`, or None."""
-        rows = await self._point(_SELECT, self._params(key=key.render()))
+        rows = await self._point(sql.SELECT, self._params(key=key.render()))
         row = next(iter(rows), None)
         return None if row is None else Record(int(row[0]), str(row[1]))
 
@@ -179,10 +101,11 @@ class SqliteStore:
         params = self._params(
             key=key.render(), user_id=key.user_id, data=data, expected=expected_revision
         )
-        statement = _INSERT if expected_revision == 0 else _UPDATE
+        statement = sql.INSERT if expected_revision == 0 else sql.UPDATE
         # RETURNING yields a row only when the row was written: one statement, still one
         # autocommitted statement (so one commit) per put.
         changed = len(await self._point(statement, params))
+        await self._checkpoint_now_and_then()
         if changed != 1:
             current = await self.get(key)
             actual = None if current is None else current.revision
@@ -194,48 +117,48 @@ class SqliteStore:
 
     async def delete(self, key: SessionKey) -> bool:
         """Remove the record under `key`, expired or not; return whether a live one was there."""
-        rows = await self._db.execute_fetchall(_DELETE, self._params(key=key.render()))
+        rows = await self._db.execute_fetchall(sql.DELETE, self._params(key=key.render()))
         return any(row[0] for row in rows)
 
     async def delete_user(self, user_id: int) -> int:
         """Erase every record and schedule of `user_id`; return how many records were live."""
         # Schedules first: should the second statement fail, no check-in outlives its erasure.
-        await self._db.execute_fetchall(_UNSCHEDULE_USER, {"user_id": user_id})
-        rows = await self._db.execute_fetchall(_DELETE_USER, self._params(user_id=user_id))
+        await self._db.execute_fetchall(sql.UNSCHEDULE_USER, {"user_id": user_id})
+        rows = await self._db.execute_fetchall(sql.DELETE_USER, self._params(user_id=user_id))
         return sum(1 for row in rows if row[0])
 
     async def schedule(self, key: SessionKey, due_at: float) -> None:
         """Make `key` due at `due_at`, replacing an earlier due time."""
         params = {"key": key.render(), "chat_id": key.chat_id, "user_id": key.user_id}
         await self._db.execute_fetchall(
-            _SCHEDULE, {**params, "scope": key.scope, "due_at": check_due_at(due_at)}
+            sql.SCHEDULE, {**params, "scope": key.scope, "due_at": check_due_at(due_at)}
         )
 
     async def unschedule(self, key: SessionKey) -> bool:
         """Remove the schedule of `key`; return whether there was one."""
-        async with self._db.execute(_UNSCHEDULE, {"key": key.render()}) as cursor:
+        async with self._db.execute(sql.UNSCHEDULE, {"key": key.render()}) as cursor:
             return cursor.rowcount == 1
 
     async def due(self, now: float, limit: int = 100) -> list[tuple[SessionKey, float]]:
         """Return up to `limit` schedules due at or before `now`, oldest first."""
-        rows = await self._db.execute_fetchall(_DUE, {"now": now, "limit": check_limit(limit)})
+        rows = await self._db.execute_fetchall(sql.DUE, {"now": now, "limit": check_limit(limit)})
         return [(SessionKey(int(row[0]), int(row[1]), str(row[2])), float(row[3])) for row in rows]
 
     async def scan(self, scope: str) -> AsyncIterator[Record]:
         """Yield every live record of `scope`, a page at a time: no cursor stays open."""
         after, end = f"{check_scope(scope)}:", f"{scope};"
         while True:
-            params = self._params(after=after, end=end, limit=SCAN_PAGE)
-            rows = list(await self._db.execute_fetchall(_SCAN, params))
+            params = self._params(after=after, end=end, limit=sql.SCAN_PAGE)
+            rows = list(await self._db.execute_fetchall(sql.SCAN, params))
             for row in rows:
                 yield Record(int(row[1]), str(row[2]))
-            if len(rows) < SCAN_PAGE:
+            if len(rows) < sql.SCAN_PAGE:
                 return
             after = str(rows[-1][0])
 
     async def count(self) -> int:
         """Return the number of live records."""
-        async with self._db.execute(_COUNT, self._params()) as cursor:
+        async with self._db.execute(sql.COUNT, self._params()) as cursor:
             row = await cursor.fetchone()
         return 0 if row is None else int(row[0])
 
@@ -243,7 +166,7 @@ class SqliteStore:
         """Delete every expired row; return how many went."""
         if self._ttl is None:
             return 0
-        async with self._db.execute(_PURGE, self._params()) as cursor:
+        async with self._db.execute(sql.PURGE, self._params()) as cursor:
             purged = cursor.rowcount
         logger.info("purged %d expired sessions", purged)
         return purged
@@ -253,6 +176,18 @@ class SqliteStore:
         if self._direct is not None:
             self._direct.close()
         await self._db.close()
+
+    async def _checkpoint_now_and_then(self) -> None:
+        """Fold the WAL into the file every `checkpoint_every` puts, in aiosqlite's thread.
+
+        PASSIVE never waits for readers or writers; what it cannot fold now, a later one does.
+        """
+        if self._direct is None:
+            return  # aiosqlite's connection checkpoints by itself
+        self._puts_since_checkpoint += 1
+        if self._puts_since_checkpoint >= self._checkpoint_every:
+            self._puts_since_checkpoint = 0
+            await self._db.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def _point(self, statement: str, params: dict[str, object]) -> list[sqlite3.Row]:
         """Run a point statement on the loop's connection, or through aiosqlite if it is locked.
@@ -284,7 +219,7 @@ _LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _connect_direct(location: str) -> sqlite3.Connection:
-    """Open the loop thread's connection: autocommit, no waiting for locks, no fsync per commit.
+    """Open the loop thread's connection: autocommit, never waiting for a lock, never syncing.
 
     The file is in WAL mode already (set through aiosqlite); synchronous is per connection.
     """
@@ -292,6 +227,7 @@ def _connect_direct(location: str) -> sqlite3.Connection:
     try:
         direct.execute("PRAGMA busy_timeout = 0")
         direct.execute("PRAGMA synchronous = NORMAL")
+        direct.execute("PRAGMA wal_autocheckpoint = 0")  # see `_checkpoint_now_and_then`
     except BaseException:
         direct.close()
         raise

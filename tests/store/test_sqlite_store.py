@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 import textwrap
 import time
@@ -237,3 +238,31 @@ async def test_a_memory_database_is_served_by_aiosqlite_alone() -> None:
         assert await store.get(KEY) == Record(1, DATA)
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(("checkpoint_every", "is_bounded"), [(10, True), (10_000, False)])
+async def test_the_wal_is_folded_into_the_file_every_so_many_puts(
+    db_path: Path, checkpoint_every: int, is_bounded: bool
+) -> None:
+    """The loop's connection never checkpoints; the store does, off the loop, every N puts."""
+    opened = await SqliteStore.open(db_path)
+    await opened.close()  # the file, its table and WAL mode
+    connection = await aiosqlite.connect(db_path, isolation_level=None)
+    direct = sqlite3.connect(db_path, isolation_level=None)
+    direct.execute("PRAGMA wal_autocheckpoint = 0")
+    store = SqliteStore(
+        connection,
+        ttl_seconds=None,
+        clock=time.time,
+        direct=direct,
+        checkpoint_every=checkpoint_every,
+    )
+    try:
+        revision = await store.put(KEY, DATA, expected_revision=0)
+        for _ in range(300):  # each put writes at least one 4 KiB page to the WAL
+            revision = await store.put(KEY, "x" * 3000, expected_revision=revision)
+        wal_pages = db_path.with_name(db_path.name + "-wal").stat().st_size // 4096
+    finally:
+        await store.close()
+
+    assert (wal_pages < 60) is is_bounded  # folded every 10 puts, or grown past 300 pages
