@@ -199,7 +199,8 @@ class SqliteStore:
             try:
                 return self._direct.execute(statement, params).fetchall()
             except sqlite3.OperationalError as error:
-                if getattr(error, "sqlite_errorcode", None) not in _LOCKED:
+                code = getattr(error, "sqlite_errorcode", None)
+                if code is None or code & 0xFF not in _LOCKED:  # extended codes: busy too
                     raise
         # One round trip to aiosqlite's thread (execute + fetch + close would be three).
         return list(await self._db.execute_fetchall(statement, params))
