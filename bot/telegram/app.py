@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from aiohttp import web
 from telegram import BotCommand, Update
@@ -64,22 +64,22 @@ class BotParts:
     handlers: QuestionnaireHandlers
 
 
-def build_application(
-    settings: Settings,
-    kb: KnowledgeBase,
-    store: SessionStore,
-    *,
-    request: BaseRequest | None = None,
-    checkins: CheckinScheduler | None = None,
-    observer: Observer | None = None,
-) -> AnyApplication:
-    """Return the application; `request` replaces PTB's HTTP client (tests pass a fake).
+class BuildOptions(TypedDict, total=False):
+    """What `build_application` and `build_bot` take besides settings, kb and store."""
 
-    `checkins` sends the follow-up check-ins; tests pass one with a fake clock. `observer`
-    adds metrics and the /healthz + /metrics server (bot/ops/observer.py).
-    """
-    parts = build_bot(settings, kb, store, request=request, checkins=checkins, observer=observer)
-    return parts.application
+    request: BaseRequest | None
+    """Replaces PTB's HTTP client (tests pass a fake)."""
+    checkins: CheckinScheduler | None
+    """Sends the follow-up check-ins; tests pass one with a fake clock."""
+    observer: Observer | None
+    """Adds metrics and the /healthz + /metrics server (bot/ops/observer.py)."""
+
+
+def build_application(
+    settings: Settings, kb: KnowledgeBase, store: SessionStore, **options: Unpack[BuildOptions]
+) -> AnyApplication:
+    """Return the application (see `BuildOptions`)."""
+    return build_bot(settings, kb, store, **options).application
 
 
 def build_bot(
@@ -91,7 +91,7 @@ def build_bot(
     checkins: CheckinScheduler | None = None,
     observer: Observer | None = None,
 ) -> BotParts:
-    """Return the application with its handlers; the arguments are `build_application`'s."""
+    """Return the application with its handlers (the options: `BuildOptions`)."""
     if settings.token is None:
         raise ConfigError("CRAMPCHECK_TOKEN: is required to run the Telegram bot")
     install_log_redaction(settings.token.get_secret_value())  # before PTB logs its URL
