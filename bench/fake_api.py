@@ -30,8 +30,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
-from urllib.parse import parse_qsl
 
+import wire
 from aiohttp import web
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
@@ -428,7 +428,7 @@ class FakeBotApi:
 
     async def bot_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = await _params(request)
+        params = await wire.params(request)
         result = await self.call(method, params)
         body = json.dumps({"ok": True, "result": result})
         return web.Response(body=body.encode(), content_type="application/json")
@@ -469,20 +469,6 @@ class FakeBotApi:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.arrived.wait(), timeout)
         return list(islice(run.pending, int(params.get("limit") or 100)))
-
-
-async def _params(request: web.Request) -> dict[str, Any]:
-    """Decode a Bot API call's parameters: form, JSON or multipart, as clients send them."""
-    content_type = request.content_type
-    if content_type == "application/x-www-form-urlencoded":
-        return dict(parse_qsl((await request.read()).decode()))
-    if content_type == "application/json":
-        data = await request.json()
-        return data if isinstance(data, dict) else {}
-    if content_type.startswith("multipart/"):
-        form = await request.post()
-        return {name: str(value) for name, value in form.items()}
-    return dict(request.query)
 
 
 async def serve(port: int) -> None:

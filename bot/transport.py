@@ -3,9 +3,11 @@
 It serves several times more button presses per second than httpx, whose pool bookkeeping eats the
 CPU, and keeps HTTPXRequest's observable behaviour:
 
-* Wire: POST; parameters JSON-encoded, sent form-urlencoded or, with files, as multipart laid out
-  byte for byte like httpx's (FormData would type every field and percent-encode non-ASCII names).
-  Redirects are not followed. HTTP/1.1 and keep-alive only.
+* Wire: POST; each parameter JSON-encoded, as PTB gives them. Without files they go as one JSON
+  object of those texts, which the Bot API reads as the form httpx sends (`_encode`), at a
+  quarter of urlencode's cost; with files, as multipart laid out byte for byte like httpx's
+  (FormData would type every field and percent-encode non-ASCII names). Redirects are not
+  followed. HTTP/1.1 and keep-alive only.
 * Timeouts (per call over the defaults; ``DEFAULT_NONE`` = default, ``None`` = no limit): ``pool``
   bounds the wait for our own semaphore, sized like the connector, so a full pool is told apart;
   ``connect`` is aiohttp's ``connect`` and ``sock_connect`` (DNS, TCP, TLS); ``read`` is
@@ -22,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from functools import partial
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import yarl
@@ -178,8 +181,11 @@ def _check_proxy(proxy: str | None) -> str | None:
 
 async def _acquire(slots: asyncio.Semaphore, pool_timeout: float | None) -> None:
     """Take a connection slot, waiting at most pool_timeout seconds for one."""
+    if not slots.locked():  # a free slot: taken at once, no deadline to set up
+        await slots.acquire()
+        return
     try:
-        async with asyncio.timeout(pool_timeout if slots.locked() else None):
+        async with asyncio.timeout(pool_timeout):
             await slots.acquire()
     except TimeoutError as err:
         raise TimedOut(POOL_TIMEOUT_MESSAGE) from err
@@ -189,19 +195,40 @@ async def _send(
     session: aiohttp.ClientSession, body: _Body, limits: _Timeouts, *, method: str, url: str
 ) -> tuple[int, bytes]:
     """Send the request and read the whole response."""
-    timeout = aiohttp.ClientTimeout(
-        total=None, connect=limits.connect, sock_connect=limits.connect, sock_read=limits.read
-    )
-    async with asyncio.timeout(None) as write_deadline:
-        data: bytes | AsyncIterator[memoryview] | None = None
-        if body.parts:
-            is_small = len(body.parts) == 1 and len(body.parts[0]) <= SLICE_SIZE
-            data = body.parts[0] if is_small else _stream(body.parts, write_deadline, limits.write)
-        target = yarl.URL(url, encoded=True)  # send PTB's URL as is (it quotes file paths itself)
-        async with session.request(
-            method, target, data=data, headers=body.headers, timeout=timeout, allow_redirects=False
-        ) as response:
-            return response.status, await response.read()
+    parts = body.parts
+    if len(parts) > 1 or (parts and len(parts[0]) > SLICE_SIZE):  # written in timed slices
+        async with asyncio.timeout(None) as write_deadline:
+            sliced = _stream(parts, write_deadline, limits.write)
+            return await _exchange(session, sliced, body, limits, method=method, url=url)
+    whole = parts[0] if parts else None  # written at once
+    return await _exchange(session, whole, body, limits, method=method, url=url)
+
+
+async def _exchange(
+    session: aiohttp.ClientSession,
+    data: bytes | AsyncIterator[memoryview] | None,
+    body: _Body,
+    limits: _Timeouts,
+    *,
+    method: str,
+    url: str,
+) -> tuple[int, bytes]:
+    target = yarl.URL(url, encoded=True)  # send PTB's URL as is (it quotes file paths itself)
+    async with session.request(
+        method,
+        target,
+        data=data,
+        headers=body.headers,
+        timeout=_client_timeout(limits.connect, limits.read),
+        allow_redirects=False,
+    ) as response:
+        return response.status, await response.read()
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """Return aiohttp's timeouts for a connect and a read limit (a handful of pairs recur)."""
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read)
 
 
 async def _stream(
@@ -222,15 +249,21 @@ async def _stream(
 
 
 def _encode(request_data: RequestData | None) -> _Body:
-    """Encode the parameters as httpx does: form-urlencoded, or multipart when there are files."""
-    params = request_data.json_parameters if request_data else {}
-    files = request_data.multipart_data if request_data else {}
+    """Encode the parameters: a JSON object of their JSON texts, or multipart with files.
+
+    The Bot API server reads a JSON body's string values as the form values they stand for
+    (td's HttpReader::parse_json_parameters), so this is the form httpx sends, written by
+    json's C encoder instead of urlencode (a quarter of the cost). Multipart is httpx's.
+    """
+    if request_data is None:
+        return _Body()
+    params, files = request_data.json_parameters, request_data.multipart_data
     if files:
         return _multipart(params, files)
     if not params:
         return _Body()
-    form = urlencode(params).encode()
-    return _Body((form,), _headers("application/x-www-form-urlencoded", (form,)))
+    payload = json.dumps(params).encode()
+    return _Body((payload,), _headers("application/json", (payload,)))
 
 
 def _multipart(params: dict[str, str], files: UploadFileDict) -> _Body:
@@ -258,7 +291,7 @@ def _read(file: FieldTuple) -> tuple[str, list[bytes], str]:
         return filename, [content], mimetype
     with contextlib.suppress(OSError):  # io.UnsupportedOperation is an OSError
         content.seek(0)
-    return filename, list(iter(partial(content.read, SLICE_SIZE), b"")), mimetype
+    return filename, list(iter(functools.partial(content.read, SLICE_SIZE), b"")), mimetype
 
 
 def _headers(content_type: str, parts: Sequence[bytes]) -> dict[str, str]:

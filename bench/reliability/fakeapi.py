@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench import wire
 from bot.telegram.ratelimit import is_paced
 from tests.fakes.botapi import Call, FakeBotApi, SentMessage
 
@@ -170,8 +171,7 @@ class FakeTelegram:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.path.rstrip("/").rsplit("/", 1)[-1]
-        form = await request.post()
-        params = {name: str(value) for name, value in form.items()}
+        params = await wire.params(request)
         fault = self.faults.pick(method)
         if fault in ("server_error", "flood", "reset", "timeout"):
             return await self._fail(request, fault)

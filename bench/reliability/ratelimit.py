@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bench import wire
 from bench.reliability.common import redis_url, wipe_redis
 from bench.reliability.fakeapi import HOST, TOKEN
 from bot.config import Settings
@@ -54,8 +55,8 @@ def chat_gaps_below(arrivals: list[tuple[float, int]], interval: float = 1.0) ->
 
 async def serve(arrivals: list[tuple[float, int]]) -> web.AppRunner:
     async def method(request: web.Request) -> web.Response:
-        form = await request.post()
-        arrivals.append((time.monotonic(), int(str(form["chat_id"]))))
+        params = await wire.params(request)
+        arrivals.append((time.monotonic(), int(params["chat_id"])))
         return web.json_response({"ok": True, "result": True})
 
     app = web.Application()

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from bench import wire
 from bot.config import Settings
 from bot.engine.models import KnowledgeBase
 from bot.store.memory import MemoryStore
@@ -57,8 +58,7 @@ async def loopback_bot_api(api: FakeBotApi) -> AsyncIterator[str]:
     """Serve `api` over HTTP; yield the base URL in PTB's convention (".../bot")."""
 
     async def handle(request: web.Request) -> web.Response:
-        form = await request.post()
-        data = SimpleNamespace(parameters={name: str(value) for name, value in form.items()})
+        data = SimpleNamespace(parameters=await wire.params(request))
         status, body = await api.do_request(str(request.url), request.method, data)  # type: ignore[arg-type]
         return web.Response(status=status, body=body, content_type="application/json")
 

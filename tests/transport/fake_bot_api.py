@@ -2,8 +2,9 @@
 
 ``FakeBotApi`` is an aiohttp.web app that answers like the real Bot API (``{"ok": true, "result":
 ...}``) and records every call as it arrived on the wire: the request target, the content type,
-the decoded form fields, the uploaded files and the raw body (with the multipart boundary replaced
-by ``BOUNDARY``, so two transports' bodies can be compared byte for byte). It also counts requests
+the fields as the server reads them (a form or a JSON object: bench/wire.py), the uploaded files
+and the raw body (with the multipart boundary replaced by ``BOUNDARY``, so two transports'
+bodies can be compared byte for byte). It also counts requests
 in flight and the client sockets it has seen, and can delay or fail a method on demand.
 
 ``RawServer`` is a bare asyncio server whose connection handler decides what to do with a socket
@@ -20,10 +21,11 @@ import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from bench import wire
 
 TOKEN = "123:TEST"
 USER = {"id": 123, "is_bot": True, "first_name": "CrampCheck", "username": "crampcheck_bot"}
@@ -136,8 +138,9 @@ async def record(request: web.Request, method: str) -> Call:
     body = await request.read()
     content_type = request.content_type if request.body_exists else None
     call = Call(method, request.raw_path, content_type, dict(request.headers))
-    if content_type == "application/x-www-form-urlencoded":
-        call.fields = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
+    decoded = wire.fields(content_type, body)  # a form or a JSON object, read as the server does
+    if decoded is not None:
+        call.fields = decoded
         call.body = body
     elif content_type == "multipart/form-data":
         boundary_match = re.search(r'boundary="?([^";]+)', request.headers["Content-Type"])
