@@ -147,11 +147,14 @@ def register(
     checkins: CheckinHandlers,
     features: Features,
 ) -> None:
-    """Add every handler; order matters, the first match in the group wins."""
+    """Add every handler; order matters, the first match in the group wins.
+
+    Buttons come first: a press then never reaches the CommandHandlers, which read
+    `Update.effective_message`, and PTB warns when a press carries its message's chat, id and
+    date only (`intake.parse_update`). No update is both a press and a message.
+    """
     app.add_handlers(
         [
-            # Commands, private chats only (a command edited afterwards is not run again).
-            *(CommandHandler(name, features.command(name), filters=PRIVATE) for name in COMMANDS),
             # Questionnaire buttons: q:<revision>:<action>.
             CallbackQueryHandler(handlers.on_button, pattern=r"^q:"),
             # The /forget confirmation: f:y or f:n.
@@ -165,6 +168,8 @@ def register(
             *features.buttons(),
             # Any other callback data is forged or from an old version: "moved on".
             CallbackQueryHandler(handlers.on_button),
+            # Commands, private chats only (a command edited afterwards is not run again).
+            *(CommandHandler(name, features.command(name), filters=PRIVATE) for name in COMMANDS),
             # Typed text (unknown commands too): an open /sweat or /country prompt first, else
             # the emergency card or the question again (features.py).
             MessageHandler(PRIVATE & filters.TEXT, features.on_text),

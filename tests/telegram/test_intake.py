@@ -1,48 +1,112 @@
-"""Reading updates: the pressed message's keyboard is left out, everything else is kept."""
+"""Reading updates: a plain press is built by intake itself, with the pressed message's chat, id
+and date only; anything else is PTB's `Update.de_json`."""
 
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
+from telegram import Bot, InaccessibleMessage, MaybeInaccessibleMessage, Message, Update
 
 from bot.telegram.intake import parse_update
 
 KEYBOARD = {"inline_keyboard": [[{"text": "Yes", "callback_data": "q:0:a0"}]]}
+DATE = 1_700_000_000
 
 
-def press(message: dict[str, Any] | None) -> dict[str, Any]:
-    user = {"id": 7, "is_bot": False, "first_name": "A"}
+def press(message: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
+    user = {"id": 7, "is_bot": False, "first_name": "A", "language_code": "de"}
     query: dict[str, Any] = {"id": "1", "from": user, "chat_instance": "c", "data": "q:0:a0"}
     if message is not None:
         query["message"] = message
-    return {"update_id": 5, "callback_query": query}
+    return {"update_id": 5, "callback_query": query | extra}
 
 
-def pressed_message() -> dict[str, Any]:
+def pressed_message(date: int = DATE) -> dict[str, Any]:
     chat = {"id": 7, "type": "private", "first_name": "A"}
-    return {"message_id": 3, "date": 0, "chat": chat, "text": "Q?", "reply_markup": KEYBOARD}
+    bot = {"id": 99, "is_bot": True, "first_name": "CrampCheck"}
+    return {
+        "message_id": 3,
+        "date": date,
+        "chat": chat,
+        "from": bot,
+        "text": "Q?",
+        "reply_markup": KEYBOARD,
+    }
 
 
-def test_a_press_is_read_without_the_keyboard_of_the_pressed_message() -> None:
+def test_a_press_keeps_what_ptb_reads_and_the_pressed_messages_chat_id_and_date() -> None:
+    bot = Bot("1:T")
     data = press(pressed_message())
     original = copy.deepcopy(data)
 
-    update = parse_update(data, None)
+    update = parse_update(data, bot)
+    full = Update.de_json(copy.deepcopy(data), bot)  # PTB's own reading, for comparison
 
-    query = update.callback_query
+    query, expected = update.callback_query, full.callback_query
     assert query is not None
-    assert query.data == "q:0:a0"
-    assert query.message is not None
-    assert query.message.message_id == 3
-    assert query.message.chat.id == 7
-    assert getattr(query.message, "reply_markup", None) is None
+    assert expected is not None
+    assert (query.id, query.from_user, query.chat_instance, query.data) == (
+        expected.id,
+        expected.from_user,
+        expected.chat_instance,
+        expected.data,
+    )
+    assert query.from_user.language_code == "de"
+    assert (update.update_id, update.effective_chat, update.effective_user) == (
+        5,
+        full.effective_chat,
+        full.effective_user,
+    )
+    message = query.message
+    assert type(message) is MaybeInaccessibleMessage  # not the whole Message
+    assert (message.message_id, message.chat.id, message.is_accessible) == (3, 7, True)
+    assert expected.message is not None
+    assert message.date == datetime.fromtimestamp(DATE, UTC) == expected.message.date
+    assert update.get_bot() is bot  # query.answer() and the other shortcuts need it
+    assert query.get_bot() is bot
     assert data == original  # the caller's dict is not changed
 
 
-def test_a_press_without_a_message_or_keyboard_reads_as_before() -> None:
-    bare = pressed_message()
-    del bare["reply_markup"]
-    for data in (press(None), press(bare)):
-        update = parse_update(data, None)
-        assert update.callback_query is not None
-        assert update.callback_query.data == "q:0:a0"
+def test_a_press_on_a_message_telegram_hides_reads_as_inaccessible() -> None:
+    update = parse_update(press(pressed_message(date=0)), None)
+
+    assert update.callback_query is not None
+    assert isinstance(update.callback_query.message, InaccessibleMessage)
+    assert update.callback_query.message.message_id == 3
+
+
+def test_a_press_without_a_message_has_none() -> None:
+    update = parse_update(press(None, inline_message_id="im-1"), None)
+
+    assert update.callback_query is not None
+    assert update.callback_query.message is None
+    assert update.callback_query.inline_message_id == "im-1"
+
+
+def test_a_press_with_a_field_intake_does_not_know_goes_to_ptb_whole() -> None:
+    update = parse_update(press(pressed_message(), newer_field=1), None)
+
+    assert update.callback_query is not None
+    assert update.callback_query.api_kwargs == {"newer_field": 1}
+    assert isinstance(update.callback_query.message, Message)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"date": "yesterday"},
+        {"date": 10**30},
+        {"chat": None},
+        {"chat": "seven"},
+        {"message_id": None} | {"chat": []},
+    ],
+    ids=["date-text", "date-huge", "chat-null", "chat-text", "chat-list"],
+)
+def test_a_press_with_a_broken_message_is_an_empty_update(broken: dict[str, Any]) -> None:
+    update = parse_update(press(pressed_message() | broken), None)
+
+    assert update.update_id == 5
+    assert update.callback_query is None
