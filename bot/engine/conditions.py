@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from bot.engine.condition_models import (
@@ -31,21 +31,72 @@ class Context:
 
 def holds(condition: Condition, context: Context) -> bool:
     """Tell whether `condition` is true in `context`; unanswered findings read ``unknown``."""
+    entry = _COMPILED.get(id(condition))  # `compiled`'s lookup, inline: a hundred calls a press
+    if entry is not None and entry[0] is condition:
+        return entry[1](context)
+    return compiled(condition)(context)
+
+
+Test = Callable[[Context], bool]
+_COMPILED: dict[int, tuple[Condition, Test]] = {}
+"""Each condition's test, by id; the entry keeps the condition alive, so its id stays its own."""
+MAX_COMPILED = 8192
+"""More conditions than any knowledge base has; past it the table starts afresh."""
+
+
+def compiled(condition: Condition) -> Test:
+    """Return `condition` as a function of the context, made once per condition object.
+
+    Every press evaluates a hundred-odd conditions; walking each model with `match` again every
+    time was the engine's largest cost (docs/performance.md). The tests behave as the model
+    reads: `all` stops at the first False, `any` at the first True, named patterns are looked
+    up in the context when evaluated.
+    """
+    entry = _COMPILED.get(id(condition))
+    if entry is not None and entry[0] is condition:
+        return entry[1]
+    if len(_COMPILED) >= MAX_COMPILED:
+        _COMPILED.clear()
+    test = _compile(condition)
+    _COMPILED[id(condition)] = (condition, test)
+    return test
+
+
+def _compile(condition: Condition) -> Test:
     match condition:
         case FindingIs(finding=code, values=values):
-            return context.answers.get(code, UNKNOWN) in values
+            accepted = frozenset(values)
+            return lambda context: context.answers.get(code, UNKNOWN) in accepted
         case AllOf(all_of=parts):
-            return all(holds(part, context) for part in parts)
+            every = tuple(_compile(part) for part in parts)
+
+            def all_hold(context: Context) -> bool:
+                for test in every:  # noqa: SIM110 - a loop makes no generator per call
+                    if not test(context):
+                        return False
+                return True
+
+            return all_hold
         case AnyOf(any_of=parts):
-            return any(holds(part, context) for part in parts)
+            some = tuple(_compile(part) for part in parts)
+
+            def any_holds(context: Context) -> bool:
+                for test in some:  # noqa: SIM110 - a loop makes no generator per call
+                    if test(context):
+                        return True
+                return False
+
+            return any_holds
         case NotOf(negated=part):
-            return not holds(part, context)
+            negated = _compile(part)
+            return lambda context: not negated(context)
         case LevelIs(levels=levels):
-            return context.level.code in levels
+            codes = frozenset(levels)
+            return lambda context: context.level.code in codes
         case CauseIs(cause=cause):
-            return cause in context.causes
+            return lambda context: cause in context.causes
         case PatternIs(pattern=name):
-            return holds(context.patterns[name], context)
+            return lambda context: holds(context.patterns[name], context)
     raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover - union is closed
 
 

@@ -1,7 +1,7 @@
 """The questionnaire state machine: start, answer, toggle, done, back -> the next Step.
 
 Questions are asked in knowledge-base order, each only when its `ask_if` holds over the
-answers so far (XLSForm's `relevant`). After every step the triage rules run; an
+answers so far (XLSForm's `relevant`; routing.py). After every step the triage rules run; an
 `emergency` ends the questionnaire at once. Every function is pure: it takes a session and
 returns a new one with `rev` + 1, never touching the old.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.engine.conditions import Context, holds, maybe
+from bot.engine.conditions import Context, holds
 from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished, SessionOutdated
 from bot.engine.models import (
     UNKNOWN,
@@ -21,6 +21,7 @@ from bot.engine.models import (
     SingleQuestion,
 )
 from bot.engine.primitives import Level
+from bot.engine.routing import Question, next_question
 from bot.engine.scoring import (
     CauseScore,
     RuleHit,
@@ -30,9 +31,7 @@ from bot.engine.scoring import (
     triage,
     triage_level,
 )
-from bot.engine.session import FORMAT, Answer, Session
-
-Question = SingleQuestion | ChecklistQuestion
+from bot.engine.session import FORMAT, Answer, Session, add_findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +81,7 @@ def start_at(kb: KnowledgeBase, question_id: str) -> tuple[Session, Step]:
     Each one is recorded as "Not sure" (a checklist as cut short, nothing ticked), which every
     condition reads exactly like a question never asked; Back still reaches them.
     """
-    index = next((i for i, q in enumerate(kb.questions) if q.id == question_id), None)
+    index = kb.question_index.get(question_id)
     if index is None:
         raise EngineError(f"no question {question_id} in knowledge base {kb.version}")
     skipped = tuple(
@@ -93,7 +92,7 @@ def start_at(kb: KnowledgeBase, question_id: str) -> tuple[Session, Step]:
     )
     session = Session(format=FORMAT, kb=kb.version, answers=skipped)
     findings = session.findings(kb)
-    if triage_level(kb, findings) is Level.EMERGENCY or _next_question(kb, session) is None:
+    if triage_level(kb, findings) is Level.EMERGENCY or not next_question(kb, session, findings):
         session = session.model_copy(update={"done": True})
     return session, current_step(kb, session)
 
@@ -104,7 +103,7 @@ def current_step(
     """Return what to show for `session`; `before` (earlier findings) decides new cards."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
-    question = None if session.done else _next_question(kb, session)
+    question = None if session.done else next_question(kb, session)
     return _step(kb, session, question, before=before)
 
 
@@ -141,19 +140,19 @@ def _step(
 
 def answer(kb: KnowledgeBase, session: Session, option_index: int) -> tuple[Session, Step]:
     """Answer the current single question with the option at `option_index`."""
-    question = _asking(kb, session)
+    question, found = _asking(kb, session)
     if not isinstance(question, SingleQuestion):
         raise InvalidAnswer(f"question {question.id} is a checklist: toggle items instead")
     options = _options(kb, question)
     if not 0 <= option_index < len(options):
         raise InvalidAnswer(f"question {question.id} has no option {option_index}")
     recorded = Answer(q=question.id, v=options[option_index].value)
-    return _advance(kb, session, recorded)
+    return _advance(kb, session, recorded, found)
 
 
 def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Session, Step]:
     """Tick or untick one checklist item; a tick that makes it an emergency ends at once."""
-    question = _asking(kb, session)
+    question, found = _asking(kb, session)
     if not isinstance(question, ChecklistQuestion):
         raise InvalidAnswer(f"question {question.id} is not a checklist")
     if not 0 <= item_index < len(question.items):
@@ -162,9 +161,9 @@ def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Sessio
     ticked = tuple(c for c in session.ticked if c != code)
     if code not in session.ticked:
         ticked = tuple(i.finding for i in question.items if i.finding in {*ticked, code})
-    before = _with_ticks(kb, session)
+    before = _with_ticks(kb, session, found)
     updated = session.model_copy(update={"ticked": ticked, "rev": session.rev + 1})
-    if triage_level(kb, _with_ticks(kb, updated)) is Level.EMERGENCY:
+    if triage_level(kb, _with_ticks(kb, updated, found)) is Level.EMERGENCY:
         partial = Answer(q=question.id, v=ticked, partial=True)
         updated = session.model_copy(
             update={
@@ -179,10 +178,10 @@ def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Sessio
 
 def done(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
     """Finish the current checklist: ticked items are "yes", the rest "no"."""
-    question = _asking(kb, session)
+    question, found = _asking(kb, session)
     if not isinstance(question, ChecklistQuestion):
         raise InvalidAnswer(f"question {question.id} is not a checklist")
-    return _advance(kb, session, Answer(q=question.id, v=session.ticked))
+    return _advance(kb, session, Answer(q=question.id, v=session.ticked), found)
 
 
 def back(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
@@ -200,67 +199,33 @@ def back(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
 
 
 # ----------------------------------------------------------------- internals --
-def _asking(kb: KnowledgeBase, session: Session) -> Question:
-    """Return the question `session` shows (what `current_step` would ask, without the Ask)."""
+def _asking(kb: KnowledgeBase, session: Session) -> tuple[Question, dict[str, str]]:
+    """Return the question `session` shows (as `current_step`) and its findings, ticks aside."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
-    question = None if session.done else _next_question(kb, session)
+    found = session.findings(kb)
+    question = None if session.done else next_question(kb, session, found)
     if question is None:
         raise SessionFinished("the questionnaire already has its result")
-    return question
+    return question, found
 
 
-def _advance(kb: KnowledgeBase, session: Session, recorded: Answer) -> tuple[Session, Step]:
+def _advance(
+    kb: KnowledgeBase, session: Session, recorded: Answer, found: dict[str, str]
+) -> tuple[Session, Step]:
+    """Record an answer; `found` are the session's findings before it (from `_asking`)."""
     # Each of findings, triage and the next question is worked out once: this runs on every press.
-    before = _with_ticks(kb, session)
+    before = _with_ticks(kb, session, found)
     updated = session.model_copy(
         update={"answers": (*session.answers, recorded), "ticked": (), "rev": session.rev + 1}
     )
-    findings = updated.findings(kb)
+    findings = dict(found)
+    add_findings(kb, findings, recorded)
     level = triage_level(kb, findings)
-    question = None if level is Level.EMERGENCY else _next_question(kb, updated, findings, level)
+    question = None if level is Level.EMERGENCY else next_question(kb, updated, findings, level)
     if question is None:
         updated = updated.model_copy(update={"done": True})
     return updated, _step(kb, updated, question, before=before, findings=findings)
-
-
-def _next_question(
-    kb: KnowledgeBase,
-    session: Session,
-    findings: dict[str, str] | None = None,
-    level: Level | None = None,
-) -> Question | None:
-    """Return the first question after the last answered one whose `ask_if` holds.
-
-    `findings` and `level` are the session's, when the caller has worked them out already.
-    """
-    findings = session.findings(kb) if findings is None else findings
-    index = kb.question_index
-    last = max((index.get(answer.q, -1) for answer in session.answers), default=-1)
-    level = triage_level(kb, findings) if level is None else level
-    context = Context(answers=findings, patterns=kb.patterns, level=level)
-    ahead = kb.questions[last + 1 :]
-    open_findings = kb.findings_from[last + 1]
-    for question in ahead:
-        if question.ask_if is not None and not holds(question.ask_if, context):
-            continue
-        if question.skip_if_settled and not _can_raise_level(kb, question, context, open_findings):
-            continue
-        return question
-    return None
-
-
-def _can_raise_level(
-    kb: KnowledgeBase, question: Question, context: Context, open_findings: frozenset[str]
-) -> bool:
-    """Tell whether some rule above the current level reads this question and could fire."""
-    asked, reads, levels = question.findings, kb.rule_reads, kb.rule_level
-    return any(
-        levels[rule.id] > context.level
-        and not reads[rule.id].isdisjoint(asked)
-        and maybe(rule.when, context, open_findings) is not False
-        for rule in kb.rules
-    )
 
 
 def _options(kb: KnowledgeBase, question: Question) -> tuple[Option, ...]:
@@ -269,8 +234,12 @@ def _options(kb: KnowledgeBase, question: Question) -> tuple[Option, ...]:
     return (*question.options, Option(value=UNKNOWN, label=kb.texts["not_sure"]))
 
 
-def _with_ticks(kb: KnowledgeBase, session: Session) -> dict[str, str]:
-    return session.findings(kb) | dict.fromkeys(session.ticked, "yes")
+def _with_ticks(
+    kb: KnowledgeBase, session: Session, found: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Return the session's findings (`found`, when worked out already) with its ticks."""
+    found = session.findings(kb) if found is None else found
+    return found | dict.fromkeys(session.ticked, "yes")
 
 
 def _new_cards(

@@ -9,12 +9,15 @@ language coverage) live in lint (`lint.py` and its `lint_*.py` checks).
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from bot.engine.condition_models import Condition
 from bot.engine.primitives import Frozen, Level, LevelCode, Slug, Text, localize
+
+if TYPE_CHECKING:
+    from bot.engine.conditions import Test
 
 REQUIRED_TEXTS = (
     "not_sure",
@@ -212,6 +215,15 @@ class KnowledgeBase(Frozen):
     def rules_by_urgency(self) -> tuple[Rule, ...]:
         """The rules, most urgent level first (file order within a level)."""
         return tuple(sorted(self.rules, key=lambda rule: -Level.from_code(rule.level)))
+
+    @cached_property
+    def urgency_tests(self) -> tuple[tuple[Test, Level], ...]:
+        """`rules_by_urgency` as (compiled condition, level): `scoring.triage_level`'s loop."""
+        from bot.engine.conditions import compiled  # conditions imports this module
+
+        return tuple(
+            (compiled(rule.when), Level.from_code(rule.level)) for rule in self.rules_by_urgency
+        )
 
     @cached_property
     def rule_level(self) -> dict[str, Level]:

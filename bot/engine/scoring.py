@@ -63,9 +63,9 @@ def triage_level(kb: KnowledgeBase, answers: Mapping[str, str]) -> Level:
     every press, `triage` only for a result.
     """
     context = _context(kb, answers)
-    for rule in kb.rules_by_urgency:
-        if holds(rule.when, context):
-            return Level.from_code(rule.level)
+    for test, level in kb.urgency_tests:
+        if test(context):
+            return level
     return Level.SELF_CARE
 
 

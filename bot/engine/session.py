@@ -129,17 +129,7 @@ class Session(BaseModel):
         """Return every recorded finding (code -> value) in the order answered."""
         merged: dict[str, str] = {}
         for answer in self.answers:
-            question = kb.question_by_id.get(answer.q)
-            if question is None:
-                raise InvalidAnswer(f"session answers unknown question {answer.q}")
-            if isinstance(question, SingleQuestion):
-                merged[question.finding] = str(answer.v)
-                continue
-            for item in question.items:
-                if item.finding in answer.v:
-                    merged[item.finding] = "yes"
-                elif not answer.partial:
-                    merged[item.finding] = "no"
+            add_findings(kb, merged, answer)
         return merged
 
     def dump(self) -> str:
@@ -148,6 +138,21 @@ class Session(BaseModel):
     @classmethod
     def load(cls, text: str) -> Session:
         return cls.model_validate_json(text)
+
+
+def add_findings(kb: KnowledgeBase, merged: dict[str, str], answer: Answer) -> None:
+    """Record what `answer` found in `merged` (code -> value), over any earlier value."""
+    question = kb.question_by_id.get(answer.q)
+    if question is None:
+        raise InvalidAnswer(f"session answers unknown question {answer.q}")
+    if isinstance(question, SingleQuestion):
+        merged[question.finding] = str(answer.v)
+        return
+    for item in question.items:
+        if item.finding in answer.v:
+            merged[item.finding] = "yes"
+        elif not answer.partial:
+            merged[item.finding] = "no"
 
 
 def _unpacked(question: str, value: Any) -> dict[str, Any]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from bot.engine import conditions
 from bot.engine.condition_models import (
     AllOf,
     AnyOf,
@@ -17,7 +20,7 @@ from bot.engine.condition_models import (
     NotOf,
     PatternIs,
 )
-from bot.engine.conditions import Context, findings_in, holds, maybe, walk
+from bot.engine.conditions import Context, compiled, findings_in, holds, maybe, walk
 from bot.engine.models import UNKNOWN
 from bot.engine.primitives import Level
 
@@ -170,3 +173,77 @@ def test_findings_in_ignores_unknown_patterns_and_non_finding_nodes() -> None:
     condition = cond({"any": [{"pattern": "nope"}, {"level": ["urgent"]}, {"cause": "x"}]})
 
     assert findings_in(condition, PATTERNS) == set()
+
+
+# ------------------------------------------------------------------ compiled tests --
+def _reference(condition: Condition, context: Context) -> bool:
+    """The condition language read straight off the models: what `compiled` must agree with."""
+    if isinstance(condition, FindingIs):
+        return context.answers.get(condition.finding, UNKNOWN) in condition.values
+    if isinstance(condition, AllOf):
+        return all(_reference(part, context) for part in condition.all_of)
+    if isinstance(condition, AnyOf):
+        return any(_reference(part, context) for part in condition.any_of)
+    if isinstance(condition, NotOf):
+        return not _reference(condition.negated, context)
+    if isinstance(condition, LevelIs):
+        return context.level.code in condition.levels
+    if isinstance(condition, CauseIs):
+        return condition.cause in context.causes
+    assert isinstance(condition, PatternIs)
+    return _reference(context.patterns[condition.pattern], context)
+
+
+_VALUES = ("yes", "no", UNKNOWN)
+_LEAVES = st.one_of(
+    st.builds(lambda f, v: {"finding": f, "in": v}, st.sampled_from("abc"),
+              st.lists(st.sampled_from(_VALUES), min_size=1, max_size=2)),
+    st.builds(lambda v: {"level": v}, st.lists(st.sampled_from([lv.code for lv in Level]),
+                                                min_size=1, max_size=2)),
+    st.builds(lambda c: {"cause": c}, st.sampled_from(["overuse", "dehydration"])),
+    st.builds(lambda p: {"pattern": p}, st.sampled_from(sorted(PATTERNS))),
+)  # fmt: skip
+_TREES = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.builds(lambda parts: {"all": parts}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda parts: {"any": parts}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda part: {"not": part}, inner),
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    data=_TREES,
+    answers=st.dictionaries(st.sampled_from("abc"), st.sampled_from(_VALUES)),
+    level=st.sampled_from(list(Level)),
+    causes=st.frozensets(st.sampled_from(["overuse", "dehydration"])),
+)
+def test_compiled_conditions_agree_with_the_models(
+    data: dict[str, Any], answers: dict[str, str], level: Level, causes: frozenset[str]
+) -> None:
+    condition = cond(data)
+    context = Context(answers=answers, patterns=PATTERNS, level=level, causes=causes)
+
+    assert holds(condition, context) is _reference(condition, context)
+
+
+def test_a_condition_is_compiled_once_and_an_equal_one_on_its_own() -> None:
+    first, twin = cond({"all": [A_YES, B_YES]}), cond({"all": [A_YES, B_YES]})
+
+    assert compiled(first) is compiled(first)
+    assert compiled(twin) is not compiled(first)
+    assert compiled(twin)(ctx(a="yes", b="yes")) is True
+
+
+def test_the_table_of_tests_starts_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conditions, "MAX_COMPILED", 3)
+    conditions._COMPILED.clear()
+    kept = [cond({"finding": "a", "in": [value]}) for value in ("yes", "no", "x", "y")]
+
+    tests = [compiled(condition) for condition in kept]
+
+    assert len(conditions._COMPILED) == 1  # cleared at the fourth
+    assert [test(ctx(a="no")) for test in tests] == [False, True, False, False]
+    assert compiled(kept[0])(ctx(a="yes")) is True  # compiled again, correctly
