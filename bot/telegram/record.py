@@ -9,7 +9,7 @@ revision to write against. `conversation.py` reads, writes and shows them.
 
 from __future__ import annotations
 
-import functools
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,21 +68,31 @@ class Conversation(BaseModel):
         `exclude_defaults` drops it; it is put back first, so an old record is never misread.
         """
         body = self.model_dump_json(exclude_defaults=True)
-        return f'{{"format":{self.format},{body[1:]}'
+        text = f'{{"format":{self.format},{body[1:]}'
+        _remember(text, self)  # read back at once, by the processor's stamping (`_settle`)
+        return text
 
     @classmethod
     def load(cls, text: str) -> Conversation:
-        """Return the conversation stored as `text`; the same text is parsed once (`_parsed`)."""
-        return _parsed(text)
+        """Return the conversation stored as `text`; the same text is parsed once (`_KNOWN`)."""
+        known = _KNOWN.get(text)
+        if known is None:
+            known = _remember(text, Conversation.model_validate_json(text))
+        return known
 
 
-@functools.lru_cache(maxsize=256)
-def _parsed(text: str) -> Conversation:
-    """Parse a record; one update reads its record up to three times (ledger, handler, settle).
+_KNOWN: OrderedDict[str, Conversation] = OrderedDict()
+"""Records parsed or written lately, by their text: one update reads its record up to three
+times (ledger, handler, stamping), the last time as the handler wrote it. A `Conversation` is
+frozen, so the same object can be handed out again."""
+KNOWN_RECORDS = 256
 
-    A `Conversation` is frozen, so the same object can be handed out again.
-    """
-    return Conversation.model_validate_json(text)
+
+def _remember(text: str, conversation: Conversation) -> Conversation:
+    _KNOWN[text] = conversation
+    while len(_KNOWN) > KNOWN_RECORDS:
+        _KNOWN.popitem(last=False)
+    return conversation
 
 
 _MIGRATIONS: list[Any] = [
