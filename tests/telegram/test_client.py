@@ -1,4 +1,5 @@
-"""`CrampBot`'s own calls: a keyboard given as JSON text goes out exactly as a PTB object would."""
+"""`CrampBot`'s own calls: exactly what PTB's methods send; a keyboard given as JSON text goes out
+exactly as a PTB object would."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
-from telegram.request import BaseRequest
+from telegram.ext import ExtBot
+from telegram.request import BaseRequest, RequestData
 
 from bot.telegram.app import AnyApplication
 from bot.telegram.client import CrampBot
@@ -88,3 +90,61 @@ async def test_send_text_refuses_an_answer_without_a_message_id() -> None:
 
     with pytest.raises(TelegramError, match="without a message id"):
         await bot.send_text(CHAT, "Q", markup=None)
+
+
+class Recording(BaseRequest):
+    """A transport that records each call's URL and parameters as they go on the wire."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, str]]] = []
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, **timeouts: object
+    ) -> tuple[int, bytes]:
+        assert request_data is not None
+        assert not request_data.multipart_data
+        self.calls.append((url, request_data.json_parameters))
+        chat = {"id": CHAT, "type": "private"}
+        message = {"message_id": 9, "date": 1_700_000_000, "chat": chat, "text": "Q"}
+        result = True if url.endswith("answerCallbackQuery") else message
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+
+async def test_the_bots_own_calls_go_out_as_ptbs_methods_send_them() -> None:
+    """edit_text, send_text and a plain answer skip `_post`, not a byte of the wire."""
+    ours, theirs = Recording(), Recording()
+    crampbot = CrampBot("123:TEST", request=ours, get_updates_request=ours)
+    ptb = ExtBot("123:TEST", request=theirs, get_updates_request=theirs)
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in ROWS]
+    )
+
+    await crampbot.edit_text(CHAT, 9, "Q ✓", markup=keyboard_json(ROWS))
+    await ptb.edit_message_text("Q ✓", chat_id=CHAT, message_id=9, reply_markup=markup)
+    await crampbot.send_text(CHAT, "Q", markup=markup)
+    await ptb.send_message(CHAT, "Q", reply_markup=markup)
+    await crampbot.send_text(CHAT, "Q", markup=None)
+    await ptb.send_message(CHAT, "Q")
+    for bot in (crampbot, ptb):
+        await bot.answer_callback_query("cbq-1")
+        await bot.answer_callback_query("cbq-2", "That question has moved on")
+        await bot.answer_callback_query("cbq-3", "Alert", show_alert=True, cache_time=5)
+
+    assert len(ours.calls) == 6
+    assert [_read(call) for call in ours.calls] == [_read(call) for call in theirs.calls]
+
+
+def _read(call: tuple[str, dict[str, str]]) -> tuple[str, dict[str, object]]:
+    """Return a call as the server reads it: a keyboard's JSON decoded, key order aside."""
+    url, parameters = call
+    return url, {
+        name: json.loads(v) if name == "reply_markup" else v for name, v in parameters.items()
+    }
