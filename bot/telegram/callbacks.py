@@ -61,19 +61,16 @@ class Callback:
 
 def encode_callback(callback: Callback) -> str:
     """Return the callback data for `callback`; ValueError if invalid or over 64 bytes."""
+    action, revision, index = callback.action, callback.revision, callback.index
     if callback.is_forget:
-        return "f:y" if callback.action == "forget_yes" else "f:n"
-    if (callback.index is not None) != (callback.action in INDEXED):
-        raise ValueError(
-            f"action {callback.action} takes {'no ' * (callback.index is not None)}index"
-        )
-    numbers = (callback.revision, callback.index or 0)
-    if not all(0 <= number < MAX_NUMBER for number in numbers):
+        return "f:y" if action == "forget_yes" else "f:n"
+    if (index is not None) != (action in INDEXED):
+        raise ValueError(f"action {action} takes {'no ' * (index is not None)}index")
+    if not (0 <= revision < MAX_NUMBER and (index is None or 0 <= index < MAX_NUMBER)):
         raise ValueError(f"revision and index must be in 0..{MAX_NUMBER - 1}")
-    index = "" if callback.index is None else str(callback.index)
-    data = f"q:{callback.revision}:{_CODES[callback.action]}{index}"
-    if len(data.encode()) > MAX_BYTES:
-        raise ValueError(f"callback data is {len(data.encode())} bytes (limit {MAX_BYTES})")
+    data = f"q:{revision}:{_CODES[action]}{'' if index is None else index}"
+    if len(data) > MAX_BYTES:  # ASCII only: one byte a character
+        raise ValueError(f"callback data is {len(data)} bytes (limit {MAX_BYTES})")
     return data
 
 
