@@ -2,7 +2,7 @@
 
     python bench/run.py --quick     # one round, under a minute: a table, then one JSON line
     python bench/run.py             # three interleaved rounds; also writes docs/performance.md
-    python bench/run.py --profile   # CrampCheck (SQLite) under pyinstrument: the profile's top
+    python bench/run.py --profile   # CrampCheck (SQLite) sampled by py-spy: where the CPU goes
 
 A fake Bot API (bench/fake_api.py) runs in a process of its own on 127.0.0.1 with simulated users
 answering full questionnaires (bench/workload.py): 100 at once, each pressing its next button as
