@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,12 +54,12 @@ class PollingOptions:
     """Seconds the updates in flight get to finish after a stop request."""
 
 
-def watermark(update_ids: Sequence[int], finished: set[int]) -> int:
-    """Return the offset that confirms the finished prefix of `update_ids` and nothing else."""
-    for update_id in sorted(update_ids):
-        if update_id not in finished:
-            return update_id
-    return max(update_ids) + 1
+def watermark(in_flight: Collection[int], finished: Collection[int]) -> int:
+    """Return the offset that confirms every finished update below the first one in flight.
+
+    `finished` must not be empty when nothing is in flight.
+    """
+    return min(in_flight) if in_flight else max(finished) + 1
 
 
 class PollingLoop:
@@ -182,10 +182,9 @@ class PollingLoop:
 
     def _advance(self) -> None:
         """Move the offset past every handled update below the first one still in flight."""
-        handled = self._finished | set(self._pending)
-        if not handled:
+        if not self._pending and not self._finished:
             return
-        self.offset = watermark(sorted(handled), self._finished)
+        self.offset = watermark(self._pending.keys(), self._finished)
         self._finished = {update_id for update_id in self._finished if update_id >= self.offset}
 
     async def _drain(self) -> None:

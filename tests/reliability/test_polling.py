@@ -78,9 +78,9 @@ async def crash(task: asyncio.Task[None]) -> None:
 
 
 def test_the_watermark_confirms_only_the_finished_prefix() -> None:
-    assert watermark([5, 6, 7], {5, 6, 7}) == 8
-    assert watermark([5, 6, 7], {5, 7}) == 6
-    assert watermark([5, 6, 7], set()) == 5
+    assert watermark([], {5, 6, 7}) == 8
+    assert watermark([6], {5, 7}) == 6
+    assert watermark({7, 5, 6}, set()) == 5
 
 
 async def test_an_update_is_confirmed_only_after_its_commit(
