@@ -92,7 +92,8 @@ def start_at(kb: KnowledgeBase, question_id: str) -> tuple[Session, Step]:
     )
     session = Session(format=FORMAT, kb=kb.version, answers=skipped)
     findings = session.findings(kb)
-    if triage_level(kb, findings) is Level.EMERGENCY or not next_question(kb, session, findings):
+    is_emergency = triage_level(kb, findings) is Level.EMERGENCY
+    if is_emergency or next_question(kb, session, findings) is None:
         session = session.model_copy(update={"done": True})
     return session, current_step(kb, session)
 

@@ -9,7 +9,10 @@
   (keyboard included) from the copy Telegram sends back, which the bot never reads; on a button
   press that was 6 % of the CPU (docs/performance.md). Both take a keyboard as a PTB object or
   as JSON text (`keyboards.KeyboardJson`), which PTB sends as it is.
-Both send exactly the calls PTB's methods send.
+* These two and a plain `answer_callback_query` (an id, maybe a text: every answer the bot
+  gives) hand their parameters to the request chain directly (`_call`), not through
+  `Bot._post`'s general machinery.
+All send exactly the calls PTB's methods send (tests/telegram/test_client.py).
 """
 
 from __future__ import annotations
@@ -136,11 +139,10 @@ class CrampBot(ExtBot[None]):
         rate_limit_args: None = None,
     ) -> bool:
         """Answer a button press: the bot's own answers (an id, maybe a text) go by `_call`."""
-        timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
         extras = (show_alert, url, cache_time, api_kwargs, rate_limit_args)
-        if extras.count(None) == len(extras) and all(
-            t is BaseRequest.DEFAULT_NONE for t in timeouts
-        ):
+        timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
+        is_plain = all(extra is None for extra in extras)
+        if is_plain and all(timeout is BaseRequest.DEFAULT_NONE for timeout in timeouts):
             data: Plain = {"callback_query_id": callback_query_id, "text": text}
             return bool(await self._call("answerCallbackQuery", data))
         return await super().answer_callback_query(

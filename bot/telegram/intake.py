@@ -102,9 +102,9 @@ def _parsed(data: dict[str, Any], bot: Bot | None) -> Update:
 
 def _pressed_message(message: dict[str, Any], bot: Bot | None) -> MaybeInaccessibleMessage:
     """Return the pressed message's chat, id and date; Telegram dates one it hides 0."""
-    if message["date"] == 0:
-        return InaccessibleMessage.de_json(message, bot)
     date = message["date"]
+    if date == 0:
+        return InaccessibleMessage.de_json(message, bot)
     if type(date) is not int:
         raise TypeError("the message date is not a Unix time")
     pressed = MaybeInaccessibleMessage(
