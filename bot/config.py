@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     """Messages per second the bot sends at most (Telegram: about 30, less for jitter); 0: off."""
     rate_limit_chat: float = Field(default=1.0, ge=0)
     """Messages (sends and edits) per second to one chat (Telegram: about 1); 0: off."""
+    rate_limit_chat_burst: int = Field(default=3, ge=1)
+    """Messages one chat may get at once before RATE_LIMIT_CHAT paces it (its token bucket's size;
+    Telegram: "we may allow short bursts")."""
     http: Literal["aiohttp", "httpx"] = "aiohttp"
     """Bot API transport: `aiohttp` (bot/transport.py, the fast one) or `httpx` (PTB's own)."""
 

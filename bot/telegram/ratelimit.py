@@ -1,29 +1,44 @@
-"""Pace the messages the bot sends: about 30 per second in all, about 1 per second per chat.
+"""Pace the messages the bot sends: about 30 per second in all, short bursts then 1/s per chat.
 
 Telegram answers 429 when a bot goes faster ("avoid sending more than one message per second" in
-a chat, "no more than 30 messages per second" overall). `RateLimiter` spaces the *starts* of
-message calls (every `send*`, `edit*`, `copy*` and `forward*` except `sendChatAction`) at least
-1/`per_second` apart overall, and the calls of one chat at least 1/`per_chat` apart measured from
-the *end* of the previous call, which bounds the spacing the server sees whatever the network
-did to the previous request. Answers to callback queries and getUpdates are never delayed. A 429
-pushes the chat (or, without a chat, the whole bot) back by its `retry_after`.
+a chat, "we may allow short bursts"; "no more than 30 messages per second" overall).
+`RateLimiter` paces the *starts* of message calls (every `send*`, `edit*`, `copy*` and `forward*`
+except `sendChatAction`); answers to callback queries and getUpdates are never delayed.
+
+* Per chat, a token bucket: `burst` tokens, refilled at `per_chat` per second, and a call takes
+  one at its start. It is kept as GCRA (one number per chat: when its bucket will be full again),
+  and the token is reserved *before* the caller sleeps, so concurrent callers of a chat queue in
+  the order they came. Nothing is held while the call runs: a chat's sends are serialised
+  upstream (`bot/store/locks.py`, one update of a chat at a time).
+* In all, starts at least 1/`per_second` apart (GCRA without burst). A call that may start now
+  queues behind the bot's last reserved start (`_next`); a call that waits for its chat's token
+  reserves a start at that later time ("island") without pushing `_next`, so one chat's wait
+  never holds the other chats back, and the pointer later steps over the islands.
+* A 429 with `retry_after` for a chat empties its bucket until then (one token is due at that
+  moment, the next 1/`per_chat` later: no burst right after a flood wait); without a chat it holds
+  back every call.
+
+`bucket_violations` counts the sends of one chat that such a bucket would have refused; the tests
+and the benchmark harnesses check the sends they see with it.
 
 `RateLimiter` keeps its state in the process. Several webhook workers on one Redis share theirs
-through `bot.telegram.shared_ratelimit.SharedRateLimiter` instead; `RateLimitedRequest` takes
-either (the `Pacer` protocol), and `bot/telegram/requests.py` picks by the store URL.
+through `bot.telegram.shared_ratelimit.SharedRateLimiter` instead (the same rules in one Lua
+script); `RateLimitedRequest` takes either (the `Pacer` protocol), and `bot/telegram/requests.py`
+picks by the store URL.
 
 PTB's AIORateLimiter is not used: it has no per-chat limit for private chats (only for groups),
 halts every chat on any 429, needs the aiolimiter package and takes no injectable clock.
-`clock` and `sleep` are injectable, so tests check the spacing without waiting.
+`clock` and `sleep` are injectable, so tests check the starts without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from bisect import bisect_right, insort
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from telegram._utils.types import ODVInput
@@ -36,7 +51,10 @@ logger = logging.getLogger(__name__)
 PACED_PREFIXES = ("send", "edit", "copy", "forward")
 UNPACED = frozenset({"sendChatAction"})
 PRUNE_EVERY = 1024
-"""Forget idle chats after this many calls, so the table does not grow without bound."""
+"""Forget chats whose bucket is full again after this many calls, so the table stays small."""
+SLACK = 0.001
+"""Seconds `bucket_violations` forgives by default: float rounding and the microseconds of Redis
+time, not a network's jitter (a harness timing arrivals passes its own)."""
 
 Chat = int | str
 Sleep = Callable[[float], Awaitable[object]]
@@ -47,11 +65,35 @@ def is_paced(api_method: str) -> bool:
     return api_method.startswith(PACED_PREFIXES) and api_method not in UNPACED
 
 
+def bucket_violations(
+    starts: Iterable[float], *, rate: float, burst: int, slack: float = SLACK
+) -> int:
+    """Count the sends of ONE chat, started at `starts` (seconds), that its bucket would refuse.
+
+    The bucket holds `burst` tokens, full at first, refilled at `rate` per second; each send takes
+    one. A send that finds none is counted and takes none (Telegram would have refused it), so one
+    early send counts once and the sends after it are judged as if it had not been made. A token
+    due at most `slack` seconds after a send counts as there. `rate` 0 is no limit: 0.
+    """
+    if rate <= 0:
+        return 0
+    interval = 1 / rate
+    tolerance = (burst - 1) * interval + slack
+    full_at = -math.inf  # when the bucket is full again (GCRA's theoretical arrival time)
+    refused = 0
+    for at in sorted(starts):
+        if at < full_at - tolerance:
+            refused += 1
+        else:
+            full_at = max(full_at, at) + interval
+    return refused
+
+
 class Pacer(Protocol):
     """What `RateLimitedRequest` needs of a limiter, in-process or shared."""
 
-    def slot(self, chat: Chat | None) -> AbstractAsyncContextManager[float]:
-        """Wait for a start slot for one message call to `chat`; hold it while the call runs."""
+    async def acquire(self, chat: Chat | None) -> float:
+        """Take a start for one message call to `chat`, wait until it and return it."""
 
     async def hold_off(self, chat: Chat | None, seconds: float) -> None:
         """Start no call to `chat` (or, without a chat, to anyone) for `seconds` (a 429)."""
@@ -60,123 +102,94 @@ class Pacer(Protocol):
         """Release what the limiter holds (a connection); called when the chain shuts down."""
 
 
-class ChatLocks:
-    """One asyncio lock per chat, forgotten as soon as nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[Chat, tuple[asyncio.Lock, int]] = {}
-
-    async def acquire(self, chat: Chat) -> None:
-        """Wait until this task is the only one holding `chat`; `release(chat)` must follow."""
-        lock, users = self._locks.get(chat, (asyncio.Lock(), 0))
-        self._locks[chat] = (lock, users + 1)
-        try:
-            await lock.acquire()
-        except BaseException:  # cancelled while waiting: not held, but no longer a user
-            self._leave(chat)
-            raise
-
-    def __len__(self) -> int:
-        """Return how many chats are held or waited for (the others are forgotten)."""
-        return len(self._locks)
-
-    def release(self, chat: Chat) -> None:
-        """Let the next task waiting for `chat` go on."""
-        self._locks[chat][0].release()
-        self._leave(chat)
-
-    def _leave(self, chat: Chat) -> None:
-        lock, users = self._locks[chat]
-        if users == 1:  # nobody waits: forget the lock
-            del self._locks[chat]
-        else:
-            self._locks[chat] = (lock, users - 1)
-
-
 class RateLimiter:
-    """Hand out start times for message calls in this process; 0 for a rate turns it off.
-
-    A chat's calls also run one at a time (a lock from `acquire` to `release`): the spacing is
-    measured from the end of the previous call, which is only known once it has ended.
-    """
+    """Hand out start times for message calls in this process; 0 for a rate turns it off."""
 
     def __init__(
         self,
         *,
         per_second: float,
         per_chat: float,
+        burst: int,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.burst = burst
         self._interval = 1 / per_second if per_second > 0 else 0.0
         self._chat_interval = 1 / per_chat if per_chat > 0 else 0.0
+        self._tolerance = (burst - 1) * self._chat_interval
+        """How far ahead of its bucket's `full` time a chat may start: `burst - 1` tokens."""
         self._clock = clock
         self._sleep = sleep
-        self._next = float("-inf")
-        """The earliest start of the next message call of the bot."""
-        self._chat_next: dict[Chat, float] = {}
-        """The earliest start of the next message call per chat."""
-        self._locks = ChatLocks()
+        self._next = -math.inf
+        """The bot's earliest next start in the queue (pushed by a 429 without a chat)."""
+        self._islands: list[float] = []
+        """Starts reserved beyond `_next` by calls that wait for their chat, ascending."""
+        self._full: dict[Chat, float] = {}
+        """When each chat's bucket is full again (GCRA's theoretical arrival time)."""
         self._calls = 0
 
-    async def acquire(self, chat: Chat | None) -> float:
-        """Wait until a message call to `chat` may start and return its start time.
+    def reserve(self, chat: Chat | None) -> float:
+        """Reserve the start of one message call to `chat` and return it (on `clock`).
 
-        `release(chat)` must follow.
+        The token and the start are taken at once: a caller cancelled before its start loses them.
         """
-        if chat is None or not self._chat_interval:
-            return await self._take_overall_slot()
-        await self._locks.acquire(chat)
-        try:
-            wait = self._chat_next.get(chat, float("-inf")) - self._clock()
-            if wait > 0:
-                await self._sleep(wait)
-            return await self._take_overall_slot()
-        except BaseException:
-            self._locks.release(chat)
-            raise
+        now = self._clock()
+        self._next = max(self._next, now)
+        full = self._full.get(chat, now) if chat is not None and self._chat_interval else now
+        earliest = max(now, full - self._tolerance)
+        if earliest <= self._next:  # no wait for the chat: queue behind the bot's last start
+            start = self._fit(self._next)
+            self._next = start + self._interval
+        else:  # the chat's token comes later: an island there, the queue goes on meanwhile
+            start = self._fit(earliest)
+            if self._interval:
+                insort(self._islands, start)
+        # Islands the queue has passed can no longer be in the way.
+        del self._islands[: bisect_right(self._islands, self._next - self._interval)]
+        if chat is not None and self._chat_interval:
+            self._full[chat] = max(full, start) + self._chat_interval
+        self._prune(now)
+        return start
 
-    def release(self, chat: Chat | None) -> None:
-        """Note that a call to `chat` ended: its next call starts a full interval from now."""
-        if chat is None or not self._chat_interval:
-            return
-        end = self._clock() + self._chat_interval
-        self._chat_next[chat] = max(self._chat_next.get(chat, end), end)
-        self._locks.release(chat)
-
-    @asynccontextmanager
-    async def slot(self, chat: Chat | None) -> AsyncIterator[float]:
-        """Hold a slot for one message call to `chat`; yield its start time on `clock`."""
-        start = await self.acquire(chat)
-        try:
-            yield start
-        finally:
-            self.release(chat)
+    async def acquire(self, chat: Chat | None) -> float:
+        """Reserve a start for one message call to `chat`, wait until it and return it."""
+        start = self.reserve(chat)
+        wait = start - self._clock()
+        if wait > 0:
+            await self._sleep(wait)
+        return start
 
     async def hold_off(self, chat: Chat | None, seconds: float) -> None:
-        """Start no call to `chat` (or, without a chat, to anyone) for `seconds` (a 429)."""
+        """Start no call to `chat` (or, without a chat, to anyone) for `seconds` (a 429).
+
+        The chat's bucket is empty until then: one token is due at that moment.
+        """
         until = self._clock() + seconds
         if chat is None:
             self._next = max(self._next, until)
-        else:
-            self._chat_next[chat] = max(self._chat_next.get(chat, until), until)
+        elif self._chat_interval:
+            full = until + self._tolerance
+            self._full[chat] = max(self._full.get(chat, full), full)
 
     async def aclose(self) -> None:
         """Nothing to close: the state lives in this process."""
 
-    async def _take_overall_slot(self) -> float:
-        now = self._clock()
-        start = max(now, self._next)
-        self._next = start + self._interval
-        self._prune(now)
-        if start > now:
-            await self._sleep(start - now)
-        return start
+    def _fit(self, at: float) -> float:
+        """Return the first start from `at` on at least one interval away from every island."""
+        islands = self._islands
+        index = bisect_right(islands, at - self._interval)
+        while index < len(islands) and islands[index] < at + self._interval:
+            at = islands[index] + self._interval
+            index += 1
+        return at
 
     def _prune(self, now: float) -> None:
         self._calls += 1
-        if self._calls % PRUNE_EVERY == 0:
-            self._chat_next = {chat: at for chat, at in self._chat_next.items() if at > now}
+        if self._calls % PRUNE_EVERY == 0:  # a full bucket is the same as no entry
+            self._full = {chat: at for chat, at in self._full.items() if at > now}
 
 
 class RateLimitedRequest(WrappingRequest):
@@ -203,16 +216,16 @@ class RateLimitedRequest(WrappingRequest):
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        """Wait for a slot if the call is a message, send it, and learn from a 429."""
+        """Wait for a start if the call is a message, send it, and learn from a 429."""
         timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
         api_method = method_name(url)
         if not is_paced(api_method):
             return await self.inner.do_request(url, method, request_data, *timeouts)
         chat = chat_of(request_data)
-        async with self.limiter.slot(chat):
-            status, payload = await self.inner.do_request(url, method, request_data, *timeouts)
-            wait = flood_wait(status, payload)
-            if wait is not None:
-                logger.warning("%s flood-limited: holding off %.1f s", api_method, wait)
-                await self.limiter.hold_off(chat, wait)
+        await self.limiter.acquire(chat)
+        status, payload = await self.inner.do_request(url, method, request_data, *timeouts)
+        wait = flood_wait(status, payload)
+        if wait is not None:
+            logger.warning("%s flood-limited: holding off %.1f s", api_method, wait)
+            await self.limiter.hold_off(chat, wait)
         return status, payload

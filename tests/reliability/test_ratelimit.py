@@ -1,7 +1,8 @@
-"""RateLimiter: never more than one message per second per chat, nor over the bot's total.
+"""RateLimiter: each chat within its token bucket (a short burst, then 1/s), the bot in its total.
 
-A fake clock moves only when the limiter sleeps, so the tests check the spacing of every start
-exactly and take no real time.
+A fake clock moves only when the limiter sleeps, so the tests check every start exactly and take
+no real time. `bucket_violations`, which the harnesses use to judge the sends they see, is tested
+here too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import pytest
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram.ratelimit import ChatLocks, RateLimitedRequest, RateLimiter, is_paced
+from bot.telegram.ratelimit import (
+    PRUNE_EVERY,
+    RateLimitedRequest,
+    RateLimiter,
+    bucket_violations,
+    is_paced,
+)
 
 
 class FakeTime:
@@ -83,6 +90,9 @@ class RecordingTransport(BaseRequest):
         return 200, b'{"ok":true,"result":true}'
 
 
+SEND = "http://x/bot1:T/sendMessage"
+
+
 def data(chat_id: int) -> RequestData:
     return RequestData(
         [
@@ -92,14 +102,32 @@ def data(chat_id: int) -> RequestData:
     )
 
 
-def per_chat_gaps(starts: list[tuple[float, str, Any]]) -> list[float]:
-    last: dict[Any, float] = {}
-    gaps = []
+def limited(
+    time: FakeTime,
+    *,
+    per_second: float = 30,
+    per_chat: float = 1,
+    burst: int = 3,
+    **transport: Any,
+) -> tuple[RateLimitedRequest, RecordingTransport]:
+    """Return a request chain with a fake-time limiter, and the transport that records starts."""
+    limiter = RateLimiter(
+        per_second=per_second, per_chat=per_chat, burst=burst, clock=time.clock, sleep=time.sleep
+    )
+    recorder = RecordingTransport(time, **transport)
+    return RateLimitedRequest(recorder, limiter), recorder
+
+
+def flood(retry_after: float) -> tuple[int, bytes]:
+    body = {"ok": False, "error_code": 429, "parameters": {"retry_after": retry_after}}
+    return 429, json.dumps(body).encode()
+
+
+def chat_starts(starts: list[tuple[float, str, Any]]) -> dict[Any, list[float]]:
+    by_chat: dict[Any, list[float]] = {}
     for at, _, chat in starts:
-        if chat in last:
-            gaps.append(at - last[chat])
-        last[chat] = at
-    return gaps
+        by_chat.setdefault(chat, []).append(at)
+    return by_chat
 
 
 def max_in_any_window(times: list[float], window: float = 1.0) -> int:
@@ -117,94 +145,178 @@ def test_only_message_methods_are_paced() -> None:
     assert not is_paced("sendChatAction")
 
 
-async def test_one_chat_never_gets_more_than_one_message_per_second() -> None:
-    time = FakeTime()
-    limiter = RateLimiter(per_second=30, per_chat=1, clock=time.clock, sleep=time.sleep)
-    transport = RecordingTransport(time, latency=0.05)
-    request = RateLimitedRequest(transport, limiter)
+def test_the_bucket_check_flags_a_fourth_send_in_the_same_instant() -> None:
+    assert bucket_violations([5.0] * 4, rate=1, burst=3) == 1
+    assert bucket_violations([5.0] * 3, rate=1, burst=3) == 0
+    assert bucket_violations([5.0] * 6, rate=1, burst=3) == 3
 
-    await time.run(
-        asyncio.gather(*(request.post("http://x/bot1:T/sendMessage", data(7)) for _ in range(10)))
+
+def test_the_bucket_check_accepts_a_burst_then_one_per_second() -> None:
+    assert bucket_violations([0, 0, 0, 1, 2, 3, 4], rate=1, burst=3) == 0
+    assert bucket_violations([0, 0, 0, 1, 1.5], rate=1, burst=3) == 1
+    # A bucket refills: three more after three idle seconds, in any order given.
+    assert bucket_violations([10, 0, 0, 10, 0, 10], rate=1, burst=3) == 0
+    assert bucket_violations([0, 0.5, 1.5], rate=2, burst=1) == 0
+
+
+def test_a_refused_send_takes_no_token_and_slack_forgives_rounding() -> None:
+    # One early send counts once; the sends after it are judged without it.
+    assert bucket_violations([0, 0, 0, 0.5, 1, 2], rate=1, burst=3) == 1
+    assert bucket_violations([0, 0.9995], rate=1, burst=1) == 0  # within the default 1 ms
+    assert bucket_violations([0, 0.9995], rate=1, burst=1, slack=0) == 1
+    assert bucket_violations([0, 0, 0], rate=0, burst=1) == 0  # no limit
+
+
+async def test_a_burst_goes_out_at_once_and_the_next_send_waits_a_token() -> None:
+    time = FakeTime()
+    request, transport = limited(time, per_second=0, per_chat=2, burst=3)
+
+    await time.run(asyncio.gather(*(request.post(SEND, data(7)) for _ in range(5))))
+
+    assert [at for at, _, _ in transport.starts] == [1000.0, 1000.0, 1000.0, 1000.5, 1001.0]
+
+
+async def test_concurrent_callers_of_a_chat_start_in_the_order_they_came() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(per_second=0, per_chat=1, burst=2, clock=time.clock, sleep=time.sleep)
+    started: list[tuple[int, float]] = []
+
+    async def send(n: int) -> None:
+        start = await limiter.acquire(1)
+        started.append((n, time.now))
+        assert start == time.now
+
+    await time.run(asyncio.gather(*(send(n) for n in range(5))))
+
+    assert sorted(started) == [(0, 1000), (1, 1000), (2, 1001), (3, 1002), (4, 1003)]
+
+
+async def test_a_chat_is_not_held_while_its_call_runs() -> None:
+    """The bucket counts starts: a slow call does not delay the chat's next send."""
+    time = FakeTime()
+    request, transport = limited(time, per_second=0, burst=2, latency=5.0)
+
+    await time.run(asyncio.gather(*(request.post(SEND, data(7)) for _ in range(3))))
+
+    assert [at for at, _, _ in transport.starts] == [1000.0, 1000.0, 1001.0]
+
+
+async def test_two_chats_do_not_slow_each_other() -> None:
+    time = FakeTime()
+    request, transport = limited(time, per_second=0, per_chat=1, burst=3)
+
+    await time.run(asyncio.gather(*(request.post(SEND, data(chat)) for chat in [1] * 6 + [2] * 4)))
+
+    by_chat = chat_starts(transport.starts)
+    assert by_chat[1] == [1000.0, 1000.0, 1000.0, 1001.0, 1002.0, 1003.0]
+    assert by_chat[2] == [1000.0, 1000.0, 1000.0, 1001.0]
+
+
+async def test_a_chat_waiting_for_its_token_does_not_hold_the_bot_back() -> None:
+    """Its later start is reserved as an island: the queue of the other chats goes on."""
+    time = FakeTime()
+    request, transport = limited(time, per_second=10, per_chat=1, burst=1)
+
+    await time.run(asyncio.gather(*(request.post(SEND, data(chat)) for chat in [1, 1, 2, 3, 4])))
+
+    by_chat = chat_starts(transport.starts)
+    assert by_chat[1] == [1000.0, 1001.0]
+    assert [start for chat in (2, 3, 4) for start in by_chat[chat]] == pytest.approx(
+        [1000.1, 1000.2, 1000.3]
     )
 
-    assert len(transport.starts) == 10
-    # Spacing is measured from the end of the previous call: at least 1 s plus its latency.
-    assert min(per_chat_gaps(transport.starts)) >= 1.0
 
-
-async def test_many_chats_stay_under_the_total_rate_and_each_under_its_own() -> None:
+async def test_many_chats_stay_under_the_total_rate_and_each_within_its_bucket() -> None:
     time = FakeTime()
-    limiter = RateLimiter(per_second=28, per_chat=1, clock=time.clock, sleep=time.sleep)
-    transport = RecordingTransport(time, latency=0.01)
-    request = RateLimitedRequest(transport, limiter)
+    request, transport = limited(time, per_second=28, per_chat=1, burst=3, latency=0.01)
     rng = random.Random(4)  # noqa: S311 - a seeded workload, not a secret
     chats = [rng.randrange(50) for _ in range(400)]
 
     await time.run(
-        asyncio.gather(
-            *(request.post("http://x/bot1:T/editMessageText", data(chat)) for chat in chats)
-        )
+        asyncio.gather(*(request.post("http://x/bot1:T/editMessageText", data(c)) for c in chats))
     )
 
     starts = [at for at, _, _ in transport.starts]
     assert len(starts) == 400
     assert max_in_any_window(starts) <= 28
-    assert min(per_chat_gaps(transport.starts)) >= 1.0
+    assert all(
+        bucket_violations(each, rate=1, burst=3, slack=0) == 0
+        for each in chat_starts(transport.starts).values()
+    )
+    # Paced by the total alone: 400 starts 1/28 s apart, not slowed by the chats' waits.
+    assert max(starts) - min(starts) < 400 / 28 + 1
+
+
+async def test_chats_in_a_burst_also_keep_the_total_rate() -> None:
+    time = FakeTime()
+    request, transport = limited(time, per_second=5, per_chat=1, burst=3)
+
+    await time.run(asyncio.gather(*(request.post(SEND, data(c)) for c in [1, 1, 1, 1, 2, 2])))
+
+    starts = sorted(at for at, _, _ in transport.starts)
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.2 - 1e-9
+    by_chat = chat_starts(transport.starts)
+    assert all(bucket_violations(each, rate=1, burst=3) == 0 for each in by_chat.values())
 
 
 async def test_answers_to_button_presses_are_never_delayed() -> None:
     time = FakeTime()
-    limiter = RateLimiter(per_second=1, per_chat=1, clock=time.clock, sleep=time.sleep)
-    transport = RecordingTransport(time)
-    request = RateLimitedRequest(transport, limiter)
+    request, transport = limited(time, per_second=1, per_chat=1, burst=1)
 
     for _ in range(5):
         await request.post("http://x/bot1:T/answerCallbackQuery", RequestData([]))
+        await request.post("http://x/bot1:T/sendChatAction", data(1))
 
     assert {at for at, _, _ in transport.starts} == {1000.0}
 
 
-async def test_a_429_holds_the_chat_back_for_retry_after() -> None:
+async def test_a_429_empties_the_chats_bucket_until_retry_after() -> None:
     time = FakeTime()
-    limiter = RateLimiter(per_second=30, per_chat=1, clock=time.clock, sleep=time.sleep)
-    flood = {
-        "ok": False,
-        "error_code": 429,
-        "description": "Too Many Requests",
-        "parameters": {"retry_after": 5},
-    }
-    transport = RecordingTransport(time, answers=[(429, json.dumps(flood).encode())])
-    request = RateLimitedRequest(transport, limiter)
+    request, transport = limited(time, per_second=0, per_chat=1, burst=3, answers=[flood(5)])
 
-    url = "http://x/bot1:T/sendMessage"
-    status, _ = await time.run(request.do_request(url, "POST", data(3)))
-    await time.run(request.do_request(url, "POST", data(3)))
+    status, _ = await time.run(request.do_request(SEND, "POST", data(3)))
+    await time.run(asyncio.gather(*(request.do_request(SEND, "POST", data(c)) for c in (3, 3, 4))))
 
     assert status == 429
-    assert transport.starts[1][0] - transport.starts[0][0] >= 5.0
+    by_chat = chat_starts(transport.starts)
+    # One token at the end of the flood wait, the next a second later: no burst after a 429.
+    assert by_chat[3] == [1000.0, 1005.0, 1006.0]
+    assert by_chat[4] == [1000.0]  # the other chats go on
+
+
+async def test_a_429_without_a_chat_holds_every_chat_back() -> None:
+    time = FakeTime()
+    request, transport = limited(time, per_second=30, per_chat=1, burst=3, answers=[flood(2)])
+    inline = RequestData([RequestParameter.from_input("inline_message_id", "m1")])
+
+    await time.run(request.do_request("http://x/bot1:T/editMessageText", "POST", inline))
+    await time.run(request.do_request(SEND, "POST", data(9)))
+
+    assert transport.starts[1][0] == 1002.0
 
 
 async def test_a_zero_rate_turns_the_limits_off() -> None:
     time = FakeTime()
-    limiter = RateLimiter(per_second=0, per_chat=0, clock=time.clock, sleep=time.sleep)
-    transport = RecordingTransport(time)
-    request = RateLimitedRequest(transport, limiter)
+    request, transport = limited(time, per_second=0, per_chat=0, burst=1)
 
     for _ in range(5):
-        await request.post("http://x/bot1:T/sendMessage", data(1))
+        await request.post(SEND, data(1))
 
     assert {at for at, _, _ in transport.starts} == {1000.0}
 
 
-async def test_a_task_cancelled_while_waiting_for_its_chat_is_forgotten() -> None:
-    """Otherwise every cancelled send would leave its chat's lock in the table for ever."""
-    locks = ChatLocks()
-    await locks.acquire(1)
-    waiter = asyncio.ensure_future(locks.acquire(1))
-    await asyncio.sleep(0)
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    locks.release(1)
+def test_a_burst_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="burst"):
+        RateLimiter(per_second=1, per_chat=1, burst=0)
 
-    assert len(locks) == 0
+
+async def test_chats_with_a_full_bucket_are_forgotten() -> None:
+    """Otherwise every chat ever served would stay in the table for ever."""
+    time = FakeTime()
+    limiter = RateLimiter(per_second=0, per_chat=1, burst=3, clock=time.clock, sleep=time.sleep)
+    for chat in range(PRUNE_EVERY - 1):
+        await limiter.acquire(chat)
+    time.now += 3.0  # every bucket is full again
+    await limiter.acquire("last")
+
+    assert len(limiter._full) == 1  # the table itself is what is tested

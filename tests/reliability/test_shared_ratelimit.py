@@ -1,11 +1,12 @@
 """SharedRateLimiter: workers on one real Redis keep the limits together, and survive its loss.
 
 Each "worker" is a limiter with its own Redis client (its own connections), as two processes
-would have. The spacing is asserted on the slots the Lua script reserves (Redis time, whole
-microseconds), which is exact whatever the machine's speed. Where a test checks that a call
-really waited, it reads Redis's TIME inside the call; a wait is slept on the local monotonic
-clock while TIME follows the wall clock, which NTP may slew by at most 500 ppm, so those checks
-allow `SLEW` (1 ms: more than 500 ppm of any wait here).
+would have. The limits are asserted on the starts the Lua script reserves (Redis time, whole
+microseconds), which is exact whatever the machine's speed: the total as the most starts in any
+second, each chat's with `bucket_violations`. Where a test checks that a call really waited, it
+reads Redis's TIME inside the call; a wait is slept on the local monotonic clock while TIME follows
+the wall clock, which NTP may slew by at most 500 ppm, so those checks allow `SLEW` (1 ms: more
+than 500 ppm of any wait here).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.config import Settings
-from bot.telegram.ratelimit import RateLimitedRequest, RateLimiter
+from bot.telegram.ratelimit import RateLimitedRequest, RateLimiter, bucket_violations
 from bot.telegram.requests import reliable_request
 from bot.telegram.shared_ratelimit import RETRY_SECONDS, SharedRateLimiter
 from tests.reliability.test_ratelimit import FakeTime, RecordingTransport
+from tests.shared import Sleeps
 
 SLEW = 0.001
 URL = "http://x/bot1:T/"
@@ -100,10 +102,11 @@ async def probe(redis_url: str, redis_namespace: str) -> AsyncIterator[redis.asy
 
 @pytest.fixture
 async def worker(redis_url: str, redis_namespace: str) -> AsyncIterator[MakeWorker]:
-    """Return `worker(per_second=..., per_chat=...)`: a limiter on its own Redis connections."""
+    """Return `worker(per_second=..., per_chat=..., burst=3)`: a limiter on its own connections."""
     made: list[SharedRateLimiter] = []
 
     def make(**rates: Any) -> SharedRateLimiter:
+        rates.setdefault("burst", 3)
         limiter = SharedRateLimiter.from_url(redis_url, namespace=redis_namespace, **rates)
         made.append(limiter)
         return limiter
@@ -113,17 +116,17 @@ async def worker(redis_url: str, redis_namespace: str) -> AsyncIterator[MakeWork
         await limiter.aclose()
 
 
-async def test_two_workers_together_keep_the_total_and_the_chat_limits(
+async def test_two_workers_together_keep_the_total_and_each_chats_bucket(
     worker: MakeWorker, probe: redis.asyncio.Redis
 ) -> None:
-    per_second, per_chat = 40, 8
+    per_second, per_chat, burst = 40, 8, 3
     slots: list[tuple[float, int, float]] = []  # (reserved start, chat, TIME at the call)
 
     async def send(limiter: SharedRateLimiter, chat: int) -> None:
-        async with limiter.slot(chat) as start:
-            slots.append((start, chat, await redis_now(probe)))
+        start = await limiter.acquire(chat)
+        slots.append((start, chat, await redis_now(probe)))
 
-    workers = [worker(per_second=per_second, per_chat=per_chat) for _ in range(2)]
+    workers = [worker(per_second=per_second, per_chat=per_chat, burst=burst) for _ in range(2)]
     await asyncio.gather(*(send(w, n % 6) for n in range(30) for w in workers))
 
     assert len(slots) == 60
@@ -131,32 +134,100 @@ async def test_two_workers_together_keep_the_total_and_the_chat_limits(
     # Apart, each worker would have sent its 30 within 0.75 s: 60 in one second.
     assert max_in_any_second([micros(start) for start, _, _ in slots]) <= per_second
     for chat in range(6):
-        starts = sorted(micros(start) for start, each, _ in slots if each == chat)
-        assert min(b - a for a, b in pairwise(starts)) >= 1_000_000 // per_chat
+        starts = [start for start, each, _ in slots if each == chat]
+        assert bucket_violations(starts, rate=per_chat, burst=burst) == 0
     assert all(called >= start - SLEW for start, _, called in slots)
 
 
-async def test_a_chat_waits_a_full_interval_after_the_other_workers_call_ends(
+async def test_two_workers_together_never_exceed_the_bucket_of_a_chat(
     worker: MakeWorker, probe: redis.asyncio.Redis
 ) -> None:
-    first, second = worker(per_second=0, per_chat=5), worker(per_second=0, per_chat=5)
-    in_call = asyncio.Event()
-    ends: list[float] = []
+    per_chat, burst = 20, 3
+    workers = [worker(per_second=0, per_chat=per_chat, burst=burst) for _ in range(2)]
+    calls: list[tuple[float, float]] = []  # (reserved start, TIME at the call)
 
-    async def long_call() -> None:
-        async with first.slot(9):
-            in_call.set()
-            await asyncio.sleep(0.3)  # longer than the 0.2 s interval: the chat stays busy
-            ends.append(await redis_now(probe))
+    async def send(limiter: SharedRateLimiter) -> None:
+        start = await limiter.acquire(9)
+        calls.append((start, await redis_now(probe)))
 
-    async def next_call() -> float:
-        await in_call.wait()
-        async with second.slot(9) as start:
-            return start
+    await asyncio.gather(*(send(workers[n % 2]) for n in range(12)))
 
-    _, start = await asyncio.gather(long_call(), next_call())
+    starts = sorted(start for start, _ in calls)
+    assert bucket_violations(starts, rate=per_chat, burst=burst) == 0
+    # The burst was used (three at once), then one every 1/20 s: the 12 took 9 intervals.
+    assert bucket_violations(starts, rate=per_chat, burst=burst - 1) > 0
+    assert starts[-1] - starts[0] == pytest.approx(9 / per_chat, abs=0.01)
+    assert all(called >= start - SLEW for start, called in calls)
 
-    assert micros(start) >= micros(ends[0]) + 200_000
+
+async def test_a_burst_goes_out_at_once_and_the_next_send_waits_a_token(
+    worker: MakeWorker,
+) -> None:
+    sleeps = Sleeps()  # records the waits and returns at once
+    limiter = worker(per_second=0, per_chat=2, burst=3, sleep=sleeps)
+
+    for _ in range(3):
+        await limiter.acquire(4)
+    assert sleeps.delays == []
+    await limiter.acquire(4)
+
+    [wait] = sleeps.delays
+    assert 0.4 < wait <= 0.5  # half a second after the first, less the time the three took
+
+
+async def test_two_chats_do_not_slow_each_other(worker: MakeWorker) -> None:
+    sleeps = Sleeps()
+    first, second = (worker(per_second=0, per_chat=1, burst=3, sleep=sleeps) for _ in range(2))
+
+    for chat in (1, 2):
+        for limiter in (first, second, first):
+            await limiter.acquire(chat)
+
+    assert sleeps.delays == []
+
+
+async def test_a_chat_waiting_for_its_token_does_not_hold_the_others_back(
+    worker: MakeWorker,
+) -> None:
+    """Its later start is an island in Redis: the other chats' queue goes on before it."""
+    sleeps = Sleeps()
+    limiter = worker(per_second=10, per_chat=1, burst=1, sleep=sleeps)
+
+    first = await limiter.acquire(1)
+    later = await limiter.acquire(1)  # its token is due a second later
+    others = [await limiter.acquire(chat) for chat in (2, 3, 4)]
+
+    assert micros(later) - micros(first) == 1_000_000
+    assert all(start < later for start in others)
+    starts = sorted([first, later, *others])
+    assert min(micros(b) - micros(a) for a, b in pairwise(starts)) >= 100_000
+
+
+async def test_a_burst_of_many_concurrent_sends_stays_shared(
+    worker: MakeWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """More sends at once than the pool has connections wait for one: no fallback."""
+    limiter = worker(per_second=0, per_chat=1, burst=3, sleep=Sleeps())
+
+    await asyncio.gather(*(limiter.acquire(chat) for chat in range(300)))
+
+    assert limiter.is_shared
+    assert "unreachable" not in caplog.text
+
+
+async def test_the_keys_expire_once_they_no_longer_matter(
+    worker: MakeWorker, probe: redis.asyncio.Redis, redis_namespace: str
+) -> None:
+    limiter = worker(per_second=10, per_chat=1, burst=2, sleep=Sleeps())
+    for _ in range(3):  # the third waits for its token: an island a second ahead
+        await limiter.acquire(5)
+
+    prefix = f"{redis_namespace}:rate"
+    ttls = {name: await probe.pttl(f"{prefix}:{name}") for name in ("bot", "islands", "chat:5")}
+    # Each lives a second past the moment it stops mattering, and no longer.
+    assert 0 < ttls["bot"] <= 1200  # the queue's next start is 0.1 s ahead
+    assert 1000 < ttls["islands"] <= 2100  # the island is 1 s ahead, in the way for 0.1 s
+    assert 3000 < ttls["chat:5"] <= 4000  # empty at 1 s, the bucket is full again at 3 s
 
 
 @pytest.mark.parametrize(("flooded", "held"), [(7, {7}), (None, {8})], ids=["chat", "bot"])
@@ -205,18 +276,16 @@ async def test_without_redis_each_worker_paces_itself_and_warns_once(
 
     url = f"redis://:s3cret@127.0.0.1:{closed_port()}/15"
     limiter = SharedRateLimiter.from_url(
-        url, per_second=10, per_chat=2, clock=lambda: now[0], sleep=sleep
+        url, per_second=10, per_chat=2, burst=1, clock=lambda: now[0], sleep=sleep
     )
     starts = []
     async with asyncio.timeout(10):  # a hang fails the test instead of blocking it
         for n in range(4):
             if n == 2:
                 now[0] += RETRY_SECONDS  # Redis is tried again, and fails again
-            async with limiter.slot(5) as start:
-                starts.append(start)
+            starts.append(await limiter.acquire(5))
         await limiter.hold_off(5, 3.0)
-        async with limiter.slot(5) as start:
-            starts.append(start)
+        starts.append(await limiter.acquire(5))
     await limiter.aclose()
 
     assert not limiter.is_shared
@@ -288,14 +357,15 @@ async def test_the_limiter_shares_the_pace_again_once_redis_is_back(
         await link.start(),
         per_second=1000,
         per_chat=0,
+        burst=1,
         namespace=redis_namespace,
         clock=lambda: now[0],
     )
     shared_at: list[bool] = []
 
     async def send() -> None:
-        async with limiter.slot(3):
-            shared_at.append(limiter.is_shared)
+        await limiter.acquire(3)
+        shared_at.append(limiter.is_shared)
 
     try:
         await send()
@@ -318,7 +388,7 @@ async def test_shutting_the_chain_down_closes_the_limiter_connection(
     redis_url: str, redis_namespace: str, probe: redis.asyncio.Redis
 ) -> None:
     limiter = SharedRateLimiter.from_url(
-        redis_url, per_second=28, per_chat=1, namespace=redis_namespace
+        redis_url, per_second=28, per_chat=1, burst=3, namespace=redis_namespace
     )
     transport = TimedTransport(probe)
     request = RateLimitedRequest(transport, limiter)
@@ -351,7 +421,12 @@ async def test_shutting_the_chain_down_closes_the_limiter_connection(
 async def test_the_chain_shares_the_pace_only_through_a_redis_store(
     settings: Settings, store: str, rates: tuple[float, float], expected: type
 ) -> None:
-    update = {"store": store, "rate_limit_total": rates[0], "rate_limit_chat": rates[1]}
+    update = {
+        "store": store,
+        "rate_limit_total": rates[0],
+        "rate_limit_chat": rates[1],
+        "rate_limit_chat_burst": 5,
+    }
     request: Any = reliable_request(
         settings.model_copy(update=update), RecordingTransport(FakeTime())
     )
@@ -359,4 +434,5 @@ async def test_the_chain_shares_the_pace_only_through_a_redis_store(
         request = request.inner
 
     assert type(request.limiter) is expected
+    assert request.limiter.burst == 5
     await request.limiter.aclose()  # nothing was sent: it never connected

@@ -33,6 +33,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.store.startswith("sqlite:///")
     assert settings.store.endswith("/crampcheck/sessions.db")
     assert settings.store_scheme == "sqlite"
+    # Telegram: about 30 messages/s in all; per chat a short burst, then about 1/s.
+    assert (settings.rate_limit_total, settings.rate_limit_chat) == (28.0, 1.0)
+    assert settings.rate_limit_chat_burst == 3
 
 
 def test_values_come_from_crampcheck_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,6 +53,17 @@ def test_values_come_from_crampcheck_variables(monkeypatch: pytest.MonkeyPatch) 
     assert settings.store_scheme == "redis"
     assert settings.log_level == "DEBUG"
     assert settings.session_ttl_seconds == 3600
+
+
+def test_the_rate_limits_come_from_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_TOTAL", "0")
+    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_CHAT", "0.5")
+    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_CHAT_BURST", "5")
+
+    settings = load_settings()
+
+    assert (settings.rate_limit_total, settings.rate_limit_chat) == (0.0, 0.5)
+    assert settings.rate_limit_chat_burst == 5
 
 
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
@@ -73,6 +87,9 @@ def test_session_ttl_accepts_an_iso_duration(monkeypatch: pytest.MonkeyPatch) ->
         ("SESSION_TTL", "0"),
         ("LOG_LEVEL", "chatty"),
         ("WEBHOOK_URL", "http://insecure.example/hook"),
+        ("RATE_LIMIT_CHAT", "-1"),
+        ("RATE_LIMIT_CHAT_BURST", "0"),
+        ("RATE_LIMIT_CHAT_BURST", "2.5"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(
