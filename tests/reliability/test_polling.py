@@ -3,21 +3,32 @@
 The FakeBotApi stands in for Telegram's getUpdates: it keeps every update until a later call's
 offset confirms it. A "crash" is the loop task cancelled mid-update (as a SIGKILL would stop
 it); a new loop on the same store must then fetch the update again and apply it exactly once.
+
+How often the loop polls is tested on `LongPollTelegram`, which also waits as a long poll does
+(FakeBotApi answers an empty getUpdates after 10 ms whatever the timeout), with a processor stub
+that takes milliseconds an update or holds one until the test lets it go; those tests run on
+`TENTH`, the default pauses divided by ten.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
+from telegram import Chat, Message, Update
 
 from bot.config import Settings
 from bot.engine.models import KnowledgeBase
 from bot.store.memory import MemoryStore
 from bot.telegram.app import ALLOWED_UPDATES, AnyApplication, build_application
 from bot.telegram.polling import PollingLoop, PollingOptions, watermark
-from bot.telegram.processing import UpdateProcessor
+from bot.telegram.processing import Outcome, UpdateProcessor
 from bot.telegram.retry import RetryingRequest, RetryPolicy
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
@@ -34,6 +45,8 @@ from tests.reliability.helpers import (
 
 OTHER_CHAT = 5151
 OPTIONS = PollingOptions(poll_timeout=0, grace=2.0)
+TENTH = PollingOptions(repoll=0.05, max_repoll=0.2, grace=1.0)
+"""The default pauses (0.5 s doubling to 2 s) divided by ten; long polls of 30 s."""
 
 
 @pytest.fixture
@@ -269,3 +282,214 @@ async def test_a_slow_chat_holds_back_only_itself_and_the_offset(
     await wait_until(lambda: later["update_id"] + 1 in offsets(api))
     stop.set()
     await task
+
+
+# --- how often the loop asks: a Telegram that long-polls, a processor that can hold an update --
+
+
+@dataclass
+class Poll:
+    """One getUpdates call as Telegram saw it."""
+
+    offset: int
+    timeout: float
+    returned: list[int] = field(default_factory=list)
+    repeated: int = 0
+    """Updates in the answer that an earlier call had returned already."""
+
+
+class LongPollTelegram:
+    """getUpdates as Telegram serves it: an update stays until an offset above it confirms it;
+    a call answers at once when it has any update at or above its offset, else waits up to
+    `timeout` seconds for one."""
+
+    def __init__(self) -> None:
+        self.queue: list[Update] = []
+        self.polls: list[Poll] = []
+        self.waiting: int | None = None
+        """The offset of the call waiting for an update, if one is."""
+        self._returned: set[int] = set()
+        self._arrived = asyncio.Event()
+        self._next_id = 100
+
+    def send(self, chat_id: int) -> int:
+        """Queue a text message from `chat_id`; return its update id."""
+        self._next_id += 1
+        chat = Chat(chat_id, Chat.PRIVATE)
+        message = Message(self._next_id, datetime.now(UTC), chat, text="tap")
+        self.queue.append(Update(self._next_id, message=message))
+        self._arrived.set()
+        return self._next_id
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int = 100,
+        timeout: float = 0,  # noqa: ASYNC109 - the Bot API's parameter
+        allowed_updates: Sequence[str] | None = None,
+    ) -> tuple[Update, ...]:
+        poll = Poll(offset or 0, timeout)
+        self.polls.append(poll)
+        self.queue = [update for update in self.queue if update.update_id >= poll.offset]
+        clock = asyncio.get_running_loop()
+        deadline = clock.time() + timeout
+        try:
+            while not self.queue and clock.time() < deadline:
+                self.waiting = poll.offset
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), deadline - clock.time())
+        finally:
+            self.waiting = None
+        answer = self.queue[:limit]
+        poll.returned = [update.update_id for update in answer]
+        poll.repeated = len(self._returned.intersection(poll.returned))
+        self._returned.update(poll.returned)
+        return tuple(answer)
+
+
+class StubProcessor:
+    """Stands in for `UpdateProcessor`: an update takes `work` seconds, or waits for its gate."""
+
+    def __init__(self, telegram: LongPollTelegram, *, work: float = 0.002) -> None:
+        self.application = SimpleNamespace(bot=telegram)
+        self.work = work
+        self.gates: dict[int, asyncio.Event] = {}
+        self.started: list[int] = []
+        self.handled: list[int] = []
+
+    def hold(self, update_id: int) -> asyncio.Event:
+        """Hold `update_id` in flight until the returned event is set."""
+        self.gates[update_id] = asyncio.Event()
+        return self.gates[update_id]
+
+    async def process(self, update: Update) -> Outcome:
+        self.started.append(update.update_id)
+        gate = self.gates.get(update.update_id)
+        if gate is None:
+            await asyncio.sleep(self.work)
+        else:
+            await gate.wait()
+        self.handled.append(update.update_id)
+        return Outcome.DONE
+
+
+def start_stub_loop(
+    processor: StubProcessor, options: PollingOptions = TENTH
+) -> tuple[PollingLoop, asyncio.Task[None], asyncio.Event]:
+    stop = asyncio.Event()
+    loop = PollingLoop(
+        cast(UpdateProcessor, processor), allowed_updates=ALLOWED_UPDATES, options=options
+    )
+    return loop, asyncio.create_task(loop.run(stop)), stop
+
+
+async def test_an_update_held_in_flight_does_not_make_the_loop_spin() -> None:
+    """Held 0.5 s (5 s at the default pauses) with nothing new: a handful of polls, not 25."""
+    telegram = LongPollTelegram()
+    processor = StubProcessor(telegram)
+    held = telegram.send(CHAT)
+    gate = processor.hold(held)
+    loop, task, stop = start_stub_loop(processor)
+    await wait_until(lambda: processor.started == [held])
+
+    await asyncio.sleep(0.5)
+    polls_while_held = loop.stats.polls
+    gate.set()
+    await wait_until(lambda: telegram.waiting == held + 1)
+    stop.set()
+    await task
+
+    # The first poll, then one 0.05, 0.1 and 0.2 s later (t = 0, 0.05, 0.15, 0.35); the loop
+    # before this one asked with timeout=0 every 0.02 s here: 25 times.
+    assert 2 <= polls_while_held <= 5
+    assert loop.stats.repeated == polls_while_held - 1  # each repeated the held update only
+    assert [poll.offset for poll in telegram.polls[1:polls_while_held]] == [held] * (
+        polls_while_held - 1
+    )
+    assert telegram.polls[polls_while_held].offset == held + 1  # asked as soon as it finished
+    assert telegram.polls[-1].offset == held + 1
+    assert processor.handled == [held]
+
+
+async def test_updates_that_finish_in_milliseconds_leave_every_poll_a_long_poll() -> None:
+    """Two people tapping in turn: each poll waits for the next tap, none repeats an update."""
+    telegram = LongPollTelegram()
+    processor = StubProcessor(telegram, work=0.002)
+    loop, task, stop = start_stub_loop(processor)
+    sent: list[int] = []
+
+    for tap in range(30):
+        sent.append(telegram.send(CHAT if tap % 2 else OTHER_CHAT))
+        await wait_until(lambda: telegram.waiting == sent[-1] + 1)
+    stop.set()
+    await task
+
+    assert processor.handled == sent
+    assert loop.stats.polls == len(sent) + 1  # one per tap, and the one waiting at the end
+    assert loop.stats.long_polls == loop.stats.polls  # asked with nothing in flight, every time
+    assert loop.stats.repeated == 0
+    assert sum(poll.repeated for poll in telegram.polls) == 0
+    assert {poll.timeout for poll in telegram.polls} == {TENTH.poll_timeout}
+
+
+async def test_a_burst_of_taps_is_fetched_without_spinning() -> None:
+    """Ten chats at once, then again: each update is fetched about once."""
+    telegram = LongPollTelegram()
+    processor = StubProcessor(telegram, work=0.002)
+    loop, task, stop = start_stub_loop(processor)
+    sent: list[int] = []
+
+    for _ in range(5):
+        sent.extend(telegram.send(CHAT + chat) for chat in range(10))
+        await wait_until(lambda: telegram.waiting == sent[-1] + 1)
+    stop.set()
+    await task
+
+    assert sorted(processor.handled) == sent
+    assert loop.stats.polls <= 2 * 5 + 1  # per burst: the batch, at most one more before idle
+    assert loop.stats.repeated <= len(sent)
+
+
+async def test_with_every_slot_taken_the_loop_waits_for_one_to_free_before_polling() -> None:
+    telegram = LongPollTelegram()
+    processor = StubProcessor(telegram)
+    held = telegram.send(CHAT)
+    gate = processor.hold(held)
+    options = PollingOptions(repoll=0.01, max_repoll=0.01, concurrency=1, grace=1.0)
+    loop, task, stop = start_stub_loop(processor, options)
+    await wait_until(lambda: processor.started == [held])
+
+    await asyncio.sleep(0.2)  # 20 pauses
+    assert loop.stats.polls == 1
+    gate.set()
+    await wait_until(lambda: telegram.waiting == held + 1)
+    stop.set()
+    await task
+
+    assert loop.stats.polls == 2
+
+
+async def test_another_chats_update_comes_in_within_the_pause_while_one_is_held() -> None:
+    telegram = LongPollTelegram()
+    processor = StubProcessor(telegram)
+    held = telegram.send(CHAT)
+    gate = processor.hold(held)
+    loop, task, stop = start_stub_loop(processor)
+    await wait_until(lambda: processor.started == [held])
+    await asyncio.sleep(0.4)  # the pause between polls has grown to its longest
+
+    clock = asyncio.get_running_loop()
+    sent_at = clock.time()
+    other = telegram.send(OTHER_CHAT)
+    await wait_until(lambda: other in processor.handled)
+    waited = clock.time() - sent_at
+    assert waited <= TENTH.max_repoll + 0.1
+    assert loop.offset == held  # the held update still holds the watermark
+    assert max(poll.offset for poll in telegram.polls) <= held  # so nothing above it confirmed
+    gate.set()
+    await wait_until(lambda: telegram.waiting == other + 1)
+    stop.set()
+    await task
+
+    assert processor.handled == [other, held]
