@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     rate_limit_total: float = Field(default=28.0, ge=0)
     """Messages per second the bot sends at most (Telegram: about 30, less for jitter); 0: off."""
     rate_limit_chat: float = Field(default=1.0, ge=0)
-    """Messages (sends and edits) per second to one chat (Telegram: about 1); 0: off."""
+    """New messages per second to one chat once its burst is spent (Telegram: about 1); 0: off.
+    Edits count against RATE_LIMIT_TOTAL only."""
     rate_limit_chat_burst: int = Field(default=3, ge=1)
     """Messages one chat may get at once before RATE_LIMIT_CHAT paces it (its token bucket's size;
     Telegram: "we may allow short bursts")."""

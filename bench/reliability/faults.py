@@ -100,7 +100,7 @@ async def run(
     wrong, broken = await mismatches(url, sims)
     stats = totals(sims)
     lines = classify(bot.error_lines())
-    violations = telegram.rate_violations(per_chat=1.0, per_second=30)
+    violations = telegram.rate_violations(per_chat=1.0, burst=3, per_second=30)
     return {
         "users": users,
         "seconds_with_faults": seconds,

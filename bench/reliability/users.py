@@ -159,17 +159,24 @@ class SimUser:
         return await self.press()
 
     async def start(self) -> bool:
-        before = self.screen()[0]
+        before, first = self.screen()[0], self.session
         session, _ = machine.start(self.kb)
+        # A new questionnaire is numbered on from the one it replaces (each /start that lands).
+        floor = -1 if first is None else first.rev
+
+        def is_new_first_question() -> bool:
+            seq, revision, _ = self.screen()
+            return seq > before and revision is not None and revision > floor
+
         for attempt in range(3):  # a lost /start loses no answer: the user just asks again
             self.stats.actions += 1
             self.stats.nudges += attempt > 0
             self.starts += 1
             await self.deliver(self.message("/start"))
-            if await self.wait(
-                lambda: self.screen()[0] > before and self.screen()[1] == session.rev
-            ):
-                self.session = session
+            if await self.wait(is_new_first_question):
+                revision = self.screen()[1]
+                assert revision is not None
+                self.session = session.model_copy(update={"rev": revision})
                 return True
         return False
 

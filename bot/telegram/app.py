@@ -121,6 +121,7 @@ def build_bot(
             await observer.start()
 
     async def post_shutdown(application: AnyApplication) -> None:
+        await handlers.outbox.aclose()  # what it still owed stays owed in the records
         await scheduler.stop()
         if observer is not None:
             await observer.stop()
@@ -129,7 +130,8 @@ def build_bot(
     app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
     handlers = QuestionnaireHandlers(kb, store, session_ttl=settings.session_ttl)
     features = Features(handlers, load_tables(settings.knowledge))
-    register(app, handlers, CheckinHandlers(kb, store, scheduler), features)
+    checkin_handlers = CheckinHandlers(kb, store, scheduler, handlers.conversations)
+    register(app, handlers, checkin_handlers, features)
     if observer is not None:
         observer.attach(app, handlers)
     return BotParts(app, handlers)
@@ -240,6 +242,7 @@ def _run(
         allowed_updates=ALLOWED_UPDATES,
         extra_routes=extra_routes,
         on_redelivered=parts.handlers.on_redelivered,
+        outbox=parts.handlers.outbox,
     )
     try:
         loop.run_until_complete(serving)

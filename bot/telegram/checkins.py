@@ -40,7 +40,7 @@ from bot.telegram.callbacks import decode_offer, decode_reply
 from bot.telegram.conversation import Conversations
 from bot.telegram.keyboards import checkin_markup
 from bot.telegram.preferences import Preferences
-from bot.telegram.record import Conversation, Stored
+from bot.telegram.record import Stored
 
 logger = logging.getLogger(__name__)
 
@@ -209,11 +209,15 @@ class CheckinHandlers:
     """The buttons of follow-up check-ins: the offers under a result and the check-in answers."""
 
     def __init__(
-        self, kb: KnowledgeBase, store: SessionStore, scheduler: CheckinScheduler
+        self,
+        kb: KnowledgeBase,
+        store: SessionStore,
+        scheduler: CheckinScheduler,
+        conversations: Conversations,
     ) -> None:
         self.kb = kb
         self.scheduler = scheduler
-        self.conversations = Conversations(kb, store)
+        self.conversations = conversations
         self.preferences = Preferences(kb, store)
 
     async def on_offer(self, update: Update, context: Context) -> None:
@@ -283,11 +287,7 @@ class CheckinHandlers:
 
     async def _recheck(self, bot: Bot, key: SessionKey, language: str) -> None:
         """Start again at the red-flag screen; the live message and the ledger go on (`begin`)."""
-        stored = await self.conversations.get(key)
-        session, step = followup.recheck(self.kb)
-        old = stored.conversation or Conversation(session=session)
-        conversation = old.model_copy(update={"session": session, "language": language})
-        await self.conversations.commit(bot, key, stored, conversation, step, in_place=False)
+        await self.conversations.begin(bot, key, language, start=followup.recheck(self.kb))
 
 
 async def _press(update: Update) -> CallbackQuery | None:

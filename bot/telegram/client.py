@@ -12,12 +12,17 @@
 * These two and a plain `answer_callback_query` (an id, maybe a text: every answer the bot
   gives) hand their parameters to the request chain directly (`_call`), not through
   `Bot._post`'s general machinery.
+* A button press is answered once: `answer_callback_query` remembers the last `ANSWERED` ids it
+  answered and answers none of them again (an update retried after a passing failure, or a
+  redelivery that answers a press a kill may have left unanswered, would otherwise answer a
+  second time, which Telegram refuses).
 All send exactly the calls PTB's methods send (tests/telegram/test_client.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,10 +39,16 @@ logger = logging.getLogger(__name__)
 
 Plain = dict[str, int | str | None]
 """Parameters that are ints and strings only (None: left out), which `CrampBot._call` takes."""
+ANSWERED = 4096
+"""Callback query ids remembered as answered (a press is answered within seconds)."""
 
 
 class CrampBot(ExtBot[None]):
     """The bot the application runs on (`build_application` passes it to PTB's builder)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._answered: OrderedDict[str, None] = OrderedDict()
 
     async def get_updates(
         self,
@@ -138,13 +149,43 @@ class CrampBot(ExtBot[None]):
         api_kwargs: JSONDict | None = None,
         rate_limit_args: None = None,
     ) -> bool:
-        """Answer a button press: the bot's own answers (an id, maybe a text) go by `_call`."""
+        """Answer a press once; the bot's own answers (an id, maybe a text) go by `_call`."""
+        if callback_query_id in self._answered:
+            logger.debug("callback query answered already: not again")
+            return True
+        answered = await self._answer(
+            callback_query_id,
+            text,
+            show_alert,
+            url,
+            cache_time,
+            timeouts=(read_timeout, write_timeout, connect_timeout, pool_timeout),
+            api_kwargs=api_kwargs,
+            rate_limit_args=rate_limit_args,
+        )
+        self._answered[callback_query_id] = None
+        while len(self._answered) > ANSWERED:
+            self._answered.popitem(last=False)
+        return answered
+
+    async def _answer(
+        self,
+        callback_query_id: str,
+        text: str | None,
+        show_alert: bool | None,
+        url: str | None,
+        cache_time: TimePeriod | None,
+        *,
+        timeouts: tuple[ODVInput[float], ...],
+        api_kwargs: JSONDict | None,
+        rate_limit_args: None,
+    ) -> bool:
         extras = (show_alert, url, cache_time, api_kwargs, rate_limit_args)
-        timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
         is_plain = all(extra is None for extra in extras)
         if is_plain and all(timeout is BaseRequest.DEFAULT_NONE for timeout in timeouts):
             data: Plain = {"callback_query_id": callback_query_id, "text": text}
             return bool(await self._call("answerCallbackQuery", data))
+        read_timeout, write_timeout, connect_timeout, pool_timeout = timeouts
         return await super().answer_callback_query(
             callback_query_id,
             text,

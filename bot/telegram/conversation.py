@@ -1,11 +1,21 @@
-"""The per-chat conversation: read, save and show its record (`record.py`) and live message.
+"""The per-chat conversation: read and commit its record (`record.py`), then bring the chat to it.
 
-A conversation's record is stored as JSON text under a `SessionKey`. Every write is a
-compare-and-set against the store revision just read: when another process (or a double tap)
-won the race, `Conversations` reloads once and shows the current state, so an answer is never
-applied twice and nothing is overwritten blindly. A step that goes into a new message is marked
-owed in its commit and cleared when that message is tracked, so that a redelivery after a kill
-in between shows it (`reshow`).
+State first, screens after. A handler commits the new state (`commit`, `begin`, `resurface`):
+one compare-and-set against the store revision it read, with `view` one higher and what the new
+screen owes (a new message, first-aid cards, the location offer). It never waits for Telegram:
+the commit posts a show job to the chat's outbox (`outbox.py`), and the handler answers the
+press at once. The show job (`sync`) reads the newest record and brings the chat to it: the
+owed cards, the screen (the live message edited in place, or a new message whose predecessor
+loses its buttons), then, after an urgent result, the location offer. It records the view it
+showed with a compare-and-set of its own, merged into whatever was committed meanwhile, so it
+never undoes an answer; when the state moved on while it was sending, it goes round again.
+
+The emergency comes first: with an urgent or emergency result the result goes out before any
+owed card and before the location offer.
+
+A new questionnaire continues the old one's session revision (`continued`): buttons carry the
+revision they were drawn at, so a press on a screen of an earlier questionnaire can never be
+read as an answer to this one.
 """
 
 from __future__ import annotations
@@ -15,44 +25,56 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
 from telegram import Bot
+from telegram.error import TelegramError
 
 from bot.engine import machine
 from bot.engine.errors import ConflictError, SessionOutdated
 from bot.engine.machine import Result, Step
 from bot.engine.models import KnowledgeBase
 from bot.engine.numbers import CountryNumbers
-from bot.render import card_text
+from bot.engine.session import Session
+from bot.render import card_text, shows_local_number
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors
-from bot.telegram.keyboards import screen
-from bot.telegram.record import DEFAULT_LANGUAGE, Conversation, Stored
+from bot.telegram.keyboards import Markup, screen
+from bot.telegram.outbox import Outbox
+from bot.telegram.record import DEFAULT_LANGUAGE, Conversation, OwedCard, Stored
 
 logger = logging.getLogger(__name__)
 
 LocalNumbers = Callable[[int], Awaitable[CountryNumbers | None]]
 """User id -> the emergency numbers of the user's country, if known."""
 AfterResult = Callable[[Bot, SessionKey, Result, str], Awaitable[None]]
-"""Called once after a new result is shown (bot, key, result, language)."""
-BeforeResult = Callable[[Bot, SessionKey, Result, str], Awaitable[bool]]
-"""Called once before a new result is shown (bot, key, result, language); True when it sent a
-message, which the result then follows, so that the result stays the latest message."""
+"""Called once when a new result is committed (bot, key, result, language): metrics."""
+LocationOffer = Callable[[Bot, SessionKey, Result, str], Awaitable[bool]]
+"""Sends the "Share location" offer after an urgent result is shown; True when it did."""
+MERGE_TRIES = 5
+"""Compare-and-set rounds for recording what was shown, against commits landing meanwhile."""
 
 
 async def _no_local_numbers(user_id: int) -> CountryNumbers | None:
     return None
 
 
-class Conversations:
-    """Load, save (compare-and-set) and show conversations."""
+def continued(session: Session, after: Conversation | None) -> Session:
+    """Return a new questionnaire's `session` numbered on from the one it replaces."""
+    if after is None:
+        return session
+    return session.model_copy(update={"rev": after.session.rev + 1})
 
-    def __init__(self, kb: KnowledgeBase, store: SessionStore) -> None:
+
+class Conversations:
+    """Load and commit conversations; show them through the chat's outbox."""
+
+    def __init__(self, kb: KnowledgeBase, store: SessionStore, outbox: Outbox) -> None:
         self.kb = kb
         self.store = store
+        self.outbox = outbox
         self.local_numbers: LocalNumbers = _no_local_numbers
-        self.before_result: list[BeforeResult] = []
-        """Notes sent once before a new result (the location offer): see `features.py`."""
+        self.offer_location: LocationOffer | None = None
+        """Sends the location offer after an urgent result (country.py, via features.py)."""
         self.after_result: list[AfterResult] = []
-        """Called once after a new result is shown (metrics)."""
+        """Called once when a new result is committed (metrics)."""
 
     async def get(self, key: SessionKey) -> Stored:
         """Return what is stored under `key`; an unreadable record is logged and reads as none."""
@@ -70,16 +92,27 @@ class Conversations:
     async def delete(self, key: SessionKey) -> bool:
         return await self.store.delete(key)
 
-    async def begin(self, bot: Bot, key: SessionKey, language: str) -> None:
-        """Start a new questionnaire, replacing any other, and ask its first question."""
-        stored = await self.get(key)
-        session, step = machine.start(self.kb)
-        old_id = stored.conversation.message_id if stored.conversation else None
-        applied = stored.conversation.updates if stored.conversation else ()
-        conversation = Conversation(
-            session=session, message_id=old_id, language=language, updates=applied
-        )
-        await self.commit(bot, key, stored, conversation, step, in_place=False)
+    # --- state ----------------------------------------------------------------------------------
+
+    async def begin(
+        self,
+        bot: Bot,
+        key: SessionKey,
+        language: str,
+        *,
+        start: tuple[Session, Step] | None = None,
+    ) -> None:
+        """Start a new questionnaire (at `start`, else the first question), replacing any other."""
+        for _ in range(MERGE_TRIES):
+            stored = await self.get(key)
+            session, step = start if start is not None else machine.start(self.kb)
+            old = stored.conversation
+            base = old or Conversation(session=session)
+            conversation = base.model_copy(
+                update={"session": continued(session, old), "language": language, "cards": ()}
+            )
+            if await self.commit(bot, key, stored, conversation, step, fresh=True):
+                return
 
     async def relanguage(self, bot: Bot, key: SessionKey, language: str) -> None:
         """Redraw the live question or result, if any, in `language` and keep that choice."""
@@ -92,7 +125,21 @@ class Conversations:
             await self.restart_outdated(bot, key, language)
             return
         updated = stored.conversation.model_copy(update={"language": language})
-        await self.commit(bot, key, stored, updated, step, in_place=True)
+        await self.commit(bot, key, stored, updated, step, fresh=False)
+
+    async def resurface(self, bot: Bot, key: SessionKey, stored: Stored) -> None:
+        """Show the current step again below the chat's other messages (after typed text)."""
+        conversation = stored.conversation
+        if conversation is None:
+            self.say(bot, key.chat_id, self.kb.text("no_session", DEFAULT_LANGUAGE))
+            return
+        try:
+            step = machine.current_step(self.kb, conversation.session)
+        except SessionOutdated:
+            await self.restart_outdated(bot, key, conversation.language)
+            return
+        if not await self.commit(bot, key, stored, conversation, step, fresh=True):
+            self.show(bot, key)  # a newer step won the race: it is being shown
 
     async def commit(
         self,
@@ -102,22 +149,25 @@ class Conversations:
         conversation: Conversation,
         step: Step,
         *,
-        in_place: bool,
-    ) -> None:
-        """Save over `stored` with compare-and-set, then show `step`; a lost race reloads once."""
+        fresh: bool,
+    ) -> bool:
+        """Save `conversation` over `stored` as the next view, and have it shown.
+
+        `fresh`: the step goes into a new message (a step with cards always does). Return
+        False when another write won the race (nothing saved; the caller may reload and retry).
+        """
         was_done = stored.conversation is not None and stored.conversation.session.done
         new_result = step if isinstance(step, Result) and not was_done else None
-        # A step shown in a new message is tracked by a second write; until then it is owed.
-        # (A new result may go below a note, so it is owed too; the rare extra write is cheap.)
-        is_pending = (
-            not in_place
-            or conversation.message_id is None
-            or bool(step.cards)
-            or new_result is not None
-        )
-        owed = {"is_screen_pending": is_pending, "floor_id": None}
-        conversation = conversation.model_copy(update=owed)
-        conversation = conversation.stamped()  # in the same write: a redelivery is recognised
+        view = conversation.view + 1
+        owed: dict[str, object] = {"view": view}
+        if fresh or step.cards:
+            owed["fresh"] = view
+        if step.cards:
+            new_cards = (OwedCard(view=view, advice=card.id) for card in step.cards)
+            owed["cards"] = (*conversation.cards, *new_cards)
+        if new_result is not None:
+            owed["offer"] = view
+        conversation = conversation.model_copy(update=owed).stamped()
         try:
             revision = await self.store.put(
                 key, conversation.dump(), expected_revision=stored.revision
@@ -126,101 +176,118 @@ class Conversations:
             logger.info(
                 "conflict on %s: expected %d, found %s", key.render(), error.expected, error.actual
             )
-            await self.show_current(bot, key, await self.get(key), in_place=True)
-            return
-        logger.debug(
-            "saved %s rev %d, session rev %d", key.render(), revision, conversation.session.rev
-        )
-        if new_result is not None:
-            language = conversation.language
-            sent = [await note(bot, key, new_result, language) for note in self.before_result]
-            in_place = in_place and not any(sent)
-        await self._show(bot, key, conversation, step, revision=revision, in_place=in_place)
+            return False
+        logger.debug("saved %s rev %d, view %d", key.render(), revision, view)
+        self.show(bot, key)
         if new_result is not None:
             for follow in self.after_result:
                 await follow(bot, key, new_result, conversation.language)
-
-    async def show_current(
-        self, bot: Bot, key: SessionKey, stored: Stored, *, in_place: bool
-    ) -> None:
-        """Show where the stored session is; restart an outdated one politely."""
-        conversation = stored.conversation
-        if conversation is None:
-            await bot.send_message(key.chat_id, self.kb.text("no_session", DEFAULT_LANGUAGE))
-            return
-        try:
-            step = machine.current_step(self.kb, conversation.session)
-        except SessionOutdated:
-            await self.restart_outdated(bot, key, conversation.language)
-            return
-        await self._show(bot, key, conversation, step, revision=stored.revision, in_place=in_place)
-
-    async def reshow(self, bot: Bot, key: SessionKey, *, pressed_id: int | None) -> None:
-        """Show the current step again for a redelivered update whose screen may be lost.
-
-        A kill between a commit and its reply leaves the change stored but never shown, and the
-        redelivery is skipped as applied. A screen owed in a new message (`is_screen_pending`)
-        is sent now, its cards first. A press on the live message gets that message edited to
-        the current step; when the first edit had gone out, Telegram answers "not modified"
-        and nothing changes.
-        """
-        stored = await self.get(key)
-        conversation = stored.conversation
-        if conversation is None:
-            return
-        is_pending = conversation.is_screen_pending
-        if not is_pending and (pressed_id is None or pressed_id != conversation.message_id):
-            return
-        try:
-            step = machine.last_step(self.kb, conversation.session)
-        except SessionOutdated:
-            return  # the next update restarts it politely
-        if is_pending:  # with the cards the step brought: first aid is never lost to a kill
-            logger.info("screen owed in %s: shown now", key.render())
-            # A first copy may have gone out before the kill: presses on it count too.
-            floor = conversation.message_id or 0
-            conversation = conversation.model_copy(update={"floor_id": floor})
-        elif step.cards:
-            return  # a step with cards went into a new message: the pressed one is older
-        revision = stored.revision
-        await self._show(bot, key, conversation, step, revision=revision, in_place=not is_pending)
+        return True
 
     async def restart_outdated(self, bot: Bot, key: SessionKey, language: str) -> None:
         """Say that the questionnaire changed (a new knowledge base), then start again."""
         logger.info("session in %s outdated: restarting", key.render())
-        await bot.send_message(key.chat_id, self.kb.text("kb_updated", language))
+        self.say(bot, key.chat_id, self.kb.text("kb_updated", language))
         await self.begin(bot, key, language)
 
-    async def _show(
-        self,
-        bot: Bot,
-        key: SessionKey,
-        conversation: Conversation,
-        step: Step,
-        *,
-        revision: int,
-        in_place: bool,
-    ) -> None:
-        """Show `step` (its card first) in the live message; track a new message's id."""
-        chat_id, old_id, language = key.chat_id, conversation.message_id, conversation.language
-        if step.cards:  # the card goes above the question, so the question moves below it
-            await bot.send_message(chat_id, card_text(step.cards, language))
-            in_place = False
+    # --- the chat -------------------------------------------------------------------------------
+
+    def say(self, bot: Bot, chat_id: int, text: str, markup: Markup | None = None) -> None:
+        """Send `text` after what the chat is owed already, without waiting for it."""
+
+        async def send() -> None:
+            await errors.send_text(bot, chat_id=chat_id, text=text, markup=markup)
+
+        self.outbox.post(chat_id, send)
+
+    def show(self, bot: Bot, key: SessionKey) -> None:
+        """Have the chat brought to its record soon (`sync`), without waiting for it."""
+
+        async def sync() -> None:
+            await self.sync(bot, key)
+
+        self.outbox.show(key.chat_id, sync)
+
+    async def sync(self, bot: Bot, key: SessionKey) -> None:
+        """Bring the chat to its record: owed cards, the newest screen, the location offer."""
+        for _ in range(MERGE_TRIES):
+            stored = await self.get(key)
+            conversation = stored.conversation
+            if conversation is None or not conversation.is_screen_pending:
+                return
+            try:
+                step = machine.current_step(self.kb, conversation.session)
+            except SessionOutdated:
+                return  # the next update restarts it politely
+            await self._send(bot, key, stored, step)
+
+    async def _send(self, bot: Bot, key: SessionKey, stored: Stored, step: Step) -> None:
+        """Send what `stored` owes, record it as shown, then the notes that follow it."""
+        conversation = stored.conversation
+        assert conversation is not None  # noqa: S101 - sync checked it
+        chat_id, language = key.chat_id, conversation.language
+        cards = tuple(card for card in conversation.cards if card.view > conversation.shown)
+        is_urgent = isinstance(step, Result) and shows_local_number(step)
+        if not is_urgent:  # first aid before the question it came with
+            await self._send_cards(bot, chat_id, cards, language)
         local = await self.local_numbers(key.user_id) if isinstance(step, Result) else None
         text, markup = screen(self.kb, step, language, local=local)
-        shown = await errors.show_message(
-            bot, chat_id=chat_id, old_id=old_id, text=text, markup=markup, in_place=in_place
-        )
-        if shown != old_id or conversation.is_screen_pending:
-            await self._track(key, conversation, message_id=shown, revision=revision)
+        old_id = conversation.message_id
+        if conversation.needs_new_message or old_id is None:
+            shown_id = await errors.send_text(bot, chat_id=chat_id, text=text, markup=markup)
+        else:
+            shown_id = await errors.edit_or_send(
+                bot, chat_id=chat_id, message_id=old_id, text=text, markup=markup
+            )
+        await self._record(key, stored, shown_id)
+        try:  # what follows the screen is not worth sending the screen again for
+            if old_id is not None and shown_id != old_id:
+                await errors.retire_keyboard(bot, chat_id=chat_id, message_id=old_id)
+            if is_urgent:
+                await self._send_cards(bot, chat_id, cards, language)
+            is_new_result = conversation.offer > conversation.shown
+            if is_new_result and isinstance(step, Result) and self.offer_location is not None:
+                await self.offer_location(bot, key, step, language)
+        except TelegramError as error:
+            logger.info(
+                "chat %d: a note after the screen failed: %s", chat_id, type(error).__name__
+            )
 
-    async def _track(
-        self, key: SessionKey, conversation: Conversation, *, message_id: int, revision: int
+    async def _send_cards(
+        self, bot: Bot, chat_id: int, cards: tuple[OwedCard, ...], language: str
     ) -> None:
-        """Record the live message, now shown; after a lost race the newer step tracks its own."""
-        shown = {"message_id": message_id, "is_screen_pending": False}
-        tracked = conversation.model_copy(update=shown).stamped()
-        try:
-            await self.store.put(key, tracked.dump(), expected_revision=revision)
-        except ConflictError:
-            logger.info("message %d in %s not tracked: a newer step won", message_id, key.render())
+        if cards:
+            blocks = tuple(self.kb.advice_block(card.advice) for card in cards)
+            await errors.send_text(
+                bot, chat_id=chat_id, text=card_text(blocks, language), markup=None
+            )
+
+    async def _record(self, key: SessionKey, sent: Stored, message_id: int) -> None:
+        """Record `message_id` as showing the view of `sent`, over any commit since.
+
+        A commit that came meanwhile keeps its answer and stays owed (its view is higher); a
+        record replaced meanwhile (/cancel, then /start) is left alone.
+        """
+        shown = sent.conversation
+        assert shown is not None  # noqa: S101 - _send has it
+        latest = sent
+        for _ in range(MERGE_TRIES):
+            current = latest.conversation
+            if current is None or current.view < shown.view:
+                logger.info("%s was replaced while it was shown", key.render())
+                return
+            update = {
+                "message_id": message_id,
+                "shown": max(current.shown, shown.view),
+                "cards": tuple(card for card in current.cards if card.view > shown.view),
+            }
+            merged = current.model_copy(update=update)
+            try:
+                await self.store.put(key, merged.dump(), expected_revision=latest.revision)
+            except ConflictError:
+                latest = await self.get(key)
+                continue
+            return
+        logger.warning(
+            "message %d in %s not recorded: the record kept moving", message_id, key.render()
+        )

@@ -66,7 +66,7 @@ class Features:
         self.prompts: tuple[Prompt, ...] = (self.sweat, self.country)
         # Results name the user's country's number, and urgent ones offer "Share location".
         core.conversations.local_numbers = self.country.local_numbers
-        core.conversations.before_result.append(self.country.offer_location)
+        core.conversations.offer_location = self.country.offer_location
 
     def command(self, name: str) -> Callback:
         """Return the handler of command `name`: a feature's, else the questionnaire's."""

@@ -1,9 +1,12 @@
 """The Telegram handlers: decode an update, load the conversation, call the engine, save, show.
 
-Each handler is a bound method of `QuestionnaireHandlers`, built with the knowledge base and the
-store; saving and showing live in `conversation.Conversations`. Every callback query is answered
-before any message is sent or edited (only decoding, one store read and the pure engine step come
-first, so the answer can say that a button is stale). Nothing the user types is logged or stored.
+Each handler is a bound method of `QuestionnaireHandlers`, built with the knowledge base, the
+store and the outbox; committing and showing live in `conversation.Conversations`. A press is
+applied when its button was drawn at the session's current revision, whichever message carries
+it: decoding, one store read, the pure engine step and the commit come first, then the answer, and
+the new screen goes out afterwards from the chat's outbox, so no press waits for another's
+messages. A press drawn at an older revision gets "moved on" and nothing else (the chat is being
+brought to the current screen, or shows it already). Nothing the user types is logged or stored.
 """
 
 from __future__ import annotations
@@ -25,25 +28,37 @@ from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors, updates
 from bot.telegram.callbacks import Callback, apply_callback, decode_callback, decode_language
 from bot.telegram.checkins import cancel_checkin
-from bot.telegram.conversation import Conversations
+from bot.telegram.conversation import Conversations, continued
 from bot.telegram.keyboards import forget_markup, language_markup
+from bot.telegram.outbox import Outbox
 from bot.telegram.preferences import Preferences
-from bot.telegram.record import Stored
+from bot.telegram.record import Conversation, Stored
 
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 MOVED_ON = (ValueError, InvalidAnswer, SessionFinished)
 """Forged data, or a press the current step does not offer: "that question has moved on"."""
+COMMIT_TRIES = 3
+"""Rounds of read, apply, compare-and-set for one press (the outbox records what it showed
+in between)."""
 
 
 class QuestionnaireHandlers:
     """Every handler of the bot, sharing the knowledge base and the conversation store."""
 
-    def __init__(self, kb: KnowledgeBase, store: SessionStore, *, session_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        store: SessionStore,
+        *,
+        session_ttl: timedelta,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.kb = kb
         self.store = store
-        self.conversations = Conversations(kb, store)
+        self.outbox = outbox if outbox is not None else Outbox()
+        self.conversations = Conversations(kb, store, self.outbox)
         self.preferences = Preferences(kb, store)
         self.session_ttl = session_ttl
 
@@ -52,7 +67,7 @@ class QuestionnaireHandlers:
     async def on_start(self, update: Update, context: Context) -> None:
         """Greet, then begin a new questionnaire with its first question."""
         key, language = updates.key(update), await self.preferences.language(update)
-        await updates.reply(update, welcome_text(self.kb, language))
+        self.conversations.say(context.bot, key.chat_id, welcome_text(self.kb, language))
         await self.conversations.begin(context.bot, key, language)
 
     async def on_restart(self, update: Update, context: Context) -> None:
@@ -105,32 +120,38 @@ class QuestionnaireHandlers:
     # --- buttons --------------------------------------------------------------------------------
 
     async def on_button(self, update: Update, context: Context) -> None:
-        """Apply a questionnaire button; stale, forged or invalid presses re-show the question."""
+        """Apply a questionnaire press drawn at the current revision; others are "moved on"."""
         query = await updates.private_query(update)
         if query is None:
             return
         key = updates.key(update)
-        try:
-            stored = await self.conversations.get(key)
-        except BaseException:
-            await query.answer()  # stop the spinner; the error handler apologises
-            raise
-        if stored.conversation is None:
-            await self._no_session(query, context, key, await self.preferences.language(update))
-            return
-        try:
-            callback = decode_callback(query.data)
-            stored, session, step = self._apply(stored, callback, updates.pressed_id(query))
-        except MOVED_ON as error:
-            await self._moved_on(query, context, key, stored, error)
-        except SessionOutdated:
-            await query.answer()
-            await self.conversations.restart_outdated(
-                context.bot, key, await self.preferences.language(update)
-            )
-        else:
-            await query.answer()
-            await self._after_press(context, key, stored, callback, session=session, step=step)
+        for _ in range(COMMIT_TRIES):
+            try:
+                stored = await self.conversations.get(key)
+            except BaseException:
+                await query.answer()  # stop the spinner; the error handler apologises
+                raise
+            if stored.conversation is None:
+                await self._no_session(
+                    query, context, key, await self.preferences.language(update)
+                )
+                return
+            try:
+                callback = decode_callback(query.data)
+                session, step = self._apply(stored.conversation, callback)
+            except MOVED_ON as error:
+                await self._moved_on(query, context, key, stored, error)
+                return
+            except SessionOutdated:
+                await query.answer()
+                language = await self.preferences.language(update)
+                await self.conversations.restart_outdated(context.bot, key, language)
+                return
+            if await self._after_press(context, key, stored, callback, session=session, step=step):
+                await query.answer()
+                return
+        await query.answer()  # the record kept moving under us: show where it is
+        self.conversations.show(context.bot, key)
 
     async def on_forget_choice(self, update: Update, context: Context) -> None:
         """Erase every record of the user at once (Yes), or keep them (No), and say so."""
@@ -185,8 +206,7 @@ class QuestionnaireHandlers:
             logger.info("emergency phrase in %s", key.render())
             await updates.reply(update, self.kb.text("emergency_card", language))
             return
-        stored = await self.conversations.get(key)
-        await self.conversations.show_current(context.bot, key, stored, in_place=False)
+        await self.conversations.resurface(context.bot, key, await self.conversations.get(key))
 
     async def on_edited(self, update: Update, context: Context) -> None:
         """Edits are not answers; an edit that names an emergency still gets the card."""
@@ -225,33 +245,26 @@ class QuestionnaireHandlers:
         text = apology_text(self.kb, language, has_session=has_session)
         await context.bot.send_message(key.chat_id, text)
         if has_session:
-            await self.conversations.show_current(context.bot, key, stored, in_place=False)
+            await self.conversations.resurface(context.bot, key, stored)
 
     async def on_redelivered(self, bot: Bot, update: Update) -> None:
-        """Show the screen of an update applied before, which a kill may have lost (`reshow`)."""
+        """Show the screen of an update applied before, if a kill left it owed (`sync`)."""
         if not updates.is_private(update) or update.effective_user is None:
             return
-        query = update.callback_query
-        is_question = query is not None and (query.data or "").startswith("q:")
-        pressed = updates.pressed_id(query) if query is not None and is_question else None
-        await self.conversations.reshow(bot, updates.key(update), pressed_id=pressed)
+        self.conversations.show(bot, updates.key(update))
 
     # --- steps ----------------------------------------------------------------------------------
 
-    def _apply(
-        self, stored: Stored, callback: Callback, pressed_id: int | None
-    ) -> tuple[Stored, Session, Step]:
-        """Return the step a press leads to; a press on an old screen raises InvalidAnswer.
+    def _apply(self, conversation: Conversation, callback: Callback) -> tuple[Session, Step]:
+        """Return the step a press leads to; InvalidAnswer when drawn at another revision.
 
-        A newer pressed message than the tracked one becomes the live one (`Stored.adopting`).
+        Revisions only grow, across restarts too (`conversation.continued`), so a button drawn at
+        the current revision shows the current step, whichever message carries it.
         """
-        stored = stored.adopting(pressed_id, revision=callback.revision)
-        conversation = stored.conversation
-        assert conversation is not None  # noqa: S101 - on_button checked it
-        session, tracked = conversation.session, conversation.message_id
-        if callback.revision != session.rev or (tracked is not None and pressed_id != tracked):
+        session = conversation.session
+        if callback.revision != session.rev:
             raise InvalidAnswer(f"press at revision {callback.revision}, session at {session.rev}")
-        return stored, *apply_callback(self.kb, session, callback)
+        return apply_callback(self.kb, session, callback)
 
     async def _after_press(
         self,
@@ -262,18 +275,22 @@ class QuestionnaireHandlers:
         *,
         session: Session,
         step: Step,
-    ) -> None:
-        """Send the why-text, or save and show the step the press led to."""
+    ) -> bool:
+        """Send the why-text, or commit the step the press led to; False on a lost race."""
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - on_button checked it
         if callback.action == "why" and isinstance(step, Result):
             text = why_text(self.kb, step, conversation.language)
-            await context.bot.send_message(key.chat_id, text)
-            return
+            self.conversations.say(context.bot, key.chat_id, text)
+            return True
         # Restart from a result leaves the result in the chat and asks anew below it.
-        in_place = not (callback.action == "restart" and conversation.session.done)
+        fresh = callback.action == "restart" and conversation.session.done
+        if callback.action == "restart":
+            session = continued(session, conversation)
         updated = conversation.model_copy(update={"session": session})
-        await self.conversations.commit(context.bot, key, stored, updated, step, in_place=in_place)
+        return await self.conversations.commit(
+            context.bot, key, stored, updated, step, fresh=fresh
+        )
 
     async def _moved_on(
         self,
@@ -283,16 +300,15 @@ class QuestionnaireHandlers:
         stored: Stored,
         error: Exception,
     ) -> None:
-        """Say the question has moved on, then show the current one (in place when pressed)."""
+        """Say the question has moved on; make sure the chat is brought to the current step."""
         assert stored.conversation is not None  # noqa: S101 - on_button checked it
         logger.info("stale or invalid press in %s: %s", key.render(), type(error).__name__)
         await query.answer(self.kb.text("moved_on", stored.conversation.language))
-        is_tracked = updates.pressed_id(query) == stored.conversation.message_id
-        await self.conversations.show_current(context.bot, key, stored, in_place=is_tracked)
+        self.conversations.show(context.bot, key)  # nothing to do unless a screen is owed
 
     async def _no_session(
         self, query: CallbackQuery, context: Context, key: SessionKey, language: str
     ) -> None:
         text = self.kb.text("no_session", language)
         await query.answer(text)
-        await context.bot.send_message(key.chat_id, text)
+        self.conversations.say(context.bot, key.chat_id, text)

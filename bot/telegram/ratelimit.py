@@ -5,11 +5,14 @@ a chat, "we may allow short bursts"; "no more than 30 messages per second" overa
 `RateLimiter` paces the *starts* of message calls (every `send*`, `edit*`, `copy*` and `forward*`
 except `sendChatAction`); answers to callback queries and getUpdates are never delayed.
 
-* Per chat, a token bucket: `burst` tokens, refilled at `per_chat` per second, and a call takes
-  one at its start. It is kept as GCRA (one number per chat: when its bucket will be full again),
-  and the token is reserved *before* the caller sleeps, so concurrent callers of a chat queue in
-  the order they came. Nothing is held while the call runs: a chat's sends are serialised
-  upstream (`bot/store/locks.py`, one update of a chat at a time).
+* Per chat, a token bucket: `burst` tokens, refilled at `per_chat` per second, and a call that
+  puts a new message in the chat takes one at its start. Edits take none (`is_chat_paced`): the
+  limits Telegram states are about messages sent, and an edit of the live message is how an
+  answer, a tick or an urgent result is shown, which must not wait behind the chat's sends.
+  The bucket is kept as GCRA (one number per chat: when it will be full again), and the token
+  is reserved *before* the caller sleeps, so concurrent callers of a chat queue in the order
+  they came. Nothing is held while the call runs: a chat's sends are serialised upstream
+  (`outbox.py`, one worker per chat).
 * In all, starts at least 1/`per_second` apart (GCRA without burst). A call that may start now
   queues behind the bot's last reserved start (`_next`); a call that waits for its chat's token
   reserves a start at that later time ("island") without pushing `_next`, so one chat's wait
@@ -58,6 +61,15 @@ time, not a network's jitter (a harness timing arrivals passes its own)."""
 
 Chat = int | str
 Sleep = Callable[[float], Awaitable[object]]
+
+
+def is_chat_paced(api_method: str) -> bool:
+    """Tell whether `api_method` puts a new message in a chat (and so takes a chat's token).
+
+    Edits change a message already there: they count against the bot's overall pace only, so
+    that an urgent screen drawn over the live message never waits for the chat's bucket.
+    """
+    return is_paced(api_method) and not api_method.startswith("edit")
 
 
 def is_paced(api_method: str) -> bool:
@@ -222,7 +234,7 @@ class RateLimitedRequest(WrappingRequest):
         if not is_paced(api_method):
             return await self.inner.do_request(url, method, request_data, *timeouts)
         chat = chat_of(request_data)
-        await self.limiter.acquire(chat)
+        await self.limiter.acquire(chat if is_chat_paced(api_method) else None)
         status, payload = await self.inner.do_request(url, method, request_data, *timeouts)
         wait = flood_wait(status, payload)
         if wait is not None:

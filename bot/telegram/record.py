@@ -1,10 +1,17 @@
 """The conversation record: what the store keeps for one user's questionnaire in one chat.
 
-A `Conversation` is the engine's `Session` plus what the adapter needs to edit its one live
-message in place (that message's id, the language), the ids of the updates applied to it (the
-ledger) and whether its latest screen is still owed. It is stored as JSON text, versioned by
-`format`, and older formats are upgraded on load. `Stored` is a record as read, with the store
-revision to write against. `conversation.py` reads, writes and shows them.
+A `Conversation` is the engine's `Session` plus what the adapter needs to bring the chat to it:
+the live message (the newest screen sent, edited in place), the language, the ids of the updates
+applied to it (the ledger) and the screen bookkeeping. State comes first, screens after: a
+handler commits the new state with `view` one higher (and says what the new screen owes: a new
+message, first-aid cards, the location offer); the chat's sender (`outbox.py`,
+`Conversations.sync`) then shows the newest view at Telegram's pace and records it as `shown`.
+A screen is owed while `shown < view`, so a kill between the commit and the send leaves it owed,
+and whoever syncs the chat next (a redelivery, the user's next press, the start-up sweep) sends
+it. Several commits before one send are shown once, as the newest (last write wins).
+
+It is stored as JSON text, versioned by `format`, and older formats are upgraded on load.
+`Stored` is a record as read, with the store revision to write against.
 """
 
 from __future__ import annotations
@@ -18,9 +25,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bot.engine.session import Session
 from bot.telegram import ledger
 
-FORMAT = 3
-"""2 added `updates`, 3 `is_screen_pending` and `floor_id`; `_MIGRATIONS` upgrades older ones."""
+FORMAT = 4
+"""2 added `updates`, 3 an owed-screen flag, 4 the views; `_MIGRATIONS` upgrades older ones."""
 DEFAULT_LANGUAGE = "en"
+
+
+class OwedCard(BaseModel):
+    """A card (first aid) that the step committed at `view` brought, not sent yet."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    view: int = Field(ge=1)
+    advice: str
+    """The id of the advice block the card shows."""
 
 
 class Conversation(BaseModel):
@@ -31,22 +48,31 @@ class Conversation(BaseModel):
     format: int = Field(default=FORMAT, ge=1, le=FORMAT)
     session: Session
     message_id: int | None = None
-    """The message that shows the current question or result, edited in place."""
+    """The live message: the newest screen the sender sent, edited in place while it can."""
     language: str = DEFAULT_LANGUAGE
     updates: tuple[int, ...] = ()
     """Ids of the last Telegram updates applied to this record, so a redelivery is skipped."""
-    is_screen_pending: bool = False
-    """The step committed last is owed a new message that was not sent (and tracked) yet.
+    view: int = Field(default=0, ge=0)
+    """+1 on every commit that changes what the chat should show."""
+    shown: int = Field(default=0, ge=0)
+    """The view the chat shows: the sender records it after the screen went out."""
+    fresh: int = Field(default=0, ge=0)
+    """The newest view that goes into a new message (below the chat's other messages) rather
+    than an edit of the live one; owed while above `shown`."""
+    cards: tuple[OwedCard, ...] = ()
+    """Cards owed before the screen, oldest first; the sender drops those it sent."""
+    offer: int = Field(default=0, ge=0)
+    """The view of a new result, which the location offer follows once (urgent results)."""
 
-    Set by the commit of a step that goes into a new message, cleared when that message is
-    tracked: a kill in between leaves it set, and the redelivered update sends the screen."""
-    floor_id: int | None = None
-    """Set when an owed screen was sent again: the message that showed the step before it.
+    @property
+    def is_screen_pending(self) -> bool:
+        """Tell whether the chat does not show the newest view yet."""
+        return self.shown < self.view
 
-    The kill may have come after the first copy went out, so a press on any message newer than
-    this one, at the current revision, is a press on a copy of the current step (`adopting`).
-    0 when no message came before; None (the rule without re-sends): newer than `message_id`.
-    A commit clears it."""
+    @property
+    def needs_new_message(self) -> bool:
+        """Tell whether the owed screen goes into a new message."""
+        return self.fresh > self.shown or self.message_id is None
 
     @model_validator(mode="before")
     @classmethod
@@ -95,10 +121,19 @@ def _remember(text: str, conversation: Conversation) -> Conversation:
     return conversation
 
 
+def _views(data: dict[str, Any]) -> dict[str, Any]:
+    """3 -> 4: an owed screen becomes an owed view in a new message; the floor goes."""
+    data = {name: value for name, value in data.items() if name != "floor_id"}
+    if data.pop("is_screen_pending", False):
+        data.update(view=1, shown=0, fresh=1)
+    return {**data, "format": 4}
+
+
 _MIGRATIONS: list[Any] = [
     lambda data: data,  # index 0 is no format: format 1 is the baseline
     lambda data: {**data, "format": 2},  # 1 -> 2: no update ids were kept
     lambda data: {**data, "format": 3},  # 2 -> 3: every screen had been shown
+    _views,
 ]
 """Index N upgrades format N to N+1."""
 
@@ -113,21 +148,3 @@ class Stored:
 
     conversation: Conversation | None
     revision: int
-
-    def adopting(self, pressed_id: int | None, *, revision: int) -> Stored:
-        """Take a pressed message newer than the floor, at the current revision, as live.
-
-        Only a crash between sending a new screen and recording its id leaves such a message
-        untracked (message ids only grow), or the first copy of a screen sent again after such
-        a crash (`floor_id`); without this its buttons would read as an old screen's, and the
-        user's answer as "moved on".
-        """
-        current = self.conversation
-        if current is None or pressed_id is None or current.message_id is None:
-            return self
-        floor = current.message_id if current.floor_id is None else current.floor_id
-        if pressed_id == current.message_id or pressed_id <= floor:
-            return self
-        if revision != current.session.rev:
-            return self
-        return Stored(current.model_copy(update={"message_id": pressed_id}), self.revision)

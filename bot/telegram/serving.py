@@ -22,6 +22,7 @@ from telegram import Bot
 from bot.config import Settings
 from bot.store.base import SessionStore
 from bot.store.locks import ChainedLocks, ChatLocks, LocalLocks, RedisLocks
+from bot.telegram.outbox import Outbox
 from bot.telegram.polling import PollingLoop, PollingOptions
 from bot.telegram.processing import AnyApplication, RedeliveryHook, UpdateProcessor
 from bot.telegram.webhook import serve_webhook
@@ -29,6 +30,8 @@ from bot.telegram.webhook import serve_webhook
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+OUTBOX_GRACE = 5.0
+"""Seconds the chats' owed messages get to go out after the last update was handled."""
 
 
 async def serve(
@@ -41,12 +44,16 @@ async def serve(
     extra_routes: Iterable[web.AbstractRouteDef] = (),
     polling: PollingOptions | None = None,
     on_redelivered: RedeliveryHook | None = None,
+    outbox: Outbox | None = None,
 ) -> None:
     """Run `application` in the settings' mode until `stop` is set (default: a stop signal).
 
-    `on_redelivered` re-shows the screen of an update applied before (processing.py).
+    `on_redelivered` re-shows the screen of an update applied before (processing.py); `outbox`
+    (the handlers' screens) shares the chat locks, and gets `OUTBOX_GRACE` seconds on a stop.
     """
     async with _stop_event(stop) as stopping, _chat_locks(settings) as locks:
+        if outbox is not None:
+            outbox.locks = locks  # so that two webhook workers never show one chat at once
         try:
             async with application:
                 if application.post_init is not None:
@@ -59,6 +66,8 @@ async def serve(
                     await _receive(
                         processor, settings, stopping, allowed_updates, extra_routes, polling
                     )
+                    if outbox is not None and not await outbox.drain(OUTBOX_GRACE):
+                        logger.info("stopping: screens still owed are sent on the next start")
                 finally:
                     await application.stop()
         finally:

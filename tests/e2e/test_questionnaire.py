@@ -106,7 +106,7 @@ def next_button(driver: ChatDriver, kb: KnowledgeBase, facts: Facts, language: s
 
 
 def shown_question(driver: ChatDriver, kb: KnowledgeBase, language: str = "en") -> Any:
-    text = driver.last_text()
+    text = driver.screen_text()
     matches = [
         q for q in kb.questions if f"{text}\n".startswith(localize(q.text, language) + "\n")
     ]
@@ -127,8 +127,8 @@ async def test_buttons_reach_the_engine_triage_for_each_public_vignette(
     assert await play(driver, kb, case["facts"], presses=MAX_PRESSES)
 
     expected = expected_result(kb, case["facts"])
-    assert driver.last_text() == expected
-    assert driver.last_text().split()[0] == kb.levels[case["expected_triage"]].banner
+    assert driver.screen_text() == expected
+    assert driver.screen_text().split()[0] == kb.levels[case["expected_triage"]].banner
     assert driver.unanswered_callbacks() == []
 
 
@@ -142,7 +142,7 @@ async def test_a_norwegian_user_gets_the_same_triage_in_norwegian(
 
     assert await play(driver, kb, case["facts"], presses=MAX_PRESSES, language="nb")
 
-    assert driver.last_text() == expected_result(kb, case["facts"], "nb")
+    assert driver.screen_text() == expected_result(kb, case["facts"], "nb")
     assert driver.unanswered_callbacks() == []
 
 
@@ -164,7 +164,7 @@ async def play_across_a_restart(
     async with running(settings, kb, await open_store(), api) as second:
         driver = ChatDriver(second, api)
         assert await play(driver, kb, facts, presses=MAX_PRESSES)
-        assert driver.last_text() == expected_result(kb, facts)
+        assert driver.screen_text() == expected_result(kb, facts)
         assert driver.unanswered_callbacks() == []
     api.assert_clean()
 

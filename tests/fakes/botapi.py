@@ -575,16 +575,21 @@ class FakeBotApi(BaseRequest):
         return _error(ApiError(fault.status, fault.description or "Internal Server Error"))
 
     def _store(
-        self, chat_id: int, message_id: int, params: dict[str, Any], **extra: Any
+        self,
+        chat_id: int,
+        message_id: int,
+        params: dict[str, Any],
+        *,
+        seq: int | None = None,
+        **extra: Any,
     ) -> SentMessage:
         text, entities = render_text(
             params["text"], params.get("parse_mode"), params.get("entities")
         )
         markup = params.get("reply_markup")
         inline = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
-        sent = SentMessage(
-            chat_id, message_id, text, inline, entities, seq=next(self._seq), **extra
-        )
+        seq = next(self._seq) if seq is None else seq
+        sent = SentMessage(chat_id, message_id, text, inline, entities, seq=seq, **extra)
         self.messages[chat_id, message_id] = sent
         return sent
 
@@ -610,7 +615,11 @@ class FakeBotApi(BaseRequest):
         if (text, entities, markup) == (current.text, current.entities, current.reply_markup):
             raise ApiError(400, NOT_MODIFIED)
         date = current.date
-        return self.message_json(self._store(*key, edit, date=date, edit_date=int(time.time())))
+        # Taking the buttons off an older message (editMessageReplyMarkup) changes nothing the
+        # user reads: it does not make that message the latest one.
+        seq = None if "text" in params else current.seq
+        stored = self._store(*key, edit, seq=seq, date=date, edit_date=int(time.time()))
+        return self.message_json(stored)
 
     def _delete_message(self, params: dict[str, Any]) -> bool:
         if self.messages.pop((_chat_id(params), int(params["message_id"])), None) is None:

@@ -14,6 +14,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
+from bot.telegram.outbox import drain_all
 from tests.fakes.botapi import FakeBotApi, SentMessage, utf16_len
 
 # A bot command as Telegram marks it: "/" then 1-32 letters, digits or underscores, optional @bot.
@@ -139,6 +140,15 @@ class ChatDriver:
             raise LookupError(f"the bot has not written to chat {self.chat_id}")
         return sent.text
 
+    def screen_text(self) -> str:
+        """Return the text of the newest screen: the message with buttons sent or edited last.
+
+        Notes may follow a screen (the location offer after an urgent result)."""
+        sent = self.api.latest_message(self.chat_id, with_keyboard=True)
+        if sent is None:
+            raise LookupError(f"no message with buttons in chat {self.chat_id}")
+        return sent.text
+
     def current_buttons(self) -> list[str]:
         """Labels of the latest inline keyboard in this chat, row-major; [] when there is none."""
         sent = self.api.latest_message(self.chat_id, with_keyboard=True)
@@ -181,6 +191,7 @@ class ChatDriver:
         data = {"update_id": self.api.next_update_id(), kind: payload}
         update = Update.de_json(data, self.app.bot)
         await self.app.process_update(update)
+        await drain_all()  # the screens go out after the handler, from the chat's outbox
         return update
 
 

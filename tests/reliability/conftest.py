@@ -14,7 +14,7 @@ from bot.store.base import SessionStore
 from bot.telegram.app import AnyApplication
 from bot.telegram.processing import UpdateProcessor
 from tests.fakes.botapi import FakeBotApi
-from tests.reliability.helpers import CHAT
+from tests.reliability.helpers import CHAT, SettledProcessor
 
 
 @pytest.fixture
@@ -28,4 +28,4 @@ def api() -> Iterator[FakeBotApi]:
 
 @pytest.fixture
 def processor(app: AnyApplication, store: SessionStore) -> UpdateProcessor:
-    return UpdateProcessor(app, store)
+    return SettledProcessor(app, store)

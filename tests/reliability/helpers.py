@@ -17,11 +17,26 @@ from telegram import Update
 from bot.engine.errors import StoreError
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram.app import AnyApplication
+from bot.telegram.outbox import drain_all
+from bot.telegram.processing import Outcome, UpdateProcessor
 from bot.telegram.record import Conversation
 from tests.fakes.botapi import FakeBotApi
 from tests.shared import running as running  # re-exported: the tests import it from here
 
 CHAT = 4242
+
+
+class SettledProcessor(UpdateProcessor):
+    """An `UpdateProcessor` that also waits for what the update owes the chat to go out.
+
+    Production confirms an update once its change is committed and sends the screens after
+    (`bot/telegram/outbox.py`); these tests read the chat right after each update.
+    """
+
+    async def process(self, update: Update) -> Outcome:
+        outcome = await super().process(update)
+        await drain_all(within=10)  # a test that stalls the store stalls the outbox too
+        return outcome
 
 
 def user(chat_id: int = CHAT) -> dict[str, Any]:

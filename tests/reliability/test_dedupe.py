@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-
-import pytest
 
 from bot.config import Settings
 from bot.engine.models import KnowledgeBase
 from bot.store.base import SessionStore
-from bot.telegram.app import AnyApplication, build_application
+from bot.telegram.app import AnyApplication, build_application, build_bot
+from bot.telegram.outbox import drain_all
 from bot.telegram.processing import Outcome, UpdateProcessor
 from bot.telegram.retry import RetryingRequest
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     CHAT,
     GatedStore,
+    SettledProcessor,
     conversation,
     first_button,
     forgive_repeated_answers,
@@ -107,7 +106,7 @@ async def test_a_passing_store_failure_is_retried_silently_and_applied_once(
     gated = GatedStore(store)
     application = build_application(settings, kb, gated, request=RetryingRequest(api))
     async with running(application) as app:
-        processor = UpdateProcessor(app, gated, sleep=no_wait)
+        processor = SettledProcessor(app, gated, sleep=no_wait)
         await processor.process(parse(app, message_update(api, "/start")))
         gated.fail(1)  # the press's commit fails once
 
@@ -127,7 +126,7 @@ async def test_a_store_that_stays_down_ends_in_an_apology_and_a_retry_outcome(
     gated = GatedStore(store)
     application = build_application(settings, kb, gated, request=RetryingRequest(api))
     async with running(application) as app:
-        processor = UpdateProcessor(app, gated, sleep=no_wait)
+        processor = SettledProcessor(app, gated, sleep=no_wait)
         await processor.process(parse(app, message_update(api, "/start")))
         gated.fail(*range(1, 20))
 
@@ -143,20 +142,19 @@ async def test_a_screen_left_untracked_by_a_crash_still_takes_the_answer(
 ) -> None:
     """A crash between sending a new question and recording its id must not void the press."""
     gated = GatedStore(store)
-    async with running(build_application(settings, kb, gated, request=api)) as app:
+    parts = build_bot(settings, kb, gated, request=api)
+    async with running(parts.application) as app:
         processor = UpdateProcessor(app, gated, sleep=no_wait)
         await processor.process(parse(app, message_update(api, "/start")))
+        await drain_all()
         gated.hold(2)  # /restart: its commit goes through, recording the new message does not
-        restart = asyncio.create_task(
-            processor.process(parse(app, message_update(api, "/restart")))
-        )
-        await wait_until(gated.held.is_set)
-        restart.cancel()  # the crash
-        with pytest.raises(asyncio.CancelledError):
-            await restart
+        await processor.process(parse(app, message_update(api, "/restart")))
+        await wait_until(gated.held.is_set)  # the new question is out, its id not recorded
+        await parts.handlers.outbox.aclose()  # the crash
         before = await conversation(store)
 
         outcome = await processor.process(parse(app, press_update(api, first_button(api))))
+        await drain_all()
         after = await conversation(store)
 
     assert before is not None
@@ -169,22 +167,23 @@ async def test_a_screen_left_untracked_by_a_crash_still_takes_the_answer(
     assert after.message_id == newest.message_id
 
 
-async def test_a_failure_after_the_commit_ends_in_the_current_question_not_silence(
+async def test_a_screen_that_fails_after_the_commit_is_sent_again_not_lost(
     settings: Settings, kb: KnowledgeBase, store: SessionStore, api: FakeBotApi
 ) -> None:
-    """The retry finds the press applied; the error handler then shows where the chat is."""
+    """The press is applied and answered; the outbox tries the failed screen again."""
     async with running(build_application(settings, kb, store, request=api)) as app:
-        processor = UpdateProcessor(app, store, sleep=no_wait)
+        processor = SettledProcessor(app, store, sleep=no_wait)
         await processor.process(parse(app, message_update(api, "/start")))
         for method in ("editMessageText", "sendMessage"):  # the new screen fails, after commit
             api.fail_next(method, status=502)
         outcome = await processor.process(parse(app, press_update(api, first_button(api))))
         stored = await conversation(store)
 
-    assert outcome is Outcome.DUPLICATE
+    assert outcome is Outcome.DONE
     assert stored is not None
     assert len(stored.session.answers) == 1
-    assert texts(api)[-2].startswith("Sorry, something went wrong")
+    assert not stored.is_screen_pending
+    assert not any(text.startswith("Sorry") for text in texts(api))
     shown = api.latest_message(CHAT, with_keyboard=True)
     assert shown is not None
     assert f"q:{stored.session.rev}:" in json.dumps(shown.reply_markup)

@@ -25,7 +25,6 @@ from bot.telegram.app import AnyApplication, build_application
 from bot.telegram.checkins import CheckIn, CheckinScheduler
 from bot.telegram.country import PROMPT, PromptRecord
 from bot.telegram.ledger import Verdict
-from bot.telegram.processing import UpdateProcessor
 from bot.telegram.record import Conversation
 from bot.telegram.sweat import SCOPE, PlannerRecord
 from tests.engine.helpers import walk
@@ -33,6 +32,7 @@ from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     CHAT,
     GatedStore,
+    SettledProcessor,
     message_update,
     parse,
     press_update,
@@ -74,7 +74,7 @@ class Bot:
 
     def __init__(self, app: AnyApplication, gated: GatedStore, api: FakeBotApi) -> None:
         self.app, self.gated, self.api = app, gated, api
-        self.processor = UpdateProcessor(app, gated)
+        self.processor = SettledProcessor(app, gated)
 
     async def deliver(self, data: dict[str, Any]) -> None:
         await self.processor.process(parse(self.app, data))
@@ -91,7 +91,7 @@ class Bot:
 
     async def redeliver(self, data: dict[str, Any]) -> list[str]:
         """Deliver `data` to a restarted process; return the Bot API methods it called."""
-        self.processor = UpdateProcessor(self.app, self.gated)
+        self.processor = SettledProcessor(self.app, self.gated)
         before = len(self.api.calls)
         await self.processor.process(parse(self.app, data))
         return [call.method for call in self.api.calls[before:]]
@@ -398,7 +398,7 @@ async def test_a_planner_reply_that_failed_after_its_commit_ends_in_an_apology_n
 ) -> None:
     await user.say("/sweat")
     await user.press("p:0:n")
-    user.processor = UpdateProcessor(user.app, gated, sleep=no_wait)
+    user.processor = SettledProcessor(user.app, gated, sleep=no_wait)
     api.fail_next("sendMessage", status=502)  # the next question, after the answer's commit
 
     await user.say("70")

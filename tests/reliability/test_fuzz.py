@@ -28,12 +28,12 @@ from bot.store.memory import MemoryStore
 from bot.telegram.app import build_application
 from bot.telegram.intake import decode_body, parse_update, update_id_of
 from bot.telegram.preferences import Profile
-from bot.telegram.processing import Outcome, UpdateProcessor
+from bot.telegram.processing import Outcome
 from bot.telegram.record import Conversation
 from bot.telegram.retry import RetryingRequest, RetryPolicy
 from bot.telegram.webhook import build_webhook_app
 from tests.fakes.botapi import FakeBotApi
-from tests.reliability.helpers import running
+from tests.reliability.helpers import SettledProcessor, running
 from tests.reliability.hostile import CANARY, MALFORMED_BODIES, TOKEN_CANARY, Hostile
 from tests.reliability.test_webhook import GENUINE, PATH, webhook_settings
 
@@ -113,7 +113,7 @@ async def test_ten_thousand_hostile_updates_crash_nothing_leave_nothing_leak_not
     hostile = Hostile(api, seed=SEED)
     started = time.monotonic()
     async with running(build_application(secret_settings, kb, store, request=request)) as app:
-        processor = UpdateProcessor(app, store, sleep=no_wait)
+        processor = SettledProcessor(app, store, sleep=no_wait)
         for data in hostile.updates(UPDATES):
             await processor.process(parse_update(data, app.bot))
         records = await assert_every_record_loads(store)
@@ -137,7 +137,7 @@ async def test_malformed_webhook_bodies_are_refused_and_logged_without_content(
     store = MemoryStore()
     statuses: dict[int, int] = {}
     async with running(build_application(hooked, kb, store, request=RetryingRequest(api))) as app:
-        processor = UpdateProcessor(app, store, sleep=no_wait)
+        processor = SettledProcessor(app, store, sleep=no_wait)
         server = TestServer(build_webhook_app(processor, hooked), host="127.0.0.1")
         async with TestClient(server) as client:
             for body in MALFORMED_BODIES * 20:

@@ -44,7 +44,7 @@ def test_a_format_1_record_loads_with_no_update_ids_and_saves_as_the_current_for
 
     assert loaded.updates == ()
     assert loaded.message_id == 7
-    assert json.loads(loaded.dump())["format"] == FORMAT == 3
+    assert json.loads(loaded.dump())["format"] == FORMAT == 4
 
 
 def test_a_format_2_record_loads_with_its_screen_shown(kb: KnowledgeBase) -> None:
@@ -57,6 +57,19 @@ def test_a_format_2_record_loads_with_its_screen_shown(kb: KnowledgeBase) -> Non
     assert not loaded.is_screen_pending
     assert loaded.updates == (5,)
     assert "is_screen_pending" not in loaded.dump()  # the default is left out of the record
+
+
+def test_a_format_3_record_with_a_screen_owed_owes_it_in_a_new_message(kb: KnowledgeBase) -> None:
+    """Format 3 marked an owed screen with a flag; format 4 owes the next view."""
+    session, _ = machine.start(kb)
+    base = {"format": 3, "session": json.loads(session.dump()), "message_id": 7}
+    owed = Conversation.load(json.dumps({**base, "is_screen_pending": True, "floor_id": 7}))
+    shown = Conversation.load(json.dumps(base))
+
+    assert owed.is_screen_pending
+    assert owed.needs_new_message
+    assert not shown.is_screen_pending
+    assert "floor_id" not in owed.dump()
 
 
 def test_a_record_of_format_0_or_a_future_format_does_not_load(kb: KnowledgeBase) -> None:

@@ -26,7 +26,7 @@ from telegram import Chat, Message, Update
 from bot.config import Settings
 from bot.engine.models import KnowledgeBase
 from bot.store.memory import MemoryStore
-from bot.telegram.app import ALLOWED_UPDATES, AnyApplication, build_application
+from bot.telegram.app import ALLOWED_UPDATES, AnyApplication, BotParts, build_bot
 from bot.telegram.polling import PollingLoop, PollingOptions, watermark
 from bot.telegram.processing import Outcome, UpdateProcessor
 from bot.telegram.retry import RetryingRequest, RetryPolicy
@@ -34,6 +34,7 @@ from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     CHAT,
     GatedStore,
+    SettledProcessor,
     conversation,
     first_button,
     forgive_repeated_answers,
@@ -55,18 +56,25 @@ def gated() -> GatedStore:
 
 
 @pytest.fixture
-async def polled_app(
+async def polled_bot(
     settings: Settings, kb: KnowledgeBase, gated: GatedStore, api: FakeBotApi
-) -> AsyncIterator[AnyApplication]:
+) -> AsyncIterator[BotParts]:
     # The production chain, minus the limiter; retries pause for milliseconds only.
     request = RetryingRequest(api, policy=RetryPolicy(base_delay=0.001))
-    async with running(build_application(settings, kb, gated, request=request)) as app:
-        yield app
+    parts = build_bot(settings, kb, gated, request=request)
+    async with running(parts.application):
+        yield parts
 
 
 @pytest.fixture
-def processor(polled_app: AnyApplication, gated: GatedStore) -> UpdateProcessor:
-    return UpdateProcessor(polled_app, gated)
+def polled_app(polled_bot: BotParts) -> AnyApplication:
+    return polled_bot.application
+
+
+@pytest.fixture
+def processor(polled_bot: BotParts, gated: GatedStore) -> UpdateProcessor:
+    hook = polled_bot.handlers.on_redelivered  # as `serve` wires it
+    return SettledProcessor(polled_bot.application, gated, on_redelivered=hook)
 
 
 def offsets(api: FakeBotApi) -> list[int | None]:
@@ -142,9 +150,10 @@ async def test_a_crash_mid_update_refetches_it_and_applies_it_once(
     forgive_repeated_answers(api)  # the restarted bot answered the press again
 
 
-async def test_a_crash_after_the_commit_makes_the_redelivery_change_and_send_nothing(
+async def test_a_crash_after_the_commit_makes_the_redelivery_change_nothing_but_show_it(
     api: FakeBotApi, gated: GatedStore, processor: UpdateProcessor
 ) -> None:
+    """The answer is kept once; the press is answered and its screen shown (both were owed)."""
     api.queue_update(message_update(api, "/start"))
     task, stop = await start_loop(processor)
     await wait_until(lambda: has_question(api))
@@ -163,7 +172,12 @@ async def test_a_crash_after_the_commit_makes_the_redelivery_change_and_send_not
     stored = await conversation(gated)
     assert stored is not None
     assert len(stored.session.answers) == 1
-    assert {call.method for call in api.calls[calls:]} == {"getUpdates"}
+    assert not stored.is_screen_pending
+    assert api.answered_callback_queries.count(press["callback_query"]["id"]) == 1
+    showing = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}  # card, question
+    assert {call.method for call in api.calls[calls:]} <= {
+        *("getUpdates", "answerCallbackQuery", *showing),
+    }
 
 
 async def test_chats_run_side_by_side_and_each_chat_in_order(

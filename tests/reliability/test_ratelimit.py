@@ -232,9 +232,7 @@ async def test_many_chats_stay_under_the_total_rate_and_each_within_its_bucket()
     rng = random.Random(4)  # noqa: S311 - a seeded workload, not a secret
     chats = [rng.randrange(50) for _ in range(400)]
 
-    await time.run(
-        asyncio.gather(*(request.post("http://x/bot1:T/editMessageText", data(c)) for c in chats))
-    )
+    await time.run(asyncio.gather(*(request.post(SEND, data(c)) for c in chats)))
 
     starts = [at for at, _, _ in transport.starts]
     assert len(starts) == 400
@@ -245,6 +243,20 @@ async def test_many_chats_stay_under_the_total_rate_and_each_within_its_bucket()
     )
     # Paced by the total alone: 400 starts 1/28 s apart, not slowed by the chats' waits.
     assert max(starts) - min(starts) < 400 / 28 + 1
+
+
+async def test_edits_take_no_chat_token_only_a_start_in_the_total() -> None:
+    """An answer drawn over the live message never waits behind the chat's new messages."""
+    time = FakeTime()
+    request, transport = limited(time, per_second=28, per_chat=1, burst=3)
+    edit = "http://x/bot1:T/editMessageText"
+
+    await time.run(asyncio.gather(*(request.post(SEND, data(1)) for _ in range(3))))
+    await time.run(asyncio.gather(*(request.post(edit, data(1)) for _ in range(5))))
+
+    starts = [at for at, _, _ in transport.starts]
+    assert len(starts) == 8
+    assert max(starts) - min(starts) < 8 / 28 + 0.01  # the bucket is empty; the edits go on
 
 
 async def test_chats_in_a_burst_also_keep_the_total_rate() -> None:

@@ -18,11 +18,13 @@ from bot.config import Settings
 from bot.engine.models import KnowledgeBase
 from bot.store.base import SessionStore
 from bot.telegram.app import AnyApplication, build_bot
+from bot.telegram.outbox import Outbox
 from bot.telegram.processing import Outcome, UpdateProcessor
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     CHAT,
     GatedStore,
+    SettledProcessor,
     conversation,
     first_button,
     message_update,
@@ -41,6 +43,7 @@ class Bot:
     app: AnyApplication
     gated: GatedStore
     processor: UpdateProcessor
+    outbox: Outbox
 
     async def handle(self, update: dict[str, Any]) -> Outcome:
         return await self.processor.process(parse(self.app, update))
@@ -48,14 +51,18 @@ class Bot:
     async def killed_after_commit(
         self, update: dict[str, Any], *, nth_put: int = 1, committed: bool = True
     ) -> None:
-        """Handle `update` but stop it dead at its `nth_put` store write (after its commit)."""
+        """Handle `update` but stop it dead at its `nth_put` store write (after its commit):
+        the processing and the screens owed, wherever they are."""
         self.gated.hold(nth_put, after=committed)
         task = asyncio.create_task(self.handle(update))
         await wait_until(self.gated.held.is_set)
         task.cancel()  # the kill: nothing after the commit happens
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await asyncio.gather(task, return_exceptions=True)
+        await self.outbox.aclose()
         self.gated.hold_at = None
+        # The next process: it has not seen the update (the commit may have come before the kill).
+        hook = self.processor.on_redelivered
+        self.processor = SettledProcessor(self.app, self.gated, on_redelivered=hook)
 
 
 @pytest.fixture
@@ -66,7 +73,8 @@ async def bot(
     parts = build_bot(settings, kb, gated, request=api)
     async with running(parts.application) as app:
         hook = parts.handlers.on_redelivered
-        yield Bot(app, gated, UpdateProcessor(app, gated, on_redelivered=hook))
+        processor = SettledProcessor(app, gated, on_redelivered=hook)
+        yield Bot(app, gated, processor, parts.handlers.outbox)
 
 
 def live_revision(api: FakeBotApi) -> int | None:
@@ -147,7 +155,7 @@ async def test_a_redelivery_of_a_finished_update_shows_nothing_new(
     await bot.handle(start)
     press = press_update(api, first_button(api))
     await bot.handle(press)
-    bot.processor = UpdateProcessor(
+    bot.processor = SettledProcessor(
         bot.app, bot.gated, on_redelivered=bot.processor.on_redelivered
     )  # a restarted process: it has not seen them
     screen = api.latest_message(CHAT, with_keyboard=True)
@@ -183,6 +191,6 @@ async def test_a_press_on_the_first_copy_of_a_screen_sent_again_is_taken(
     assert stored is not None
     assert outcome is Outcome.DONE
     assert len(stored.session.answers) == 1
-    assert stored.message_id == first.message_id  # the pressed copy is the live one now
-    assert stored.floor_id is None  # the answer's commit ends the allowance
+    assert stored.message_id == second.message_id  # the live copy shows the next question
+    assert live_revision(api) == stored.session.rev
     assert not api.calls_to("answerCallbackQuery")[-1].params.get("text")  # not "moved on"

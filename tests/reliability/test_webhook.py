@@ -20,12 +20,12 @@ from bot.config import Settings
 from bot.engine.models import KnowledgeBase
 from bot.store.memory import MemoryStore
 from bot.telegram.app import build_application
-from bot.telegram.processing import UpdateProcessor
 from bot.telegram.retry import RetryingRequest, RetryPolicy
 from bot.telegram.webhook import MAX_BODY_BYTES, SECRET_HEADER, WEBHOOK_ANSWERS, build_webhook_app
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     GatedStore,
+    SettledProcessor,
     conversation,
     first_button,
     forgive_repeated_answers,
@@ -66,7 +66,7 @@ async def client(
     hooked = webhook_settings(settings)
     request = RetryingRequest(api, policy=RetryPolicy(base_delay=0.001))
     async with running(build_application(hooked, kb, gated, request=request)) as app:
-        processor = UpdateProcessor(app, gated, sleep=no_wait)
+        processor = SettledProcessor(app, gated, sleep=no_wait)
         server = TestServer(build_webhook_app(processor, hooked), host="127.0.0.1")
         async with TestClient(server) as test_client:
             yield test_client

@@ -28,11 +28,11 @@ from bot.engine.models import KnowledgeBase
 from bot.store.locks import ChainedLocks, ChatLocks, LocalLocks, RedisLocks
 from bot.store.redis import RedisStore
 from bot.telegram.app import AnyApplication, build_application
-from bot.telegram.processing import UpdateProcessor
 from bot.telegram.retry import RetryingRequest, RetryPolicy
 from bot.telegram.webhook import build_webhook_app
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
+    SettledProcessor,
     conversation,
     first_button,
     message_update,
@@ -92,7 +92,7 @@ async def workers(
         app = await stack.enter_async_context(
             running(build_application(hooked, kb, store, request=request))
         )
-        processor = UpdateProcessor(app, store, locks=locks(namespace))
+        processor = SettledProcessor(app, store, locks=locks(namespace))
         overlaps.watch(app)
         server = TestServer(build_webhook_app(processor, hooked), host="127.0.0.1")
         clients.append(await stack.enter_async_context(TestClient(server)))

@@ -115,22 +115,22 @@ async def test_picked_country_shows_its_number_on_an_emergency_result(
     await driver.press("United Kingdom")
     await drive_to_emergency(driver)
 
-    result = driver.last_text()
-    assert result.splitlines()[0].startswith("🚨 ")
-    assert result.splitlines()[1] == "📞 United Kingdom: medical emergency 999 or 112"
-    offer = driver.bot_messages()[-2]
+    # The emergency first, the location offer after it.
+    *_, result, offer = driver.bot_messages()
+    assert result.text.splitlines()[0].startswith("🚨 ")
+    assert result.text.splitlines()[1] == "📞 United Kingdom: medical emergency 999 or 112"
     assert offer.text == kb.text("location_offer", "en")
-    assert sent_markups(api)[-2]["keyboard"][0][0]["request_location"] is True
+    assert sent_markups(api)[-1]["keyboard"][0][0]["request_location"] is True
 
 
 async def test_without_a_country_the_result_keeps_the_generic_numbers(
     driver: ChatDriver, kb: KnowledgeBase
 ) -> None:
     await drive_to_emergency(driver)
-    result = driver.last_text()
-    assert "📞" not in result
-    assert "112 (Europe and most mobile phones), 999 (UK) or 911" in result
-    assert driver.bot_messages()[-2].text == kb.text("location_offer", "en")
+    *_, result, offer = driver.bot_messages()
+    assert "📞" not in result.text
+    assert "112 (Europe and most mobile phones), 999 (UK) or 911" in result.text
+    assert offer.text == kb.text("location_offer", "en")
 
 
 async def test_norwegian_user_picks_a_country_and_gets_its_number_in_norwegian(
@@ -142,7 +142,8 @@ async def test_norwegian_user_picks_a_country_and_gets_its_number_in_norwegian(
     assert driver.last_text().startswith("📞 Sverige: medisinsk nødnummer 112")
 
     await drive_to_emergency(driver, language="nb")
-    assert driver.last_text().splitlines()[1] == "📞 Sverige: medisinsk nødnummer 112"
+    result = driver.bot_messages()[-2]  # the location offer follows it
+    assert result.text.splitlines()[1] == "📞 Sverige: medisinsk nødnummer 112"
 
 
 async def test_emergency_phrase_while_the_prompt_is_open_gets_the_card_then_the_picker(

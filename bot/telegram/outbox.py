@@ -1,0 +1,173 @@
+"""`Outbox`: what the bot owes each chat, sent in order at Telegram's pace, apart from handling.
+
+Handling an update (`processing.py`) commits the new state and answers the press under the
+chat's lock, and never waits for pacing: what the chat should see next is posted here. Each chat
+has one worker task that runs the chat's jobs in order: plain messages (a welcome, a why-text)
+and `show` jobs, which bring the chat to its committed record (`Conversations.sync`). A `show`
+job still queued is not queued twice, and it reads the newest record when it runs, so several
+commits before one send are shown once, as the newest (last write wins): a double tap can never
+send two screens, and the next press is handled while the bot is still sending.
+
+Workers run in a context of their own, not the update's: no update id is stamped into what they
+write (`ledger.current_update`), and no update's store memory answers their reads
+(`bot/store/cached.py`). With several webhook workers a `show` job holds the chat's send lock
+(`locks`, through Redis), so two processes never show one chat's screen side by side.
+
+A job that fails for a passing reason (network, flood wait, store) is tried again after a
+growing pause; a screen that still fails stays owed in its record (`record.py`), and the next
+sync of the chat (the user's next press, a redelivery, the start-up sweep) sends it. Errors are
+logged by type only: a job's text is what the user is told, and may be health data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from telegram.error import BadRequest, NetworkError, RetryAfter
+
+from bot.store.faults import TRANSIENT_STORE_ERRORS
+from bot.store.locks import ChatLocks, LocalLocks
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[object]]
+Sleep = Callable[[float], Awaitable[object]]
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+"""Pauses before the next tries of a job that failed for a passing reason (about 8 s)."""
+SHOW = "show"
+
+_everywhere: weakref.WeakSet[Outbox] = weakref.WeakSet()
+
+
+@dataclass(slots=True)
+class _Queued:
+    job: Job
+    tag: str | None
+    """`SHOW` for a show job, which is queued at most once at a time."""
+
+
+def is_passing(error: BaseException) -> bool:
+    """Tell whether a job's failure may pass by itself, so that trying again makes sense."""
+    if isinstance(error, BadRequest):  # a NetworkError subclass, but the call itself is wrong
+        return False
+    return isinstance(error, (NetworkError, RetryAfter, *TRANSIENT_STORE_ERRORS))
+
+
+class Outbox:
+    """Per chat, a queue of jobs run one after another by a worker task of the chat's own."""
+
+    def __init__(
+        self,
+        *,
+        locks: ChatLocks | None = None,
+        delays: Sequence[float] = RETRY_DELAYS,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.locks: ChatLocks = locks if locks is not None else LocalLocks()
+        """Held around show jobs; `serving.py` shares them through Redis for webhook workers."""
+        self.delays = tuple(delays)
+        self._sleep = sleep
+        self._queues: dict[int, deque[_Queued]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        _everywhere.add(self)
+
+    def post(self, chat_id: int, job: Job) -> None:
+        """Run `job` after the chat's earlier jobs (a message to send, say)."""
+        self._queue(chat_id, _Queued(job, None))
+
+    def show(self, chat_id: int, job: Job) -> None:
+        """Run the show job `job` after the chat's earlier jobs, unless one is queued already.
+
+        A queued show job reads the newest record when it runs, so one is enough.
+        """
+        queue = self._queues.get(chat_id)
+        if queue is not None and any(queued.tag == SHOW for queued in queue):
+            return
+        self._queue(chat_id, _Queued(job, SHOW))
+
+    @property
+    def busy_chats(self) -> int:
+        """Return how many chats have jobs queued or running."""
+        return len(self._workers)
+
+    async def drain(self, within: float | None = None) -> bool:
+        """Wait until every chat's jobs are done (jobs posted meanwhile too), or `within` s.
+
+        Return whether all are done.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
+        while self._workers:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            await asyncio.wait(set(self._workers.values()), timeout=left)
+        return True
+
+    async def aclose(self) -> None:
+        """Stop every worker at once; what was owed stays owed in the records."""
+        workers = list(self._workers.values())
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._queues.clear()
+        self._workers.clear()
+
+    def _queue(self, chat_id: int, queued: _Queued) -> None:
+        queue = self._queues.setdefault(chat_id, deque())
+        queue.append(queued)
+        if chat_id not in self._workers:
+            # A context of its own: not the update's stamping id or store memory (docstring).
+            worker = asyncio.get_running_loop().create_task(
+                self._work(chat_id, queue), context=contextvars.Context()
+            )
+            self._workers[chat_id] = worker
+
+    async def _work(self, chat_id: int, queue: deque[_Queued]) -> None:
+        try:
+            while queue:
+                queued = queue[0]
+                if queued.tag == SHOW:
+                    queue.popleft()  # a show posted from now on is queued again: it may be new
+                    await self._run(chat_id, queued)
+                else:
+                    await self._run(chat_id, queued)
+                    queue.popleft()
+        finally:
+            if self._queues.get(chat_id) is queue:
+                del self._queues[chat_id]
+            self._workers.pop(chat_id, None)
+
+    async def _run(self, chat_id: int, queued: _Queued) -> None:
+        """Run one job; try again after each delay while it fails for a passing reason."""
+        for delay in (*self.delays, None):
+            try:
+                if queued.tag == SHOW:
+                    async with self.locks.hold(f"send:{chat_id}"):
+                        await queued.job()
+                else:
+                    await queued.job()
+            except Exception as error:  # a worker must go on with the chat's next job
+                if delay is None or not is_passing(error):
+                    logger.warning(
+                        "chat %d: %s job failed: %s",
+                        *(chat_id, queued.tag or "message", type(error).__name__),
+                        exc_info=not is_passing(error),
+                    )
+                    return
+                logger.info("chat %d: job failed (%s), retry", chat_id, type(error).__name__)
+                await self._sleep(delay)
+            else:
+                return
+
+
+async def drain_all(within: float | None = None) -> bool:
+    """Wait for the jobs of every outbox of this process (tests, benchmarks); see `drain`."""
+    results = [await outbox.drain(within) for outbox in list(_everywhere)]
+    return all(results)
