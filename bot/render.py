@@ -37,6 +37,7 @@ def question_text(kb: KnowledgeBase, step: Ask, language: str) -> str:
             mark = "☑" if item.finding in step.ticked else "☐"
             detail = localize(item.detail or item.label, language)
             lines.append(f"{mark} {localize(item.label, language)}: {detail}")
+        lines += ["", kb.text("checklist_hint", language)]
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from bot.engine.condition_models import (
 )
 from bot.engine.conditions import findings_in
 from bot.engine.models import KnowledgeBase
+from bot.engine.primitives import localize
 
 
 def describe(condition: Condition) -> str:
@@ -36,12 +37,24 @@ def describe(condition: Condition) -> str:
     raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover
 
 
+SHORT_TEXT = 40
+"""Characters of a question's English text shown in its node."""
+
+
+def short_text(kb: KnowledgeBase, question_id: str) -> str:
+    """Return the question's first line in English, cut to SHORT_TEXT characters, quote-safe."""
+    text = localize(kb.question(question_id).text, "en").splitlines()[0].strip()
+    if len(text) > SHORT_TEXT:
+        text = text[: SHORT_TEXT - 1].rstrip() + "…"
+    return text.replace('"', "'")
+
+
 def mermaid(kb: KnowledgeBase) -> str:
     """Return a Mermaid flowchart: questions in order, skip conditions, emergency exits."""
     lines = ["flowchart TD", "  start([start])"]
     previous = "start"
     for question in kb.questions:
-        label = f"{question.id}<br/>{', '.join(question.findings)}"
+        label = f"{short_text(kb, question.id)}<br/><small>{question.id}</small>"
         lines.append(f'  {question.id}["{label}"]')
         if question.ask_if is not None:
             condition = describe(question.ask_if).replace('"', "'")
@@ -69,7 +82,7 @@ def dot(kb: KnowledgeBase) -> str:
     previous = "start"
     for question in kb.questions:
         note = f"\\nask if {describe(question.ask_if)}" if question.ask_if is not None else ""
-        label = f"{question.id}\\n{', '.join(question.findings)}{note}".replace('"', "'")
+        label = f"{short_text(kb, question.id)}\\n({question.id}){note}".replace('"', "'")
         lines.append(f'  {question.id} [shape=box, label="{label}"];')
         lines.append(f"  {previous} -> {question.id};")
         previous = question.id

@@ -42,8 +42,11 @@ def test_kb_graph_prints_mermaid_and_dot(capsys: pytest.CaptureFixture[str]) -> 
     mermaid = capsys.readouterr().out
     assert mermaid.startswith("flowchart TD")
     assert "danger_signs" in mermaid
+    assert '["Is the cramp happening right now?<br/>' in mermaid
     assert main(["kb", "graph", "--format", "dot"]) == 0
-    assert capsys.readouterr().out.startswith("digraph questionnaire {")
+    dot = capsys.readouterr().out
+    assert dot.startswith("digraph questionnaire {")
+    assert 'label="Is the cramp happening right now?\\n(cramp_now)"' in dot
 
 
 @pytest.mark.parametrize(
@@ -111,7 +114,7 @@ def test_chat_gives_first_aid_then_ends_at_once_on_an_emergency() -> None:
 
 def test_chat_back_restart_why_and_bad_input_are_handled() -> None:
     kb = load_knowledge_base(KNOWLEDGE)
-    user = ScriptedUser(["2", "b", "2", "x", "99", "r", "3", "1", "w"])
+    user = ScriptedUser(["2", "b", "2", "x", "99", "r", "y", "1", "1", "w"])
     result = run_chat(kb, read=user.read, write=user.write)
     assert result is not None
     assert result.level is Level.EMERGENCY
