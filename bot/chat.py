@@ -3,9 +3,10 @@
 `local` (from `crampcheck chat --country XX`) is the user's country: urgent and emergency results
 then name its emergency number, as on Telegram once a country is set.
 
-Keys: numbers answer (a checklist takes several in one line, `1 3` or `1,3`, then `d`); `b` goes
-back, `r` starts again after asking, `q`, Ctrl-C or Ctrl-D leave; on a result `w` prints why and
-`s` the summary for a doctor, and nothing else.
+Keys: numbers answer (a checklist takes several in one line, `1 3` or `1,3`, then `d`, or `u` for
+"not sure about some of these"); `b` goes back, `r` starts again after asking, `q`, Ctrl-C or
+Ctrl-D leave; on a result `w` prints why and `s` the summary for a doctor, and nothing else; on
+the interim answer `t` goes on to the questions that tailor the advice.
 """
 
 from __future__ import annotations
@@ -136,10 +137,14 @@ class _Chat:
                 return session, step
             return machine.back(kb, session)
         if isinstance(step, Result):
-            raise ValueError(reply)  # noqa: TRY004 - a reply that is no key here, not a type
+            if reply == "t" and step.interim:
+                return machine.tailor(kb, session)
+            raise ValueError(reply)
         if isinstance(step.question, ChecklistQuestion):
             if reply in ("d", ""):
                 return machine.done(kb, session)
+            if reply == "u":
+                return machine.unsure(kb, session)
             return _tick(kb, session, step, reply)
         return machine.answer(kb, session, int(reply) - 1)
 
@@ -166,7 +171,9 @@ def _show(
         write("\n" + card_text(step.cards, language) + "\n")
     if isinstance(step, Result):
         write("\n" + result_text(kb, step, language, local=local) + "\n")
-        write(f"\n({kb.text('chat_result_keys', language)})\n")
+        if step.interim:
+            write(f"\n  t. {kb.text('tailor', language)}\n")
+        write(f"({kb.text('chat_result_keys', language)})\n")
         return
     if isinstance(step.question, ChecklistQuestion):
         _show_checklist(kb, step, language, write)
@@ -189,4 +196,6 @@ def _show_checklist(kb: KnowledgeBase, step: Ask, language: str, write: Write) -
         write(f"  {number}. {mark} {label}{detail}\n")
     key = "done" if step.ticked else "none_of_these"
     write(f"  d. {kb.text(key, language)}\n")
+    if question.unsure:
+        write(f"  u. {kb.text('unsure_some', language)}\n")
     write(f"({kb.text('chat_checklist_hint', language)} {kb.text('chat_keys', language)})\n")

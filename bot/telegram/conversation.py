@@ -105,8 +105,15 @@ class Conversations:
         in_place: bool,
     ) -> None:
         """Save over `stored` with compare-and-set, then show `step`; a lost race reloads once."""
-        was_done = stored.conversation is not None and stored.conversation.session.done
-        new_result = step if isinstance(step, Result) and not was_done else None
+        # A result is new once: not a redraw of the same revision (another language), nor the
+        # whole answer after the interim one was shown (the session is tailoring).
+        previous = stored.conversation.session if stored.conversation is not None else None
+        was_shown = previous is not None and (
+            previous.done
+            or previous.rev == conversation.session.rev
+            or conversation.session.tailor is not None
+        )
+        new_result = step if isinstance(step, Result) and not was_shown else None
         # A step shown in a new message is tracked by a second write; until then it is owed.
         # (A new result may go below a note, so it is owed too; the rare extra write is cheap.)
         is_pending = (

@@ -101,7 +101,10 @@ def result_markup(kb: KnowledgeBase, result: Result, language: str) -> KeyboardJ
         for offer in followup.offers(kb, result)
     ]
     restart = _plain(kb, "restart", revision=result.revision, language=language)
-    return keyboard_json([[why, summary, restart], *offers])
+    tailor = [] if not result.interim else [
+        [_plain(kb, "tailor", revision=result.revision, language=language)]
+    ]  # fmt: skip
+    return keyboard_json([*tailor, [why, summary, restart], *offers])
 
 
 def checkin_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
@@ -149,6 +152,11 @@ def _checklist_rows(kb: KnowledgeBase, step: Ask, language: str) -> Rows:
     rows.append(
         [_plain(kb, "done", revision=step.revision, language=language, text_key=label_key)]
     )
+    if isinstance(step.question, ChecklistQuestion) and step.question.unsure:
+        unsure = _plain(
+            kb, "unsure", revision=step.revision, language=language, text_key="unsure_some"
+        )
+        rows.append([unsure])
     return rows
 
 

@@ -178,12 +178,13 @@ async def test_a_failure_after_the_commit_ends_in_the_current_question_not_silen
         await processor.process(parse(app, message_update(api, "/start")))
         for method in ("editMessageText", "sendMessage"):  # the new screen fails, after commit
             api.fail_next(method, status=502)
-        outcome = await processor.process(parse(app, press_update(api, first_button(api))))
+        # Tick "Cramp right now": the first-aid card, then the screen as new messages.
+        outcome = await processor.process(parse(app, press_update(api, "q:0:t0")))
         stored = await conversation(store)
 
     assert outcome is Outcome.DUPLICATE
     assert stored is not None
-    assert len(stored.session.answers) == 1
+    assert stored.session.ticked == ("cramp_now",)
     assert texts(api)[-2].startswith("Sorry, something went wrong")
     shown = api.latest_message(CHAT, with_keyboard=True)
     assert shown is not None

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, run_case
+from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, machine, run_case
+from bot.engine.machine import Ask
 from bot.engine.numbers import CountryNumbers, lookup
 from bot.render import (
     country_text,
@@ -42,6 +43,19 @@ def result_of(kb: KnowledgeBase, facts: dict[str, str]) -> Result:
     return run_case(kb, facts).result
 
 
+def unsure_racer(kb: KnowledgeBase) -> Result:
+    """A racer who pressed "Not sure about some of these" on the first screen, then Done."""
+    session, step = machine.unsure(kb, machine.start(kb)[0])
+    while isinstance(step, Ask):
+        session, step = machine.done(kb, session)
+    session, step = machine.tailor(kb, session)
+    assert isinstance(step, Ask)
+    session, step = machine.answer(kb, session, 1)  # racing or a match
+    while isinstance(step, Ask):
+        session, step = machine.done(kb, session)
+    return step
+
+
 def test_summary_of_an_emergency_gives_utc_time_the_answer_that_mattered_and_level(
     kb: KnowledgeBase,
 ) -> None:
@@ -59,7 +73,7 @@ def test_summary_of_an_emergency_gives_utc_time_the_answer_that_mattered_and_lev
 def test_summary_names_red_flags_answered_not_sure_and_the_likely_causes(
     kb: KnowledgeBase,
 ) -> None:
-    result = result_of(kb, {**NO_RED_FLAGS, "activity_context": "race_or_match"})
+    result = unsure_racer(kb)
     assert result.unsure, "this case leaves red flags unanswered"
     text = summary_text(kb, result, "en", WHEN)
     for code in result.unsure:
@@ -73,9 +87,7 @@ def test_summary_in_norwegian_uses_option_labels_and_norwegian_yes(kb: Knowledge
     emergency = summary_text(kb, result_of(kb, {"chest_pain": "yes"}), "nb", WHEN)
     assert "Hastegrad: 🚨 NØDSITUASJON" in emergency
     assert "• Brystsmerter eller trykk i brystet: ja" in emergency
-    race = summary_text(
-        kb, result_of(kb, {**NO_RED_FLAGS, "activity_context": "race_or_match"}), "nb", WHEN
-    )
+    race = summary_text(kb, unsure_racer(kb), "nb", WHEN)
     assert "• Hva du holdt på med: Konkurranse eller kamp" in race
     assert "Not sure" not in race
     assert "Vet ikke" in race
