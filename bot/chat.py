@@ -5,8 +5,9 @@ then name its emergency number, as on Telegram once a country is set.
 
 Keys: numbers answer (a checklist takes several in one line, `1 3` or `1,3`, then `d`, or `u` for
 "not sure about some of these"); `b` goes back, `r` starts again after asking, `q`, Ctrl-C or
-Ctrl-D leave; on a result `w` prints why and `s` the summary for a doctor, and nothing else; on
-the interim answer `t` goes on to the questions that tailor the advice.
+Ctrl-D leave; on a result `m` prints the rest of it (causes, all advice), `w` why and `s` the
+summary for a doctor, and nothing else; on the interim answer `t` goes on to the questions that
+tailor the advice.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from bot.engine.models import ChecklistQuestion, KnowledgeBase
 from bot.engine.numbers import CountryNumbers
 from bot.engine.primitives import localize
 from bot.engine.session import Session
-from bot.render import card_text, question_text, result_text, summary_text, why_text
+from bot.render import (
+    card_text,
+    has_more,
+    more_text,
+    question_text,
+    result_text,
+    summary_text,
+    why_text,
+)
 
 Read = Callable[[str], str]
 Write = Callable[[str], object]
@@ -102,7 +111,9 @@ class _Chat:
         """Apply one reply; tell whether the step changed (and so is shown again)."""
         if reply == "r":
             return self.restart(read)
-        if isinstance(self.step, Result) and reply in ("w", "s"):
+        if isinstance(self.step, Result) and (
+            reply in ("w", "s") or (reply == "m" and has_more(self.step))
+        ):
             self.write("\n" + self.extra_text(self.step, reply) + "\n")
             return False
         try:
@@ -116,6 +127,8 @@ class _Chat:
     def extra_text(self, result: Result, key: str) -> str:
         if key == "w":
             return why_text(self.kb, result, self.language)
+        if key == "m":
+            return more_text(self.kb, result, self.language)
         return summary_text(self.kb, result, self.language, self.clock())
 
     def restart(self, read: Read) -> bool:

@@ -222,6 +222,10 @@ class Advice(Frozen):
     show_if: Condition | None = None
     hide_if: Condition | None = None
     source: str = ""
+    short: Text | None = None
+    """One short action line for the top of the result; the full text is behind "More"."""
+    rank: int = Field(default=100, ge=0)
+    """Order of the short lines (lowest first): the 2-3 most important lead the result."""
 
 
 class Card(Frozen):

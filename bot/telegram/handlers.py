@@ -20,7 +20,7 @@ from bot.engine.freetext import mentions_emergency
 from bot.engine.machine import Result, Step
 from bot.engine.models import KnowledgeBase
 from bot.engine.session import Session
-from bot.render import about_text, apology_text, privacy_text, welcome_text, why_text
+from bot.render import about_text, apology_text, more_text, privacy_text, welcome_text, why_text
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors, updates
 from bot.telegram.callbacks import Callback, apply_callback, decode_callback, decode_language
@@ -263,11 +263,12 @@ class QuestionnaireHandlers:
         session: Session,
         step: Step,
     ) -> None:
-        """Send the why-text, or save and show the step the press led to."""
+        """Send the why-text or the rest of the result (More), or save and show the step."""
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - on_button checked it
-        if callback.action == "why" and isinstance(step, Result):
-            text = why_text(self.kb, step, conversation.language)
+        if callback.action in ("why", "more") and isinstance(step, Result):
+            explain = why_text if callback.action == "why" else more_text
+            text = explain(self.kb, step, conversation.language)
             await context.bot.send_message(key.chat_id, text)
             return
         # Restart from a result leaves the result in the chat and asks anew below it.

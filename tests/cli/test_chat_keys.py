@@ -83,4 +83,4 @@ def test_w_and_s_print_only_what_was_asked(key: str, heading: str) -> None:
     run_chat(KB, read=user.read, write=user.write)
 
     assert heading in user.screen
-    assert user.screen.count("Safety net") == 1
+    assert user.screen.count("Call the emergency number now") == 1
