@@ -43,10 +43,13 @@ def test_kb_graph_prints_mermaid_and_dot(capsys: pytest.CaptureFixture[str]) -> 
     assert mermaid.startswith("flowchart TD")
     assert "emergency_signs" in mermaid
     assert '["First, a safety check. Tick anything th…<br/>' in mermaid
+    assert "  about_you --> interim" in mermaid
+    assert '  interim -- "Tailor my advice" --> activity' in mermaid
     assert main(["kb", "graph", "--format", "dot"]) == 0
     dot = capsys.readouterr().out
     assert dot.startswith("digraph questionnaire {")
     assert 'label="About you: tick anything that applies.\\n(about_you)"' in dot
+    assert 'interim -> activity [label="Tailor"];' in dot
 
 
 @pytest.mark.parametrize(
