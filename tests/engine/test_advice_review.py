@@ -137,3 +137,15 @@ def test_everyday_words_do_not_raise_the_emergency_card(message: str) -> None:
 )
 def test_emergency_phrases_still_raise_the_card(message: str) -> None:
     assert mentions_emergency(KB, message)
+
+
+def test_plain_water_without_symptoms_gets_salty_food_and_ease_off_not_more_water() -> None:
+    """BRIEF 6.3 and the public case v07: salt as food, one drinking message, no 'your water'."""
+    sweat = {"heavy_sweating": "yes", "salty_sweat": "yes", "hot_conditions": "yes"}
+    shown = advice(
+        {"activity_context": "race_or_match", "fluid_intake": "lots_plain_water", **sweat}
+    )
+
+    assert {"too_much_water", "overdrinking_salty_snack"} <= set(shown)
+    assert "salty_sweater" not in shown
+    assert "your water" not in " ".join(shown.values())
