@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from bot.engine import load_knowledge_base, run_case
 from tests.shared import shared_file
 
 LEVELS = ["self_care", "doctor", "urgent", "emergency"]
@@ -149,3 +150,17 @@ def test_the_whole_answer_takes_at_most_seven_screens_and_ten_taps_at_the_median
     _, results = assessed
     assert statistics.median(r["questions"] for r in results.values()) <= 7
     assert statistics.median(r["taps"] for r in results.values()) <= 10
+
+
+def test_the_interim_answer_has_the_final_level_and_no_forbidden_advice() -> None:
+    """The level shown early is final, and what the interim answer says is safe as well."""
+    kb = load_knowledge_base()
+    mapping = forbidden_codes()
+    vignettes = json.loads(shared_file("clinical/vignettes-public.json").read_text())
+    for vignette in vignettes:
+        run = run_case(kb, vignette["facts"])
+        if run.interim is None:
+            continue
+        forbidden = set().union(*(mapping.get(n, {n}) for n in vignette["must_not_advise"]))
+        assert run.interim.level is run.result.level, vignette["id"]
+        assert not forbidden & set(run.interim.advice_codes), vignette["id"]
