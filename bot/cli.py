@@ -175,6 +175,9 @@ def _assess_one(kb: KnowledgeBase, case: dict[str, Any]) -> dict[str, Any]:
         "asked": list(run.asked),
         "questions": run.questions,
         "taps": run.taps,
+        "screens_to_level": run.screens_to_level,
+        "taps_to_level": run.taps_to_level,
+        "interim": run.interim is not None,
     }
 
 

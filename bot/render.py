@@ -21,6 +21,7 @@ from bot.engine.models import (
 )
 from bot.engine.numbers import CountryNumbers, numbers_line
 from bot.engine.primitives import Level, localize
+from bot.engine.scoring import RuleHit
 
 TELEGRAM_TEXT_LIMIT = 4096
 
@@ -37,6 +38,7 @@ def question_text(kb: KnowledgeBase, step: Ask, language: str) -> str:
             mark = "☑" if item.finding in step.ticked else "☐"
             detail = localize(item.detail or item.label, language)
             lines.append(f"{mark} {localize(item.label, language)}: {detail}")
+        lines += ["", kb.text("checklist_hint", language)]
     return "\n".join(lines)
 
 
@@ -44,32 +46,71 @@ def card_text(cards: tuple[Advice, ...], language: str) -> str:
     return "\n\n".join(localize(card.text, language) for card in cards)
 
 
+MAIN_LINES = 3
+"""Short action lines at the top of a result; the rest is behind "More"."""
+
+
 def result_text(
     kb: KnowledgeBase, result: Result, language: str, *, local: CountryNumbers | None = None
 ) -> str:
-    """Return the whole result: level first, then causes, advice and the safety net.
+    """Return the result screen: the level, then what to do now, then the safety net.
 
-    `local` is the user's country: urgent and emergency results name its number under the level.
+    An emergency gives the one-line reason and its actions in full, and no safety net (the
+    answer is one action). Otherwise the 2-3 most important short action lines for the case
+    lead (`Advice.short`, by `rank`); causes and the full advice are behind "More"
+    (`more_text`). `local` is the user's country: urgent and emergency results name its
+    number under the level.
     """
     info = _level_info(kb, result.level)
     parts = [f"{info.banner} {localize(info.title, language)}"]
     if local is not None and shows_local_number(result):
         parts[0] += "\n" + local_number_line(local, language)
-    action = [b for b in result.advice if b.section == "action"]
-    rest = [b for b in result.advice if b.section in ("care", "prevention")]
+    if result.level is Level.EMERGENCY:
+        parts += [localize(hit.rule.reason, language) for hit in _top_rules(kb, result)[:1]]
+        parts += [localize(b.text, language) for b in result.advice if b.section == "action"]
+        return _fit("\n\n".join(parts))
+    lines = [f"• {localize(block.short or block.text, language)}" for block in main_advice(result)]
+    if lines:
+        parts.append("\n".join([kb.text("do_now", language) + ":", *lines]))
     safety = [b for b in result.advice if b.section == "safety"]
-    parts.extend(localize(block.text, language) for block in action)
+    parts.append(_safety_net(kb, result, safety, language))
+    return _fit("\n\n".join(parts))
+
+
+def main_advice(result: Result) -> list[Advice]:
+    """Return the advice blocks whose short lines lead the result, most important first."""
+    short = [block for block in result.advice if block.short is not None]
+    return sorted(short, key=lambda block: block.rank)[:MAIN_LINES]
+
+
+def has_more(result: Result) -> bool:
+    """Tell whether `more_text` adds anything to the result screen (never for an emergency)."""
+    return result.level is not Level.EMERGENCY and bool(result.causes or result.advice)
+
+
+def more_text(kb: KnowledgeBase, result: Result, language: str) -> str:
+    """Return the rest of a result: the likely causes, then every piece of advice in full."""
+    parts = []
     if result.causes:
         names = {cause.id: cause for cause in kb.causes}
         lines = [kb.text("likely_causes", language) + ":"]
-        lines += [f"• {localize(names[c.cause].name, language)}" for c in result.causes]
+        lines += [
+            f"• {localize(names[c.cause].name, language)}: "
+            f"{localize(names[c.cause].summary, language)}"
+            for c in result.causes
+        ]
         parts.append("\n".join(lines))
-    if rest:
+    blocks = [b for b in result.advice if b.section in ("action", "care", "prevention")]
+    if blocks:
         lines = [kb.text("what_to_do", language) + ":"]
-        lines += [f"• {localize(block.text, language)}" for block in rest]
+        lines += [f"• {localize(block.text, language)}" for block in blocks]
         parts.append("\n".join(lines))
-    parts.append(_safety_net(kb, result, safety, language))
-    return _fit("\n\n".join(parts))
+    return _fit("\n\n".join(parts) or kb.text("no_cause_signals", language))
+
+
+def _top_rules(kb: KnowledgeBase, result: Result) -> list[RuleHit]:
+    """Return the rules that fired, most urgent first (file order within a level)."""
+    return sorted(result.rules, key=lambda hit: -kb.rule_level[hit.rule.id])
 
 
 def _level_info(kb: KnowledgeBase, level: Level) -> LevelInfo:
@@ -190,9 +231,24 @@ def location_text(
 # --- the summary to show a doctor -------------------------------------------------------------
 
 
-def summary_text(kb: KnowledgeBase, result: Result, language: str, when: datetime) -> str:
-    """Return a compact, forwardable summary: time, answers that mattered, level, causes.
+SUMMARY_FACTS = (
+    ("summary_where", ("muscle_location",)),
+    ("summary_now", ("cramp_now",)),
+    ("summary_how_long", ("cramp_duration", "eases_with_stretching")),
+    ("summary_heat", ("hot_conditions", "body_heat", "heavy_sweating", "salty_sweat",
+                      "fluid_intake", "unwell_after_cooling")),
+    ("summary_medicines", ("cramp_linked_medication", "new_medication", "long_term_condition",
+                           "pregnant")),
+)  # fmt: skip
+"""The summary's fact lines: a heading text and the findings it lists, when answered."""
 
+
+def summary_text(kb: KnowledgeBase, result: Result, language: str, when: datetime) -> str:
+    """Return a compact, forwardable summary for a doctor (issue 13).
+
+    Time, level; where the cramp is, now or stopped, how long, the heat and sweat answers,
+    medicines and conditions; the answers that set the level or pointed to a cause; red flags
+    answered "not sure"; "no red flags reported" with those checked; the likely causes.
     `when` is the time of the result (timezone-aware; shown in UTC): the engine has no clock.
     """
     info = _level_info(kb, result.level)
@@ -202,14 +258,26 @@ def summary_text(kb: KnowledgeBase, result: Result, language: str, when: datetim
         f"{kb.text('summary_date', language)}: {stamp}",
         f"{kb.text('summary_level', language)}: {info.banner} {localize(info.title, language)}",
         "",
-        f"{kb.text('summary_answers', language)}:",
     ]
+    found = result.findings
+    for heading, codes in SUMMARY_FACTS:
+        facts = [_fact(kb, code, found[code], language) for code in codes if _known(found, code)]
+        if facts:
+            lines.append(f"{kb.text(heading, language)}: {'; '.join(facts)}")
     answers = key_answers(kb, result)
+    lines += ["", f"{kb.text('summary_answers', language)}:"]
     lines += [
         f"• {_capitalised(localize(kb.finding(code).label, language))}: "
         f"{_answer_label(kb, code, value, language)}"
         for code, value in answers.items()
     ] or [kb.text("summary_no_answers", language)]
+    checked = [
+        localize(kb.finding(code).label, language)
+        for code, value in found.items()
+        if value == "no" and kb.finding(code).red_flag
+    ]
+    if checked:
+        lines += ["", f"{kb.text('summary_no_red_flags', language)}: {'; '.join(checked)}."]
     names = {cause.id: cause.name for cause in kb.causes}
     lines += ["", f"{kb.text('likely_causes', language)}:"]
     lines += [f"• {localize(names[score.cause], language)}" for score in result.causes] or [
@@ -217,6 +285,18 @@ def summary_text(kb: KnowledgeBase, result: Result, language: str, when: datetim
     ]
     lines += ["", kb.text("summary_footer", language)]
     return _fit("\n".join(lines))
+
+
+def _known(found: dict[str, str], code: str) -> bool:
+    return found.get(code, UNKNOWN) != UNKNOWN
+
+
+def _fact(kb: KnowledgeBase, code: str, value: str, language: str) -> str:
+    """Return "label: answer" for one finding of the summary's fact lines."""
+    if code == "cramp_now" and f"summary_now_{value}" in kb.texts:
+        return kb.text(f"summary_now_{value}", language)
+    label = localize(kb.finding(code).label, language)
+    return f"{label}: {_answer_label(kb, code, value, language)}"
 
 
 def key_answers(kb: KnowledgeBase, result: Result) -> dict[str, str]:
@@ -233,7 +313,7 @@ def key_answers(kb: KnowledgeBase, result: Result) -> dict[str, str]:
 
 
 def _answer_label(kb: KnowledgeBase, code: str, value: str, language: str) -> str:
-    """Return an answer as the user saw it: the option's label, yes/no, or "Not sure"."""
+    """Return an answer as the user saw it: the option's or item's label, yes/no, "Not sure"."""
     if value == UNKNOWN:
         return kb.text("not_sure", language)
     for question in kb.questions:
@@ -241,8 +321,14 @@ def _answer_label(kb: KnowledgeBase, code: str, value: str, language: str) -> st
             for option in question.options:
                 if option.value == value:
                     return localize(option.label, language)
+        if isinstance(question, ChecklistQuestion) and value not in ("yes", "no"):
+            for item in question.items:
+                if item.finding == code and value in item.values:
+                    return localize(item.label, language)
     if value in ("yes", "no"):  # a checklist item: ticked or left unticked
         return kb.text(f"summary_{value}", language)
+    if f"summary_value_{value}" in kb.texts:  # an unticked checklist's everyday value
+        return kb.text(f"summary_value_{value}", language)
     return value.replace("_", " ")
 
 

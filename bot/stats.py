@@ -61,14 +61,16 @@ class Stats:
 
 
 def summarize(kb: KnowledgeBase, session: Session, language: str) -> Summary:
-    """Reduce one stored session to its summary, replaying a finished one for its result."""
+    """Reduce one stored session to its summary, replaying a finished one (or one stopped at
+    the interim answer) for its result."""
     language = language if language in kb.languages else OTHER
-    if not session.done:
-        return Summary(language, session.rev)
     try:
         step = machine.current_step(kb, session)
     except EngineError:  # outdated (another knowledge base) or no longer valid answers
-        return Summary(language, session.rev, UNKNOWN_LEVEL)
+        step = None
+    # A conversation that stopped at the interim answer got its level: it counts as finished.
+    if not session.done and not (isinstance(step, machine.Result) and step.interim):
+        return Summary(language, session.rev)
     if not isinstance(step, machine.Result):
         return Summary(language, session.rev, UNKNOWN_LEVEL)
     top = step.causes[0].cause if step.causes else NO_CAUSE

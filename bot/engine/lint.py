@@ -22,7 +22,7 @@ from bot.engine.issues import Issue
 from bot.engine.lint_advice import check_advice, check_usage
 from bot.engine.lint_conditions import check_conditions
 from bot.engine.lint_context import LintContext
-from bot.engine.lint_questions import check_questions
+from bot.engine.lint_questions import check_answerable, check_questions
 from bot.engine.lint_structure import check_ids, check_patterns, check_texts
 from bot.engine.loader import Loaded, SourceMap, read_knowledge_base
 from bot.engine.models import KnowledgeBase
@@ -35,6 +35,7 @@ _CHECKS: tuple[Callable[[LintContext], None], ...] = (
     check_patterns,  # this and check_conditions mark broken patterns before any satisfiable()
     check_conditions,
     check_questions,
+    check_answerable,
     check_advice,
     check_usage,
 )

@@ -80,7 +80,7 @@ def check_usage(lint: LintContext) -> None:
             )
     asked = {code for question in lint.kb.questions for code in question.findings}
     for index, finding in enumerate(lint.kb.findings):
-        if finding.code not in asked:
+        if finding.code not in asked and finding.not_asked is None:
             lint.add(
                 "KB503",
                 lint.sources.locate("findings", index),

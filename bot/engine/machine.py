@@ -1,8 +1,11 @@
 """The questionnaire state machine: start, answer, toggle, done, back -> the next Step.
 
 Questions are asked in knowledge-base order, each only when its `ask_if` holds over the
-answers so far (XLSForm's `relevant`; routing.py). After every step the triage rules run; an
-`emergency` ends the questionnaire at once. Every function is pure: it takes a session and
+answers so far (XLSForm's `relevant`) and some answer to it could change the level, the top
+cause or the advice (routing.py). After every step the triage rules run; an `emergency` ends
+the questionnaire at once. As soon as no question left can raise the level, the answer is
+shown as an interim `Result` (BRIEF 3); `tailor` continues to the questions that only tailor
+the causes and advice. Every function is pure: it takes a session and
 returns a new one with `rev` + 1, never touching the old.
 """
 
@@ -21,7 +24,7 @@ from bot.engine.models import (
     SingleQuestion,
 )
 from bot.engine.primitives import Level
-from bot.engine.routing import Question, next_question
+from bot.engine.routing import Question, can_raise_level, next_question
 from bot.engine.scoring import (
     CauseScore,
     RuleHit,
@@ -60,6 +63,9 @@ class Result:
     findings: dict[str, str]
     revision: int
     cards: tuple[Advice, ...]
+    interim: bool = False
+    """The level is final, but questions that tailor the causes and advice remain: the person
+    may stop here or press "Tailor my advice" (`tailor`)."""
 
     @property
     def advice_codes(self) -> tuple[str, ...]:
@@ -108,6 +114,18 @@ def current_step(
     return _step(kb, session, question, before=before)
 
 
+def is_interim(
+    kb: KnowledgeBase, session: Session, findings: dict[str, str], level: Level
+) -> bool:
+    """Tell whether to show the interim answer: not tailoring yet, and no rule above `level`
+    can still fire over the findings of the questions ahead (BRIEF 3)."""
+    return (
+        kb.interim_answer
+        and session.tailor is None
+        and not can_raise_level(kb, session, findings, level)
+    )
+
+
 def last_step(kb: KnowledgeBase, session: Session) -> Step:
     """Return the current step with the cards the last answer brought, to show it again.
 
@@ -129,6 +147,8 @@ def _step(
     cards = _new_cards(kb, before, findings) if before is not None else ()
     if question is None:  # done, or (not reached: _advance marks such sessions done) no question
         return _result(kb, session, findings, cards)
+    if not session.ticked and is_interim(kb, session, findings, triage_level(kb, findings)):
+        return _result(kb, session, findings, cards, interim=True)
     return Ask(
         question=question,
         options=_options(kb, question),
@@ -158,10 +178,10 @@ def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Sessio
         raise InvalidAnswer(f"question {question.id} is not a checklist")
     if not 0 <= item_index < len(question.items):
         raise InvalidAnswer(f"question {question.id} has no item {item_index}")
-    code = question.items[item_index].finding
+    code = question.items[item_index].key
     ticked = tuple(c for c in session.ticked if c != code)
     if code not in session.ticked:
-        ticked = tuple(i.finding for i in question.items if i.finding in {*ticked, code})
+        ticked = tuple(i.key for i in question.items if i.key in {*ticked, code})
     before = _with_ticks(kb, session, found)
     updated = session.model_copy(update={"ticked": ticked, "rev": session.rev + 1})
     if triage_level(kb, _with_ticks(kb, updated, found)) is Level.EMERGENCY:
@@ -178,23 +198,47 @@ def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Sessio
 
 
 def done(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
-    """Finish the current checklist: ticked items are "yes", the rest "no"."""
+    """Finish the current checklist: ticked items store their values, the rest what the
+    checklist declares for them (usually "no")."""
     question, found = _asking(kb, session)
     if not isinstance(question, ChecklistQuestion):
         raise InvalidAnswer(f"question {question.id} is not a checklist")
     return _advance(kb, session, Answer(q=question.id, v=session.ticked), found)
 
 
+def unsure(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
+    """Finish the current checklist with "Not sure about some of these": ticked items store
+    their values, every finding left unticked is `unknown` (never a "no" not given)."""
+    question, found = _asking(kb, session)
+    if not isinstance(question, ChecklistQuestion) or not question.unsure:
+        raise InvalidAnswer(f"question {question.id} offers no 'not sure' button")
+    recorded = Answer(q=question.id, v=session.ticked, partial=True)
+    return _advance(kb, session, recorded, found)
+
+
+def tailor(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
+    """Go on from the interim answer to the questions that tailor the causes and advice."""
+    step = current_step(kb, session)
+    if not (isinstance(step, Result) and step.interim):
+        raise InvalidAnswer("there is no interim answer to tailor")
+    updated = session.model_copy(update={"tailor": len(session.answers), "rev": session.rev + 1})
+    return updated, current_step(kb, updated)
+
+
 def back(kb: KnowledgeBase, session: Session) -> tuple[Session, Step]:
     """Undo the last answer (or clear the ticks of the checklist being shown)."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
-    if not session.answers and not session.ticked:
+    if not session.answers and not session.ticked and session.tailor is None:
         raise InvalidAnswer("nothing to go back to")
     # Back always returns to the previous screen; ticks of the current checklist go with it.
-    answers = session.answers[:-1] if session.answers else ()
+    # From the first tailoring question, the previous screen is the interim answer.
+    if session.tailor is not None and session.tailor == len(session.answers):
+        update: dict[str, object] = {"tailor": None}
+    else:
+        update = {"answers": session.answers[:-1] if session.answers else ()}
     updated = session.model_copy(
-        update={"answers": answers, "ticked": (), "done": False, "rev": session.rev + 1}
+        update={**update, "ticked": (), "done": False, "rev": session.rev + 1}
     )
     return updated, current_step(kb, updated)
 
@@ -205,9 +249,12 @@ def _asking(kb: KnowledgeBase, session: Session) -> tuple[Question, dict[str, st
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
     found = session.findings(kb)
-    question = None if session.done else next_question(kb, session, found)
+    level = triage_level(kb, found)
+    question = None if session.done else next_question(kb, session, found, level)
     if question is None:
         raise SessionFinished("the questionnaire already has its result")
+    if not session.ticked and is_interim(kb, session, found, level):
+        raise SessionFinished("the interim answer is shown: tailor to go on")
     return question, found
 
 
@@ -231,7 +278,7 @@ def _advance(
 
 def _options(kb: KnowledgeBase, question: Question) -> tuple[Option, ...]:
     if isinstance(question, ChecklistQuestion):
-        return tuple(Option(value=item.finding, label=item.label) for item in question.items)
+        return tuple(Option(value=item.key, label=item.label) for item in question.items)
     return (*question.options, Option(value=UNKNOWN, label=kb.texts["not_sure"]))
 
 
@@ -240,7 +287,13 @@ def _with_ticks(
 ) -> dict[str, str]:
     """Return the session's findings (`found`, when worked out already) with its ticks."""
     found = session.findings(kb) if found is None else found
-    return found | dict.fromkeys(session.ticked, "yes")
+    if not session.ticked:
+        return found
+    ticks: dict[str, str] = {}
+    for key in session.ticked:  # in item order: the first tick of a finding counts
+        finding, value = kb.tick_values[key]
+        ticks.setdefault(finding, value)
+    return found | ticks
 
 
 def _new_cards(
@@ -255,7 +308,12 @@ def _new_cards(
 
 
 def _result(
-    kb: KnowledgeBase, session: Session, findings: dict[str, str], cards: tuple[Advice, ...]
+    kb: KnowledgeBase,
+    session: Session,
+    findings: dict[str, str],
+    cards: tuple[Advice, ...],
+    *,
+    interim: bool = False,
 ) -> Result:
     level, hits = triage(kb, findings)
     causes = likely_causes(rank_causes(kb, findings), level)
@@ -263,7 +321,13 @@ def _result(
         kb, findings, level=level, causes=frozenset(score.cause for score in causes)
     )
     red_flags = {finding.code for finding in kb.findings if finding.red_flag}
+    # An emergency names no "not sure" signs: its answer is one action, and an emergency tick
+    # leaves the rest of its screen unanswered rather than doubtful.
     unsure = tuple(
-        code for code, value in findings.items() if value == UNKNOWN and code in red_flags
+        code
+        for code, value in findings.items()
+        if value == UNKNOWN and code in red_flags and level is not Level.EMERGENCY
     )
-    return Result(level, causes, advice, hits, unsure, findings, session.rev, cards)
+    return Result(
+        level, causes, advice, hits, unsure, findings, session.rev, cards, interim=interim
+    )

@@ -55,6 +55,8 @@ class Finding(Frozen):
     values: tuple[str, ...] = Field(min_length=2)
     label: Text
     red_flag: bool = False
+    not_asked: str | None = None
+    """Why no question asks this finding (nothing reads it); lint then does not warn."""
 
     @model_validator(mode="after")
     def _values_unique(self) -> Finding:
@@ -97,15 +99,55 @@ class SingleQuestion(Frozen):
 
 
 class ChecklistItem(Frozen):
+    """One tick box: ticked, it stores `value` for `finding` (shared CONTRACT of findings.yaml).
+
+    An item for a yes/no finding stores "yes"; an item for one value of a multi-valued finding
+    stores that value ("I have vomited" = nausea_vomiting "vomiting") and may `cover` more
+    values that every rule treats alike ("every week or more" = weekly, most_nights_or_days).
+    `unticked` is what the finding means when no item of it is ticked and the screen was
+    finished with Done or None of these: "no" for a yes/no finding unless declared otherwise,
+    nothing (the finding stays unknown) for a multi-valued one unless declared. Finished with
+    "Not sure about some of these", unticked findings are `unknown` whatever is declared.
+    """
+
     finding: Slug
+    value: str = "yes"
+    covers: tuple[str, ...] = ()
+    """Values this item stands for, `value` first (lint: alike for every rule); empty: `value`."""
+    unticked: str | Literal[False] | None = None
+    """Declared meaning of an untouched item after Done; `false`: none (stays unknown)."""
+    id: Slug | None = None
+    """Names the tick in a session; defaults to the finding (one item per finding) or
+    finding_value. Permanent, like question ids."""
     label: Text
     """Short button label."""
     detail: Text | None = None
     """Fuller wording shown in the message above the buttons."""
 
+    @property
+    def key(self) -> str:
+        """The id a session stores for this tick."""
+        if self.id is not None:
+            return self.id
+        return self.finding if self.value == "yes" else f"{self.finding}_{self.value}"
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """Every value the item stands for, the stored one first."""
+        return self.covers or (self.value,)
+
+    @property
+    def unticked_value(self) -> str | None:
+        """What an untouched item means after Done: declared, else "no" for a yes item."""
+        if self.unticked is False:
+            return None
+        if self.unticked is not None:
+            return self.unticked
+        return "no" if self.value == "yes" else None
+
 
 class ChecklistQuestion(Frozen):
-    """Several yes/no findings: ticked means "yes", left unticked at Done means "no"."""
+    """Several findings, one or more items each; see `ChecklistItem` for what ticks mean."""
 
     kind: Literal["checklist"]
     id: Slug
@@ -114,17 +156,28 @@ class ChecklistQuestion(Frozen):
     items: tuple[ChecklistItem, ...] = Field(min_length=1)
     ask_if: Condition | None = None
     skip_if_settled: bool = False
+    unsure: bool = False
+    """Offer "Not sure about some of these": its unticked findings become `unknown`."""
 
     @model_validator(mode="after")
     def _items_unique(self) -> ChecklistQuestion:
-        codes = [item.finding for item in self.items]
-        if len(set(codes)) != len(codes):
-            raise ValueError(f"question {self.id}: a finding appears twice")
+        keys = [item.key for item in self.items]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"question {self.id}: two items share a key (give them ids)")
+        pairs = [(item.finding, value) for item in self.items for value in item.values]
+        if len(set(pairs)) != len(pairs):
+            raise ValueError(f"question {self.id}: a finding value is covered by two items")
+        for item in self.items:
+            if item.covers and item.covers[0] != item.value:
+                raise ValueError(f"question {self.id}: item {item.key} covers its value first")
         return self
 
     @property
     def findings(self) -> tuple[str, ...]:
-        return tuple(item.finding for item in self.items)
+        return tuple(dict.fromkeys(item.finding for item in self.items))
+
+    def item(self, key: str) -> ChecklistItem | None:
+        return next((item for item in self.items if item.key == key), None)
 
 
 Question = Annotated[SingleQuestion | ChecklistQuestion, Field(discriminator="kind")]
@@ -169,6 +222,10 @@ class Advice(Frozen):
     show_if: Condition | None = None
     hide_if: Condition | None = None
     source: str = ""
+    short: Text | None = None
+    """One short action line for the top of the result; the full text is behind "More"."""
+    rank: int = Field(default=100, ge=0)
+    """Order of the short lines (lowest first): the 2-3 most important lead the result."""
 
 
 class Card(Frozen):
@@ -202,10 +259,26 @@ class KnowledgeBase(Frozen):
     never_codes: tuple[Slug, ...] = ()
     emergency_phrases: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Per language: typed phrases that get the emergency card at once."""
+    ask_only_what_matters: bool = False
+    """Skip a question when none of its answers changes the level, the top cause, the advice
+    or a card (issue 13)."""
+    interim_answer: bool = False
+    """Show the answer as soon as no question left can raise the level (BRIEF 3), with
+    "Tailor my advice" to go on."""
 
     @cached_property
     def question_by_id(self) -> dict[str, SingleQuestion | ChecklistQuestion]:
         return {question.id: question for question in self.questions}
+
+    @cached_property
+    def tick_values(self) -> dict[str, tuple[str, str]]:
+        """Checklist item key -> (finding, value) it stores, in question and item order."""
+        return {
+            item.key: (item.finding, item.value)
+            for question in self.questions
+            if isinstance(question, ChecklistQuestion)
+            for item in question.items
+        }
 
     @cached_property
     def finding_by_code(self) -> dict[str, Finding]:

@@ -3,11 +3,11 @@
 `format` is this model's own schema version. A change to the stored JSON bumps it and adds a
 step to `_MIGRATIONS`, so a session written by an older release is upgraded, never misread.
 
-Stored JSON (format 2): the answers are one object, question id -> value, in the order they
-were answered; a value is an option (a string) or a checklist's ticked items (a list). An
-answer that is `partial` (a checklist cut short by an emergency tick, or skipped by
-`machine.start_at`) has its value wrapped as ``{"partial": value}``; no plain value is an
-object, so the wrapper cannot be misread::
+Stored JSON (format 3; format 2 had no `tailor`): the answers are one object, question id -> value,
+in the order they were answered; a value is an option (a string) or a checklist's ticked items (a
+list). An answer that is `partial` (a checklist cut short by an emergency tick, or skipped by
+`machine.start_at`) has its value wrapped as ``{"partial": value}``; no plain value is an object,
+so the wrapper cannot be misread::
 
     "answers":{"cramp_now":"no","danger_signs":{"partial":["chest_pain"]}}
 
@@ -42,10 +42,10 @@ from pydantic import (
 )
 
 from bot.engine.errors import InvalidAnswer
-from bot.engine.models import KnowledgeBase, SingleQuestion
+from bot.engine.models import UNKNOWN, ChecklistQuestion, KnowledgeBase, SingleQuestion
 from bot.engine.primitives import Slug
 
-FORMAT = 2
+FORMAT = 3
 
 
 class Answer(BaseModel):
@@ -56,7 +56,8 @@ class Answer(BaseModel):
     q: Slug
     v: str | tuple[Slug, ...]
     partial: bool = False
-    """A checklist cut short by an emergency tick: its unticked items stay unknown."""
+    """A checklist not finished with Done: "Not sure about some of these", cut short by an
+    emergency tick, or skipped by `machine.start_at`. Its unticked findings are `unknown`."""
 
 
 def _packed(answers: tuple[Answer, ...]) -> dict[str, Any]:
@@ -90,6 +91,10 @@ class Session(BaseModel):
     ticked: tuple[Slug, ...] = ()
     """Items ticked so far on the checklist being shown (not yet answers)."""
     done: bool = False
+    tailor: int | None = Field(default=None, ge=0)
+    """Set when the person pressed "Tailor my advice" on the interim answer: how many answers
+    there were then. Questions after it tailor the causes and advice; Back to that point shows
+    the interim answer again. (Format 3.)"""
 
     @model_validator(mode="before")
     @classmethod
@@ -148,11 +153,33 @@ def add_findings(kb: KnowledgeBase, merged: dict[str, str], answer: Answer) -> N
     if isinstance(question, SingleQuestion):
         merged[question.finding] = str(answer.v)
         return
+    merged.update(checklist_findings(question, tuple(answer.v), finished=not answer.partial))
+
+
+def checklist_findings(
+    question: ChecklistQuestion, ticked: tuple[str, ...], *, finished: bool
+) -> dict[str, str]:
+    """Return what a checklist's `ticked` item keys find (shared CONTRACT of findings.yaml).
+
+    A finding with ticked items takes the first ticked item's value in list order. One with
+    none takes its declared unticked value when the screen was `finished` (Done or None of
+    these), and `unknown` when it was not ("Not sure about some of these", or cut short).
+    """
+    chosen: dict[str, str] = {}
     for item in question.items:
-        if item.finding in answer.v:
-            merged[item.finding] = "yes"
-        elif not answer.partial:
-            merged[item.finding] = "no"
+        if item.key in ticked:
+            chosen.setdefault(item.finding, item.value)
+    found: dict[str, str] = {}  # in the checklist's order of findings
+    for item in question.items:
+        if item.finding in found:
+            continue
+        if item.finding in chosen:
+            found[item.finding] = chosen[item.finding]
+        elif not finished:
+            found[item.finding] = UNKNOWN
+        elif item.unticked_value is not None:
+            found[item.finding] = item.unticked_value
+    return found
 
 
 def _unpacked(question: str, value: Any) -> dict[str, Any]:
@@ -188,8 +215,14 @@ def _answers_as_object(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "format": 2, "answers": answers}
 
 
+def _with_tailor(data: dict[str, Any]) -> dict[str, Any]:
+    """2 -> 3: `tailor` is new and absent (None) in every older session; nothing else moves."""
+    return {**data, "format": 3}
+
+
 _MIGRATIONS: list[Callable[[dict[str, Any]], dict[str, Any]]] = [
     lambda data: data,  # index 0 is no format: format 1 is the baseline
     _answers_as_object,
+    _with_tailor,
 ]
 """Index N upgrades format N to N+1 (stored JSON to stored JSON); `_migrate` runs the tail."""

@@ -2,13 +2,15 @@
 
 Questionnaire buttons carry `q:<revision>:<action>`, where the revision is the session's
 (`Session.rev`) when the button was drawn, so a press on an old screen is recognised, and the
-action is `a<i>` (answer option i), `t<i>` (toggle item i), `d` (done), `b` (back), `r` (restart)
-or `w` (why). The /forget confirmation carries `f:y` or `f:n`. A follow-up offer under a result
-carries `c:<revision>:h` (in 30 minutes) or `c:<revision>:m` (in the morning), and a reply to a
-check-in `k:b`, `k:s`, `k:w` or `k:n` (better, the same, worse, new symptoms). Telegram limits
-callback data to 64 bytes, and anyone can send any data, so decoding accepts only the canonical
-form. Summary (`s:`), country (`g:`) and planner (`p:`) buttons are described at their section.
-`apply_callback` says what a decoded button does to a session, in engine terms.
+action is `a<i>` (answer option i), `t<i>` (toggle item i), `d` (done), `u` (not sure about some of
+these), `b` (back), `r` (restart), `w` (why), `c` (continue from the interim answer: tailor my
+advice) or `m` (more: the rest of the result). The /forget confirmation carries `f:y` or `f:n`. A
+follow-up offer under a result carries `c:<revision>:h` (in 30 minutes) or `c:<revision>:m` (in the
+morning), and a reply to a check-in `k:b`, `k:s`, `k:w` or `k:n` (better, the same, worse, new
+symptoms). Telegram limits callback data to 64 bytes, and anyone can send any data, so decoding
+accepts only the canonical form. Summary (`s:`), country (`g:`) and planner (`p:`) buttons are
+described at their section. `apply_callback` says what a decoded button does to a session, in
+engine terms.
 """
 
 from __future__ import annotations
@@ -30,7 +32,19 @@ MAX_BYTES = 64
 MAX_NUMBER = 10**12
 """Revisions and indexes stay below this; longer digit strings are forged."""
 
-Action = Literal["answer", "toggle", "done", "back", "restart", "why", "forget_yes", "forget_no"]
+Action = Literal[
+    "answer",
+    "toggle",
+    "done",
+    "unsure",
+    "back",
+    "restart",
+    "why",
+    "tailor",
+    "more",
+    "forget_yes",
+    "forget_no",
+]
 INDEXED: frozenset[Action] = frozenset({"answer", "toggle"})
 _CODES: dict[Action, str] = {
     "answer": "a",
@@ -39,11 +53,14 @@ _CODES: dict[Action, str] = {
     "back": "b",
     "restart": "r",
     "why": "w",
+    "unsure": "u",
+    "tailor": "c",
+    "more": "m",
 }
 _ACTIONS = {code: action for action, code in _CODES.items()}
 _NUMBER = r"(0|[1-9][0-9]{0,11})"
 # re.ASCII: \d and friends would accept other scripts' digits; the classes here are spelled out.
-_QUESTION = re.compile(rf"q:{_NUMBER}:(?:([at]){_NUMBER}|([dbrw]))", re.ASCII)
+_QUESTION = re.compile(rf"q:{_NUMBER}:(?:([at]){_NUMBER}|([dbrwucm]))", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +172,16 @@ def apply_callback(
         return machine.toggle(kb, session, callback.index)
     if callback.action == "done":
         return machine.done(kb, session)
+    if callback.action == "unsure":
+        return machine.unsure(kb, session)
+    if callback.action == "tailor":
+        return machine.tailor(kb, session)
     if callback.action == "back":
         return machine.back(kb, session)
     if callback.action == "restart":
         return machine.start(kb)
     step = machine.current_step(kb, session)
-    if callback.action == "why" and isinstance(step, Result):
+    if callback.action in ("why", "more") and isinstance(step, Result):
         return session, step
     raise InvalidAnswer(f"action {callback.action} does not fit the current step")
 

@@ -156,8 +156,15 @@ class Conversations:
         `fresh`: the step goes into a new message (a step with cards always does). Return
         False when another write won the race (nothing saved; the caller may reload and retry).
         """
-        was_done = stored.conversation is not None and stored.conversation.session.done
-        new_result = step if isinstance(step, Result) and not was_done else None
+        # A result is new once: not a redraw of the same revision (another language), nor the
+        # whole answer after the interim one was shown (the session is tailoring).
+        previous = stored.conversation.session if stored.conversation is not None else None
+        was_shown = previous is not None and (
+            previous.done
+            or previous.rev == conversation.session.rev
+            or conversation.session.tailor is not None
+        )
+        new_result = step if isinstance(step, Result) and not was_shown else None
         view = conversation.view + 1
         owed: dict[str, object] = {"view": view}
         if fresh or step.cards:

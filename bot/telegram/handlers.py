@@ -18,12 +18,13 @@ from telegram import Bot, CallbackQuery, Update
 from telegram.ext import ContextTypes
 
 from bot import __version__
+from bot.engine import machine
 from bot.engine.errors import InvalidAnswer, SessionFinished, SessionOutdated
 from bot.engine.freetext import mentions_emergency
 from bot.engine.machine import Result, Step
 from bot.engine.models import KnowledgeBase
 from bot.engine.session import Session
-from bot.render import about_text, apology_text, privacy_text, welcome_text, why_text
+from bot.render import about_text, apology_text, more_text, privacy_text, welcome_text, why_text
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors, updates
 from bot.telegram.callbacks import Callback, apply_callback, decode_callback, decode_language
@@ -276,15 +277,19 @@ class QuestionnaireHandlers:
         session: Session,
         step: Step,
     ) -> bool:
-        """Send the why-text, or commit the step the press led to; False on a lost race."""
+        """Send the why-text or the rest of the result (More), or commit the step the press led
+        to; False on a lost race."""
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - on_button checked it
-        if callback.action == "why" and isinstance(step, Result):
-            text = why_text(self.kb, step, conversation.language)
+        if callback.action in ("why", "more") and isinstance(step, Result):
+            explain = why_text if callback.action == "why" else more_text
+            text = explain(self.kb, step, conversation.language)
             self.conversations.say(context.bot, key.chat_id, text)
             return True
-        # Restart from a result leaves the result in the chat and asks anew below it.
-        fresh = callback.action == "restart" and conversation.session.done
+        # Restart or tailoring from a result leaves the result in the chat and asks below it.
+        fresh = callback.action in ("restart", "tailor") and isinstance(
+            machine.current_step(self.kb, conversation.session), Result
+        )
         if callback.action == "restart":
             session = continued(session, conversation)
         updated = conversation.model_copy(update={"session": session})

@@ -22,7 +22,7 @@ from bot.engine.machine import Ask, Result, Step
 from bot.engine.models import ChecklistQuestion, KnowledgeBase
 from bot.engine.numbers import CountryNumbers
 from bot.engine.primitives import localize
-from bot.render import question_text, result_text
+from bot.render import has_more, question_text, result_text
 from bot.telegram.callbacks import (
     Action,
     Callback,
@@ -93,7 +93,8 @@ def question_markup(kb: KnowledgeBase, step: Ask, language: str) -> KeyboardJson
 
 
 def result_markup(kb: KnowledgeBase, result: Result, language: str) -> KeyboardJson:
-    """Return [Why?] [Summary] [Restart] under a result, then a row per check-in offered."""
+    """Return [Tailor my advice] on an interim answer, then [More] [Why?] [Summary] [Restart]
+    (no More under an emergency), then a row per check-in offered."""
     why = _plain(kb, "why", revision=result.revision, language=language)
     summary = (kb.text("summary", language), encode_summary(SummaryRequest(result.revision)))
     offers = [
@@ -101,7 +102,13 @@ def result_markup(kb: KnowledgeBase, result: Result, language: str) -> KeyboardJ
         for offer in followup.offers(kb, result)
     ]
     restart = _plain(kb, "restart", revision=result.revision, language=language)
-    return keyboard_json([[why, summary, restart], *offers])
+    first = [why, summary, restart]
+    if has_more(result):
+        first.insert(0, _plain(kb, "more", revision=result.revision, language=language))
+    tailor = [] if not result.interim else [
+        [_plain(kb, "tailor", revision=result.revision, language=language)]
+    ]  # fmt: skip
+    return keyboard_json([*tailor, first, *offers])
 
 
 def checkin_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
@@ -149,6 +156,11 @@ def _checklist_rows(kb: KnowledgeBase, step: Ask, language: str) -> Rows:
     rows.append(
         [_plain(kb, "done", revision=step.revision, language=language, text_key=label_key)]
     )
+    if isinstance(step.question, ChecklistQuestion) and step.question.unsure:
+        unsure = _plain(
+            kb, "unsure", revision=step.revision, language=language, text_key="unsure_some"
+        )
+        rows.append([unsure])
     return rows
 
 

@@ -50,6 +50,8 @@ class _Queued:
     job: Job
     tag: str | None
     """`SHOW` for a show job, which is queued at most once at a time."""
+    done: asyncio.Future[None]
+    """Resolved when the job has run (successfully or not), cancelled if it never will."""
 
 
 def is_passing(error: BaseException) -> bool:
@@ -74,12 +76,14 @@ class Outbox:
         self.delays = tuple(delays)
         self._sleep = sleep
         self._queues: dict[int, deque[_Queued]] = {}
+        self._last_show: dict[int, _Queued] = {}
+        """The show job running, per chat (it has left its queue)."""
         self._workers: dict[int, asyncio.Task[None]] = {}
         _everywhere.add(self)
 
     def post(self, chat_id: int, job: Job) -> None:
         """Run `job` after the chat's earlier jobs (a message to send, say)."""
-        self._queue(chat_id, _Queued(job, None))
+        self._queue(chat_id, job, None)
 
     def show(self, chat_id: int, job: Job) -> None:
         """Run the show job `job` after the chat's earlier jobs, unless one is queued already.
@@ -89,7 +93,16 @@ class Outbox:
         queue = self._queues.get(chat_id)
         if queue is not None and any(queued.tag == SHOW for queued in queue):
             return
-        self._queue(chat_id, _Queued(job, SHOW))
+        self._queue(chat_id, job, SHOW)
+
+    def marker(self, chat_id: int) -> asyncio.Future[None] | None:
+        """Return what resolves once every job the chat has now has run (None: it has none).
+
+        The polling loop confirms an update only then, so that a kill before its screen went
+        out brings the update back, and the redelivery shows the screen (`processing.py`).
+        """
+        queue = self._queues.get(chat_id)
+        return queue[-1].done if queue else None
 
     @property
     def busy_chats(self) -> int:
@@ -119,9 +132,9 @@ class Outbox:
         self._queues.clear()
         self._workers.clear()
 
-    def _queue(self, chat_id: int, queued: _Queued) -> None:
+    def _queue(self, chat_id: int, job: Job, tag: str | None) -> None:
         queue = self._queues.setdefault(chat_id, deque())
-        queue.append(queued)
+        queue.append(_Queued(job, tag, asyncio.get_running_loop().create_future()))
         if chat_id not in self._workers:
             # A context of its own: not the update's stamping id or store memory (docstring).
             worker = asyncio.get_running_loop().create_task(
@@ -135,11 +148,17 @@ class Outbox:
                 queued = queue[0]
                 if queued.tag == SHOW:
                     queue.popleft()  # a show posted from now on is queued again: it may be new
+                    self._last_show[chat_id] = queued
                     await self._run(chat_id, queued)
+                    del self._last_show[chat_id]
                 else:
                     await self._run(chat_id, queued)
                     queue.popleft()
+                queued.done.set_result(None)
         finally:
+            for left in (*queue, self._last_show.pop(chat_id, None)):
+                if left is not None and not left.done.done():
+                    left.done.cancel()  # stopped: what it owed stays owed in the records
             if self._queues.get(chat_id) is queue:
                 del self._queues[chat_id]
             self._workers.pop(chat_id, None)

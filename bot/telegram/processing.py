@@ -9,7 +9,8 @@ Polling and the webhook hand every update to `process`, which
 3. runs PTB's handlers with `ledger.current_update` set, so the record they write carries the id
    in the same compare-and-set as the change itself;
 4. retries a passing failure (store or network down) a few times under the lock, and says
-   whether the update may be confirmed to Telegram: `Outcome.RETRY` (still failing) means
+   whether the update may be confirmed to Telegram (the polling loop also waits for what the
+   update owes its chat to go out, `delivery`): `Outcome.RETRY` (still failing) means
    "deliver it again"; every other outcome, including a bug the error handler has apologised
    for, means "done", so that one poisonous update cannot block a chat for ever.
 Handlers' exceptions never reach this module: PTB hands them to the error handlers, and
@@ -39,6 +40,7 @@ from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.store.locks import ChatLocks, LocalLocks
 from bot.telegram import ledger
 from bot.telegram.ledger import Verdict
+from bot.telegram.outbox import Outbox
 from bot.telegram.record import Conversation
 
 logger = logging.getLogger(__name__)
@@ -115,9 +117,12 @@ class UpdateProcessor:
         delays: Sequence[float] = RETRY_DELAYS,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         on_redelivered: RedeliveryHook | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.application = application
         self.on_redelivered = on_redelivered
+        self.outbox = outbox
+        """The handlers' outbox: `delivery` tells when what an update owed its chat went out."""
         # The handlers read what the ledger's verdict read (bot/store/cached.py).
         self.store = store if isinstance(store, CachingStore) else CachingStore(store)
         self.locks = locks if locks is not None else LocalLocks()
@@ -150,6 +155,13 @@ class UpdateProcessor:
         self._failed.pop(update.update_id, None)
         self.counts[outcome] += 1
         return outcome
+
+    def delivery(self, update: Update) -> asyncio.Future[None] | None:
+        """Return what resolves once the messages the update's chat is owed now went out."""
+        chat = update.effective_chat
+        if self.outbox is None or chat is None:
+            return None
+        return self.outbox.marker(chat.id)
 
     async def _attempts(self, update: Update) -> Outcome:
         """Judge and apply `update`, again after each delay while it fails for a passing reason."""

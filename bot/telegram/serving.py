@@ -59,7 +59,7 @@ async def serve(
                 if application.post_init is not None:
                     await application.post_init(application)
                 processor = UpdateProcessor(
-                    application, store, locks=locks, on_redelivered=on_redelivered
+                    application, store, locks=locks, on_redelivered=on_redelivered, outbox=outbox
                 )
                 await application.start()
                 try:

@@ -6,12 +6,14 @@ import contextlib
 import io
 import json
 import re
+import statistics
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli import main
+from bot.engine import load_knowledge_base, run_case
 from tests.shared import shared_file
 
 LEVELS = ["self_care", "doctor", "urgent", "emergency"]
@@ -128,3 +130,37 @@ def test_every_result_has_advice_and_reports_screens_and_taps(
         assert result["advice_codes"], result["id"]
         assert 1 <= result["questions"] <= result["taps"]
         assert result["asked"][0] == "cramp_now"
+        assert 1 <= result["screens_to_level"] <= result["questions"]
+
+
+def test_the_level_is_final_within_four_screens_at_the_median_and_five_at_most(
+    assessed: tuple[list[Any], dict[str, Any]],
+) -> None:
+    """Issue 13: a safe answer in 4 screens (median), 5 at most."""
+    _, results = assessed
+    screens = [result["screens_to_level"] for result in results.values()]
+    assert statistics.median(screens) <= 4
+    assert max(screens) <= 5
+
+
+def test_the_whole_answer_takes_at_most_seven_screens_and_ten_taps_at_the_median(
+    assessed: tuple[list[Any], dict[str, Any]],
+) -> None:
+    """Issue 13: the whole answer in 7 screens and 10 taps (median), the Tailor press included."""
+    _, results = assessed
+    assert statistics.median(r["questions"] for r in results.values()) <= 7
+    assert statistics.median(r["taps"] for r in results.values()) <= 10
+
+
+def test_the_interim_answer_has_the_final_level_and_no_forbidden_advice() -> None:
+    """The level shown early is final, and what the interim answer says is safe as well."""
+    kb = load_knowledge_base()
+    mapping = forbidden_codes()
+    vignettes = json.loads(shared_file("clinical/vignettes-public.json").read_text())
+    for vignette in vignettes:
+        run = run_case(kb, vignette["facts"])
+        if run.interim is None:
+            continue
+        forbidden = set().union(*(mapping.get(n, {n}) for n in vignette["must_not_advise"]))
+        assert run.interim.level is run.result.level, vignette["id"]
+        assert not forbidden & set(run.interim.advice_codes), vignette["id"]

@@ -21,7 +21,7 @@ WHEN = datetime(2026, 11, 25, 14, 3, tzinfo=UTC)
 def test_chat_with_a_country_names_its_number_on_an_emergency_result() -> None:
     kb = load_knowledge_base()
     norway = lookup(load_tables().numbers, "NO")
-    user = ScriptedUser(["1", "1"])  # cramp now: yes; tick "chest pain"
+    user = ScriptedUser(["1", "2"])  # tick "cramp right now", then "chest pain"
     result = run_chat(kb, read=user.read, write=user.write, local=norway)
     assert result is not None
     assert result.level is Level.EMERGENCY
@@ -29,7 +29,7 @@ def test_chat_with_a_country_names_its_number_on_an_emergency_result() -> None:
 
 
 def test_chat_without_a_country_keeps_the_generic_numbers() -> None:
-    user = ScriptedUser(["1", "1"])
+    user = ScriptedUser(["1", "2"])
     run_chat(load_knowledge_base(), read=user.read, write=user.write)
     assert "📞" not in user.screen
 
@@ -46,7 +46,7 @@ def test_chat_without_a_country_keeps_the_generic_numbers() -> None:
     ],
 )
 def test_s_on_a_result_prints_the_summary(language: str, title: str, answer: str) -> None:
-    user = ScriptedUser(["1", "1", "s"])
+    user = ScriptedUser(["1", "2", "s"])
     run_chat(
         load_knowledge_base(),
         read=user.read,
@@ -74,7 +74,7 @@ def test_chat_refuses_an_unknown_country(capsys: pytest.CaptureFixture[str]) -> 
 def test_chat_command_accepts_a_country(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    replies = iter(["1", "1"])
+    replies = iter(["1", "2"])
 
     def scripted(prompt: str = "") -> str:
         try:

@@ -76,12 +76,17 @@ def result_buttons(kb: KnowledgeBase, language: str) -> list[str]:
 async def play(
     driver: ChatDriver, kb: KnowledgeBase, facts: Facts, *, presses: int, language: str = "en"
 ) -> bool:
-    """Answer from `facts` for at most `presses` presses; return whether a result is shown."""
+    """Answer from `facts` for at most `presses` presses; return whether the whole answer is
+    shown (on the interim answer the user presses "Tailor my advice")."""
+    tailor = kb.text("tailor", language)
     for _ in range(presses):
         if is_result(driver, kb, language):
-            return True
+            if tailor not in driver.current_buttons():
+                return True
+            await driver.press(tailor)
+            continue
         await driver.press(next_button(driver, kb, facts, language))
-    return is_result(driver, kb, language)
+    return is_result(driver, kb, language) and tailor not in driver.current_buttons()
 
 
 def is_result(driver: ChatDriver, kb: KnowledgeBase, language: str) -> bool:
@@ -94,9 +99,14 @@ def next_button(driver: ChatDriver, kb: KnowledgeBase, facts: Facts, language: s
     question = shown_question(driver, kb, language)
     buttons = driver.current_buttons()
     if isinstance(question, ChecklistQuestion):
+        ticked = {
+            item.finding
+            for item in question.items
+            if f"☑ {localize(item.label, language)}" in buttons
+        }
         for item in question.items:
             label = localize(item.label, language)
-            if facts.get(item.finding) == "yes" and f"☐ {label}" in buttons:
+            if facts.get(item.finding) in item.values and item.finding not in ticked:
                 return f"☐ {label}"
         done = kb.text("done", language)
         return done if done in buttons else kb.text("none_of_these", language)

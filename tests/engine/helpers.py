@@ -15,7 +15,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from bot.engine.loader import default_knowledge_dir, load_knowledge_base
-from bot.engine.machine import Ask, Result, Step, answer, done, start, toggle
+from bot.engine.machine import Ask, Result, Step, answer, done, start, tailor, toggle
 from bot.engine.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
 from bot.engine.session import Session
 
@@ -91,15 +91,26 @@ class Walk:
 
 
 def walk(kb: KnowledgeBase, facts: Mapping[str, str]) -> Walk:
-    """Answer from `facts` like `assess.run_case`, but keep every step (cards included)."""
+    """Answer from `facts` like `assess.run_case`, but keep every step (cards included).
+
+    On a checklist the first item standing for each finding's value is ticked, then Done; on
+    the interim answer "Tailor my advice" is pressed.
+    """
     session, step = start(kb)
     steps = [(session, step)]
-    while isinstance(step, Ask):
+    while isinstance(step, Ask) or step.interim:
         assert len(steps) < 500, "the questionnaire does not end"
+        if isinstance(step, Result):
+            session, step = tailor(kb, session)
+            steps.append((session, step))
+            continue
         question = step.question
         if isinstance(question, ChecklistQuestion):
+            ticked: set[str] = set()
             for index, entry in enumerate(question.items):
-                if facts.get(entry.finding) == "yes" and isinstance(step, Ask):
+                value = facts.get(entry.finding)
+                if value in entry.values and entry.finding not in ticked and isinstance(step, Ask):
+                    ticked.add(entry.finding)
                     session, step = toggle(kb, session, index)
                     steps.append((session, step))
             if isinstance(step, Ask):

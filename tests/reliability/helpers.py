@@ -8,6 +8,7 @@ or fail a chosen `put`, which is how a test crashes or breaks the bot at an exac
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,11 +79,13 @@ def press_update(
 
 
 def first_button(api: FakeBotApi, chat_id: int = CHAT) -> str:
-    """Return the callback data of the first button on the chat's latest keyboard."""
+    """Return the callback data of the first button on the chat's latest keyboard that answers
+    the screen: an option, or a checklist's Done / None of these (a tick answers nothing yet)."""
     sent = api.latest_message(chat_id, with_keyboard=True)
     assert sent is not None
     assert sent.reply_markup is not None
-    return str(sent.reply_markup["inline_keyboard"][0][0]["callback_data"])
+    data = [str(b["callback_data"]) for row in sent.reply_markup["inline_keyboard"] for b in row]
+    return next(d for d in data if re.fullmatch(r"q:\d+:(a\d+|d)", d))
 
 
 def parse(app: AnyApplication, data: dict[str, Any]) -> Update:

@@ -180,6 +180,46 @@ async def test_a_crash_after_the_commit_makes_the_redelivery_change_nothing_but_
     }
 
 
+async def test_an_update_is_confirmed_only_once_its_screen_went_out(
+    api: FakeBotApi, gated: GatedStore, polled_bot: BotParts
+) -> None:
+    """A kill after the commit but before the screen: the redelivery shows the screen."""
+    outbox = polled_bot.handlers.outbox
+    hook = polled_bot.handlers.on_redelivered
+    processor = UpdateProcessor(polled_bot.application, gated, on_redelivered=hook, outbox=outbox)
+    api.queue_update(message_update(api, "/start"))
+    task, stop = await start_loop(processor)
+    await wait_until(lambda: has_question(api))
+    press = press_update(api, "q:0:d")  # None of these: the next screen, edited in place
+    gated.hold(2)  # the press's commit goes through; recording its screen waits
+    api.queue_update(press)
+    await wait_until(gated.held.is_set)
+    await asyncio.sleep(0.2)  # polls go on meanwhile
+    assert all(offset is None or offset <= press["update_id"] for offset in offsets(api))
+    await crash(task)
+    await outbox.aclose()  # the kill takes the screen being recorded with it
+    gated.hold_at = None
+
+    restarted = UpdateProcessor(polled_bot.application, gated, on_redelivered=hook, outbox=outbox)
+    task, stop = await start_loop(restarted)
+    await wait_until(lambda: press["update_id"] + 1 in offsets(api))
+    stop.set()
+    await task
+
+    stored = await conversation(gated)
+    assert stored is not None
+    assert len(stored.session.answers) == 1
+    assert not stored.is_screen_pending
+    assert live_question_revision(api) == stored.session.rev
+
+
+def live_question_revision(api: FakeBotApi) -> int:
+    shown = api.latest_message(CHAT, with_keyboard=True)
+    assert shown is not None
+    assert shown.reply_markup is not None
+    return int(str(shown.reply_markup["inline_keyboard"][0][0]["callback_data"]).split(":")[1])
+
+
 async def test_chats_run_side_by_side_and_each_chat_in_order(
     api: FakeBotApi, gated: GatedStore, processor: UpdateProcessor
 ) -> None:
@@ -386,6 +426,10 @@ class StubProcessor:
             await gate.wait()
         self.handled.append(update.update_id)
         return Outcome.DONE
+
+    def delivery(self, update: Update) -> asyncio.Future[None] | None:
+        """Nothing owed to the chat: the update is confirmed as soon as it is handled."""
+        return None
 
 
 def start_stub_loop(

@@ -91,7 +91,7 @@ async def test_a_press_killed_before_its_edit_shows_the_next_question_when_redel
     bot: Bot, api: FakeBotApi, store: SessionStore
 ) -> None:
     await bot.handle(message_update(api, "/start"))
-    press = press_update(api, "q:0:a1")  # "No, it has stopped": no card, the next question
+    press = press_update(api, "q:0:d")  # "None of these": no card, the next question
     await bot.killed_after_commit(press)
     assert live_revision(api) == 0  # answer kept, screen lost
     sends = len(api.calls_to("sendMessage"))
@@ -133,7 +133,7 @@ async def test_a_card_step_killed_before_its_card_sends_card_and_question_when_r
 ) -> None:
     """First aid is never lost to a kill: a step with a card goes out again in full."""
     await bot.handle(message_update(api, "/start"))
-    cramp_now = press_update(api, "q:0:a0")  # "Yes, it is cramping now": the first-aid card
+    cramp_now = press_update(api, "q:0:t0")  # tick "Cramp right now": the first-aid card
     await bot.killed_after_commit(cramp_now)
     before = len(texts(api))
 
@@ -184,7 +184,7 @@ async def test_a_press_on_the_first_copy_of_a_screen_sent_again_is_taken(
     assert second is not None
     assert second.message_id > first.message_id
 
-    press = press_update(api, "q:0:a1", message_id=first.message_id)
+    press = press_update(api, "q:0:d", message_id=first.message_id)
     outcome = await bot.handle(press)
 
     stored = await conversation(store)

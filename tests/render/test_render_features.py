@@ -6,12 +6,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, run_case
+from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, machine, run_case
+from bot.engine.machine import Ask
 from bot.engine.numbers import CountryNumbers, lookup
+from bot.engine.primitives import localize
 from bot.render import (
     country_text,
+    has_more,
     key_answers,
     location_text,
+    more_text,
     result_text,
     shows_local_number,
     summary_text,
@@ -42,6 +46,19 @@ def result_of(kb: KnowledgeBase, facts: dict[str, str]) -> Result:
     return run_case(kb, facts).result
 
 
+def unsure_racer(kb: KnowledgeBase) -> Result:
+    """A racer who pressed "Not sure about some of these" on the first screen, then Done."""
+    session, step = machine.unsure(kb, machine.start(kb)[0])
+    while isinstance(step, Ask):
+        session, step = machine.done(kb, session)
+    session, step = machine.tailor(kb, session)
+    assert isinstance(step, Ask)
+    session, step = machine.answer(kb, session, 1)  # racing or a match
+    while isinstance(step, Ask):
+        session, step = machine.done(kb, session)
+    return step
+
+
 def test_summary_of_an_emergency_gives_utc_time_the_answer_that_mattered_and_level(
     kb: KnowledgeBase,
 ) -> None:
@@ -53,13 +70,13 @@ def test_summary_of_an_emergency_gives_utc_time_the_answer_that_mattered_and_lev
         "Triage level: 🚨 EMERGENCY: call for help now",
     ]
     assert "• Chest pain or tightness: yes" in text
-    assert "cramp happening now" not in text.lower(), "only answers that fired a rule or cause"
+    assert "Now or stopped: cramp happening now" in text
 
 
 def test_summary_names_red_flags_answered_not_sure_and_the_likely_causes(
     kb: KnowledgeBase,
 ) -> None:
-    result = result_of(kb, {**NO_RED_FLAGS, "activity_context": "race_or_match"})
+    result = unsure_racer(kb)
     assert result.unsure, "this case leaves red flags unanswered"
     text = summary_text(kb, result, "en", WHEN)
     for code in result.unsure:
@@ -73,9 +90,7 @@ def test_summary_in_norwegian_uses_option_labels_and_norwegian_yes(kb: Knowledge
     emergency = summary_text(kb, result_of(kb, {"chest_pain": "yes"}), "nb", WHEN)
     assert "Hastegrad: 🚨 NØDSITUASJON" in emergency
     assert "• Brystsmerter eller trykk i brystet: ja" in emergency
-    race = summary_text(
-        kb, result_of(kb, {**NO_RED_FLAGS, "activity_context": "race_or_match"}), "nb", WHEN
-    )
+    race = summary_text(kb, unsure_racer(kb), "nb", WHEN)
     assert "• Hva du holdt på med: Konkurranse eller kamp" in race
     assert "Not sure" not in race
     assert "Vet ikke" in race
@@ -125,3 +140,57 @@ def test_summary_time_is_converted_to_utc_across_the_new_year(kb: KnowledgeBase)
     result = result_of(kb, {"chest_pain": "yes"})
     late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC) + timedelta(hours=1)
     assert "Date and time: 2027-01-01 00:30 UTC" in summary_text(kb, result, "en", late)
+
+
+# --- issue 13: the result screen ------------------------------------------------------------
+HOT_HIKER = {
+    "activity_context": "hiking",
+    "hot_conditions": "yes",
+    "heavy_sweating": "yes",
+    "salty_sweat": "yes",
+    "exercise_duration": "over_4h",
+    "muscle_location": "calf",
+}
+
+
+def test_a_result_leads_with_two_or_three_short_action_lines_and_the_safety_net(
+    kb: KnowledgeBase,
+) -> None:
+    text = result_text(kb, result_of(kb, HOT_HIKER), "en")
+    lines = text.split("What to do now:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+
+    assert 2 <= len(lines) <= 3
+    assert lines[0].startswith("• Stop and stretch")
+    assert any("salty snack" in line for line in lines)
+    assert any("do not force more water" in line for line in lines)
+    assert "🛟" in text
+    assert "Likely causes" not in text, "causes and the full advice are behind More"
+
+
+def test_more_gives_the_causes_and_the_full_advice(kb: KnowledgeBase) -> None:
+    result = result_of(kb, HOT_HIKER)
+    text = more_text(kb, result, "en")
+
+    assert has_more(result)
+    assert text.startswith("Likely causes:\n• Salt loss (electrolytes): ")
+    assert "paracetamol or ibuprofen" in text
+
+
+def test_an_emergency_gives_the_one_line_reason_and_no_safety_net(kb: KnowledgeBase) -> None:
+    result = result_of(kb, {"chest_pain": "yes"})
+    text = result_text(kb, result, "en")
+
+    assert text.splitlines()[2] == localize(kb.rules[0].reason, "en")
+    assert "Get help today" not in text
+    assert "🛟" not in text
+    assert not has_more(result)
+
+
+def test_the_summary_lists_the_facts_a_doctor_asks_for(kb: KnowledgeBase) -> None:
+    facts = {**HOT_HIKER, "cramp_now": "yes", "cramp_linked_medication": "statin"}
+    text = summary_text(kb, result_of(kb, facts), "en", WHEN)
+
+    assert "Now or stopped: cramp happening now" in text
+    assert "Heat and sweat: hot or humid conditions: yes" in text
+    assert "Medicines and conditions: regular medicines: Statin (cholesterol)" in text
+    assert "No red flags reported (checked): chest pain or tightness; " in text

@@ -13,6 +13,7 @@ from bot.engine.models import KnowledgeBase
 from bot.telegram.callbacks import (
     MAX_BYTES,
     MAX_NUMBER,
+    Action,
     Callback,
     apply_callback,
     decode_callback,
@@ -140,17 +141,49 @@ def test_any_text_either_decodes_canonically_or_raises_value_error(data: str) ->
     assert encode_callback(callback) == data
 
 
-def test_answer_applies_the_option_at_the_index(kb: KnowledgeBase) -> None:
+def test_done_finishes_the_checklist_and_toggle_ticks_an_item(kb: KnowledgeBase) -> None:
     session, _ = machine.start(kb)
-    moved, step = apply_callback(kb, session, Callback("answer", session.rev, 1))
+    ticked, _ = apply_callback(kb, session, Callback("toggle", session.rev, 0))
+    assert ticked.ticked == ("cramp_now",)
+    moved, step = apply_callback(kb, session, Callback("done", session.rev))
     assert moved.rev == session.rev + 1
-    assert moved.findings(kb) == {"cramp_now": "no"}
+    assert moved.findings(kb)["cramp_now"] == "no"
     assert not isinstance(step, Result)
+
+
+def test_unsure_leaves_the_unticked_findings_unknown(kb: KnowledgeBase) -> None:
+    session, _ = machine.start(kb)
+    moved, _ = apply_callback(kb, session, Callback("unsure", session.rev))
+    assert moved.findings(kb)["chest_pain"] == "unknown"
+
+
+def test_tailor_goes_on_from_the_interim_answer(kb: KnowledgeBase) -> None:
+    session, step = machine.start(kb)
+    while not isinstance(step, Result):
+        session, step = machine.done(kb, session)
+    assert step.interim
+    moved, after = apply_callback(kb, session, Callback("tailor", session.rev))
+    assert moved.tailor == len(session.answers)
+    assert not isinstance(after, Result)
+
+
+@pytest.mark.parametrize("action", ["unsure", "tailor", "more"])
+def test_new_actions_round_trip_as_plain_codes(action: Action) -> None:
+    codes = {"unsure": "u", "tailor": "c", "more": "m"}
+    data = encode_callback(Callback(action, 7))
+    assert data == "q:7:" + codes[action]
+    assert decode_callback(data) == Callback(action, 7)
 
 
 @pytest.mark.parametrize(
     "callback",
-    [Callback("answer", 0, 99), Callback("toggle", 0, 0), Callback("done", 0), Callback("why", 0)],
+    [
+        Callback("answer", 0, 0),
+        Callback("toggle", 0, 99),
+        Callback("tailor", 0),
+        Callback("why", 0),
+        Callback("more", 0),
+    ],
 )
 def test_action_that_does_not_fit_the_step_raises_invalid_answer(
     kb: KnowledgeBase, callback: Callback

@@ -40,7 +40,7 @@ def sent_markups(api: FakeBotApi) -> list[dict[str, Any]]:
 
 async def drive_to_emergency(driver: ChatDriver, *, language: str = "en") -> None:
     await driver.send("/start")
-    await driver.press("Yes, right now" if language == "en" else "Ja, akkurat nå")
+    await driver.press("☐ Cramp right now" if language == "en" else "☐ Krampe akkurat nå")
     await driver.press("☐ Chest pain" if language == "en" else "☐ Brystsmerter")
 
 

@@ -24,11 +24,11 @@ async def test_start_greets_then_asks_the_first_question_with_buttons(
     welcome, question = driver.bot_messages()
     assert welcome.text.startswith(kb.text("welcome", "en"))
     assert kb.text("disclaimer", "en") in welcome.text
-    assert question.text == "Is the cramp happening right now?"
-    assert driver.current_buttons() == [
-        "Yes, right now",
-        "No, it has stopped",
-        "Not sure",
+    assert question.text.startswith("First, a safety check.")
+    assert driver.current_buttons()[:2] == ["☐ Cramp right now", "☐ Chest pain"]
+    assert driver.current_buttons()[-3:] == [
+        "None of these",
+        "Not sure about some of these",
         "↺ Restart",
     ]
 
@@ -37,7 +37,6 @@ async def test_options_are_one_per_row_and_back_appears_after_an_answer(
     driver: ChatDriver, api: FakeBotApi
 ) -> None:
     await driver.send("/start")
-    await driver.press("No, it has stopped")
     await driver.press("None of these")
 
     sent = api.latest_message(driver.chat_id, with_keyboard=True)
@@ -52,7 +51,7 @@ async def test_answering_yes_to_cramp_now_sends_the_first_aid_card_then_the_next
     driver: ChatDriver,
 ) -> None:
     await driver.send("/start")
-    await driver.press("Yes, right now")
+    await driver.press("☐ Cramp right now")
 
     texts = [message.text for message in driver.bot_messages()]
     assert texts[-2].startswith("🩹 First aid now")
@@ -65,16 +64,15 @@ async def test_answering_yes_to_cramp_now_sends_the_first_aid_card_then_the_next
 async def test_questions_advance_by_editing_one_message(driver: ChatDriver) -> None:
     await driver.send("/start")
     first = driver.bot_messages()[-1].message_id
-    await driver.press("No, it has stopped")
     await driver.press("None of these")
 
     assert driver.bot_messages()[-1].message_id == first
-    assert driver.last_text().startswith("Any of these?")
+    assert driver.last_text().startswith("About the muscle")
 
 
 async def test_checklist_ticks_show_and_done_label_switches(driver: ChatDriver) -> None:
     await driver.send("/start")
-    await driver.press("No, it has stopped")
+    await driver.press("None of these")
     await driver.press("None of these")
     assert "None of these" in driver.current_buttons()
 
@@ -95,11 +93,11 @@ async def test_back_returns_to_the_previous_question(
     driver: ChatDriver, store: MemoryStore
 ) -> None:
     await driver.send("/start")
-    await driver.press("No, it has stopped")
+    await driver.press("None of these")
 
     await driver.press("⬅ Back")
 
-    assert driver.last_text() == "Is the cramp happening right now?"
+    assert driver.last_text().startswith("First, a safety check.")
     conversation = await stored(store, driver)
     assert conversation is not None
     assert conversation.session.answers == ()
@@ -107,11 +105,10 @@ async def test_back_returns_to_the_previous_question(
 
 async def test_restart_button_begins_again(driver: ChatDriver, store: MemoryStore) -> None:
     await driver.send("/start")
-    await driver.press("No, it has stopped")
 
     await driver.press("↺ Restart")
 
-    assert driver.last_text() == "Is the cramp happening right now?"
+    assert driver.last_text().startswith("First, a safety check.")
     conversation = await stored(store, driver)
     assert conversation is not None
     assert conversation.session.answers == ()
@@ -121,7 +118,6 @@ async def test_stale_button_says_moved_on_and_shows_the_current_question(
     driver: ChatDriver, api: FakeBotApi
 ) -> None:
     await driver.send("/start")
-    await driver.press("No, it has stopped")
 
     await driver.press_data("q:0:a0")  # the first question's "Yes", pressed again
 
@@ -138,19 +134,20 @@ async def test_stale_button_on_an_old_message_is_moved_on_and_sends_nothing(
     """The current question is the newest message already: no old screen comes back."""
     await driver.send("/start")
     old = driver.bot_messages()[-1].message_id
-    await driver.press("Yes, right now")  # the card moves the question to a new message
+    await driver.press("☐ Cramp right now")  # the card moves the question to a new message
     before = len(driver.bot_messages())
 
-    await driver.press_data("q:0:a2", message_id=old)  # "Not sure", a second later
+    await driver.press_data("q:0:t1", message_id=old)  # another tick on it, a second later
 
     assert api.last("answerCallbackQuery").params.get("text") == MOVED_ON
     assert len(driver.bot_messages()) == before
     assert driver.bot_messages()[-1].text.startswith("First, a safety check.")
-    assert driver.current_buttons()[0] == "☐ Chest pain"
+    assert driver.current_buttons()[0] == "☑ Cramp right now"
 
 
 @pytest.mark.parametrize(
-    "data", ["q:0:a99", "q:0:t0", "q:0:d", "q:0:w", "q:99999:a0", "nonsense", "q:0:a\u0663", "f:x"]
+    "data",
+    ["q:0:a99", "q:0:t99", "q:0:c", "q:0:w", "q:0:m", "q:99999:t0", "nonsense", "q:0:a\u0663"],
 )
 async def test_forged_or_invalid_data_is_answered_and_changes_nothing(
     driver: ChatDriver, api: FakeBotApi, store: MemoryStore, data: str
@@ -162,14 +159,14 @@ async def test_forged_or_invalid_data_is_answered_and_changes_nothing(
 
     assert api.last("answerCallbackQuery").params.get("text") == MOVED_ON
     assert await store.get(SessionKey(driver.chat_id, driver.user_id)) == before
-    assert driver.last_text() == "Is the cramp happening right now?"
+    assert driver.last_text().startswith("First, a safety check.")
 
 
 async def test_every_callback_is_answered_before_any_message_changes(
     driver: ChatDriver, api: FakeBotApi
 ) -> None:
     await driver.send("/start")
-    for label in ["Yes, right now", "☐ Chest pain", "Why?", "↺ Restart"]:
+    for label in ["☐ Cramp right now", "☐ Chest pain", "Why?", "↺ Restart"]:
         api.clear()
         await driver.press(label)
         assert api.calls[0].method == "answerCallbackQuery", label
@@ -181,7 +178,6 @@ async def test_every_callback_is_answered_before_any_message_changes(
 
 async def test_result_shows_banner_and_why_sends_the_reasons(driver: ChatDriver) -> None:
     await driver.send("/start")
-    await driver.press("No, it has stopped")
     await driver.press("☐ Chest pain")
 
     assert driver.screen_text().startswith("🚨 ")
@@ -195,14 +191,13 @@ async def test_result_shows_banner_and_why_sends_the_reasons(driver: ChatDriver)
 
 async def test_restart_from_a_result_keeps_the_result_in_the_chat(driver: ChatDriver) -> None:
     await driver.send("/start")
-    await driver.press("No, it has stopped")
     await driver.press("☐ Chest pain")
 
     await driver.press("↺ Restart")
 
     texts = [message.text for message in driver.bot_messages()]
-    assert texts[-3].startswith("🚨 ")  # then the location offer, then the new question
-    assert texts[-1] == "Is the cramp happening right now?"
+    assert texts[-3].startswith("🚨 ")  # then the location offer, then the new questionnaire
+    assert texts[-1].startswith("First, a safety check.")
 
 
 async def test_press_without_a_session_is_answered_and_offers_start(
@@ -226,9 +221,9 @@ async def test_message_that_cannot_be_edited_is_sent_anew_and_tracked(
     tracked = driver.bot_messages()[-1].message_id
     del api.messages[driver.chat_id, tracked]  # as if the user deleted it
 
-    await driver.press_data("q:0:a1", message_id=tracked)
+    await driver.press_data("q:0:d", message_id=tracked)  # None of these: the next screen
 
-    assert driver.last_text().startswith("First, a safety check.")
+    assert driver.last_text().startswith("About the muscle")
     conversation = await stored(store, driver)
     assert conversation is not None
     assert conversation.message_id == driver.bot_messages()[-1].message_id != tracked
@@ -245,10 +240,10 @@ async def test_edit_refused_by_telegram_sends_the_question_anew(
     tracked = driver.bot_messages()[-1].message_id
     api.fail_next("editMessageText", status=400, description=description)
 
-    await driver.press("No, it has stopped")
+    await driver.press("None of these")
 
     newest = driver.bot_messages()[-1]
-    assert newest.text.startswith("First, a safety check.")
+    assert newest.text.startswith("About the muscle")
     assert newest.message_id != tracked
     conversation = await stored(store, driver)
     assert conversation is not None
@@ -284,16 +279,16 @@ async def test_lost_race_reloads_once_and_never_applies_the_answer_twice(
     conversation = await stored(store, driver)
     assert record is not None
     assert conversation is not None
-    answered, _ = machine.answer(kb, conversation.session, 1)
+    answered, _ = machine.done(kb, conversation.session)
     rival = {"session": answered, "view": conversation.view + 1}  # as its commit writes it
     store.rival = conversation.model_copy(update=rival).dump()
 
-    await driver.press("No, it has stopped")
+    await driver.press("None of these")
 
     final = await store.get(key)
     assert final is not None
     loaded = Conversation.load(final.data)
     assert loaded.session.rev == 1, "the answer was applied once, by the rival"
     assert len(loaded.session.answers) == 1
-    assert driver.last_text().startswith("First, a safety check.")
+    assert driver.last_text().startswith("About the muscle")
     assert driver.unanswered_callbacks() == []

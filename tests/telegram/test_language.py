@@ -54,15 +54,15 @@ async def test_a_norwegian_telegram_app_gets_norwegian_questions(
 ) -> None:
     driver = ChatDriver(app, api, language_code="nb")
     await driver.send("/start")
-    assert driver.last_text() == first_question(kb, "nb")
-    assert kb.text("not_sure", "nb") in driver.current_buttons()
+    assert driver.last_text().startswith(first_question(kb, "nb"))
+    assert kb.text("unsure_some", "nb") in driver.current_buttons()
 
 
 async def test_language_command_switches_the_live_question_and_is_remembered(
     driver: ChatDriver, kb: KnowledgeBase, store: SessionStore
 ) -> None:
     await driver.send("/start")
-    assert driver.last_text() == first_question(kb, "en")
+    assert driver.last_text().startswith(first_question(kb, "en"))
     question_id = driver.bot_messages()[-1].message_id
 
     await driver.send("/language")
@@ -70,11 +70,11 @@ async def test_language_command_switches_the_live_question_and_is_remembered(
     await driver.press("Norsk (bokmål)")
 
     redrawn = next(m for m in driver.bot_messages() if m.message_id == question_id)
-    assert redrawn.text == first_question(kb, "nb")
+    assert redrawn.text.startswith(first_question(kb, "nb"))
     assert kb.text("language_set", "nb") in driver.bot_messages()[-1].text  # the prompt
     await driver.send("/cancel")
     await driver.send("/start")
-    assert driver.last_text() == first_question(kb, "nb"), "the choice outlives /cancel"
+    assert driver.last_text().startswith(first_question(kb, "nb")), "the choice outlives /cancel"
     assert driver.unanswered_callbacks() == []
 
 
@@ -91,7 +91,7 @@ async def test_forget_erases_the_language_choice_too(
 
     assert await store.get(profile) is None
     await driver.send("/start")
-    assert driver.last_text() == first_question(kb, "en")
+    assert driver.last_text().startswith(first_question(kb, "en"))
 
 
 async def test_a_forged_language_button_is_answered_and_changes_nothing(

@@ -28,7 +28,7 @@ STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
 
 async def emergency(driver: ChatDriver, *, language: str = "en") -> None:
     await driver.send("/start")
-    await driver.press("Yes, right now" if language == "en" else "Ja, akkurat nå")
+    await driver.press("☐ Cramp right now" if language == "en" else "☐ Krampe akkurat nå")
     await driver.press("☐ Chest pain" if language == "en" else "☐ Brystsmerter")
 
 
