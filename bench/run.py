@@ -13,6 +13,12 @@ which the fake checks update by update. Stacks run in turn, their order rotated 
 Then: CrampCheck at a fixed 200 updates/s (open loop) for the latency target, RSS with many
 sessions, and bytes per stored session. The production rate limiter (28 messages/s) is switched
 off (CRAMPCHECK_RATE_LIMIT_*=0): it would cap every figure at Telegram's limit.
+
+Last, the paced scenario of issue 12 (`impatient`): `crampcheck run` on SQLite with the real
+pacing on (per chat a burst of 3 then 1/s, 28/s in all), 30 impatient users
+(bench/reliability/impatient.py: second taps while the bot sends, taps on old messages, 10 %
+junk text) and no faults; its table gives press -> answer, red flag -> emergency screen and
+press -> next screen, and the counts that must be 0. `--only impatient` runs it alone.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -45,10 +52,30 @@ class Plan:
     open_seconds: float
     sessions: int
     with_httpx: bool
+    impatient_seconds: float = 60.0
 
 
-QUICK = Plan(rounds=1, updates=1_200, open_seconds=4.0, sessions=2_000, with_httpx=False)
+QUICK = Plan(rounds=1, updates=1_200, open_seconds=4.0, sessions=2_000, with_httpx=False,
+             impatient_seconds=20.0)  # fmt: skip
 FULL = Plan(rounds=3, updates=5_000, open_seconds=15.0, sessions=10_000, with_httpx=True)
+IMPATIENT_USERS = 30
+IMPATIENT_SEED = 1
+IMPATIENT_ROWS = (
+    ("press_answered_p50_s", "press -> answer p50 (s)", None),
+    ("press_answered_p95_s", "press -> answer p95 (s)", "<= 0.3"),
+    ("press_answered_p99_s", "press -> answer p99 (s)", "<= 0.5"),
+    ("red_flag_to_emergency_p95_s", "red-flag tick -> emergency screen p95 (s)", "<= 0.3"),
+    ("press_to_next_screen_p50_s", "press -> next screen p50, one-message steps (s)", "<= 0.15"),
+    ("trapped_chats", "trapped or stuck chats", "0"),
+    ("presses_unanswered", "presses never answered", "0"),
+    ("presses_answered_twice", "presses answered twice", "0"),
+    ("old_screens_back", "old screens back unasked", "0"),
+    ("screens_sent_twice", "screens sent twice", "0"),
+    ("answers_lost", "answers lost", "0"),
+    ("sends_beyond_chat_bucket", "new messages beyond a chat's bucket", "0"),
+    ("records_disagreeing_with_screen", "records not matching the screen at the end", "0"),
+)
+"""The impatient scenario's table: figure, label, target (None: shown without one)."""
 OPEN_RATE = 200.0
 OPEN_SLOTS = 200
 
@@ -148,6 +175,8 @@ class Bench:
     def rounds(self, press: list[list[str]]) -> list[dict[str, Measurement]]:
         made = self.stacks()
         names, rounds = [name for name in made if not self.only or name in self.only], []
+        if not names:  # --only open / sessions / impatient: no throughput rounds
+            return rounds
         for number in range(self.plan.rounds):
             order = names[number % len(names) :] + names[: number % len(names)]
             runs: dict[str, Measurement] = {}
@@ -169,6 +198,25 @@ class Bench:
     def sessions(self) -> Measurement:
         load = self.workload(workload.start_scripts(self.plan.sessions))
         return self.measure("sessions", self.crampcheck("memory"), load)
+
+    def impatient(self) -> dict[str, Any]:
+        """Run the paced impatient scenario (issue 12) and return its figures."""
+        out = self.tmp / "impatient.json"
+        command = [
+            sys.executable, "-m", "bench.reliability.impatient", "--store", "sqlite",
+            "--users", str(IMPATIENT_USERS), "--seconds", str(self.plan.impatient_seconds),
+            "--seed", str(IMPATIENT_SEED), "--json", str(out),
+        ]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRAMPCHECK_")}
+        limit = self.plan.impatient_seconds + 300
+        try:
+            subprocess.run(command, cwd=BENCH.parent, env=env, check=True, timeout=limit,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+            tail = (error.stderr or b"")[-2000:].decode(errors="replace")
+            raise BenchError(f"impatient scenario failed: {error}\n{tail}") from None
+        figures: dict[str, Any] = json.loads(out.read_text())
+        return figures
 
 
 def _rate(measured: Measurement | None) -> str:
@@ -255,7 +303,9 @@ def run_all(bench: Bench) -> dict[str, Any]:
     press = workload.scripts(bench.plan.updates)
     rounds = bench.rounds(press)
     found = figures(bench, rounds)
-    for title, extra in (("open", bench.open_loop), ("sessions", bench.sessions)):
+    extras = (("open", bench.open_loop), ("sessions", bench.sessions),
+              ("impatient", bench.impatient))  # fmt: skip
+    for title, extra in extras:
         if bench.only and title not in bench.only:
             continue
         try:
@@ -278,11 +328,38 @@ def extra_figures(found: dict[str, Any]) -> dict[str, Any]:
     if (held := found.get("sessions")) is not None:
         out |= {"sessions": held.updates, "rss_mb_sessions": held.rss_end_mb,
                 "rss_mb_empty": held.rss_ready_mb}  # fmt: skip
+    if (impatient := found.get("impatient")) is not None:
+        out["impatient"] = {key: impatient[key] for key, _, _ in IMPATIENT_ROWS}
     return out
+
+
+def impatient_table(figures: dict[str, Any], seconds: float) -> str:
+    """Return the paced impatient scenario's figures against issue 12's targets."""
+    lines = [
+        f"Paced, impatient (issue 12): `crampcheck run`, SQLite, default pacing, "
+        f"{IMPATIENT_USERS} impatient users for {seconds:g} s, seed {IMPATIENT_SEED}, no faults "
+        f"({figures['presses']:,} presses, {figures['message_calls_per_s']:.1f} message calls/s):",
+        "",
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+    ]
+    for key, label, goal in IMPATIENT_ROWS:
+        value = figures[key]
+        if goal is None:
+            met = ""
+        elif goal.startswith("<="):
+            met = "yes" if value <= float(goal[2:]) else "**no**"
+        else:
+            met = "yes" if value == int(goal) else "**no**"
+        lines.append(f"| {label} | {value:g} | {goal or ''} | {met} |")
+    return "\n".join(lines)
 
 
 def write_out(found: dict[str, Any], plan: Plan, *, docs: bool) -> None:
     numbers = found["json"]
+    impatient = []
+    if "impatient" in found:
+        impatient.append(impatient_table(found["impatient"], plan.impatient_seconds))
     section = "\n\n".join(
         [
             f"Machine: {report.machine()}; aiogram {numbers['aiogram']}.",
@@ -290,6 +367,7 @@ def write_out(found: dict[str, Any], plan: Plan, *, docs: bool) -> None:
             f"{plan.rounds} interleaved round(s):",
             report.stack_table(found["stacks"]),
             report.target_table(numbers),
+            *impatient,
             "```json\n" + json.dumps(numbers, indent=1) + "\n```",
         ]
     )

@@ -2,7 +2,8 @@
 
 Each starts real `crampcheck run` processes against the loopback Telegram, so this also tests
 the bot end to end as it is deployed: polling with SIGKILLs and restarts, two webhook workers on
-Redis, and a Bot API that fails. The full runs and their figures are in docs/reliability.md.
+Redis, a Bot API that fails, and impatient users tapping fast with the real pacing on. The full
+runs and their figures are in docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.reliability import crash, faults, load
+from bench.reliability import crash, faults, impatient, load
 from bench.reliability.common import wipe_redis
 from tests.shared import require_redis
 
@@ -79,3 +80,17 @@ async def test_faults_smoke_nothing_unhandled_nothing_stuck_no_rate_breach(
     assert figures["sends_above_chat_limit"] == 0
     assert figures["sends_above_total_limit"] == 0
     assert figures["answers_lost"] == 0
+
+
+@pytest.mark.usefixtures("real_network")
+async def test_impatient_smoke_every_press_answered_once_no_chat_trapped(tmp_path: Path) -> None:
+    """Six impatient users, the real pacing, one SIGKILL: issue 12's counts are all 0."""
+    figures = await impatient.run(
+        "sqlite", users=6, seconds=6.0, fault_rate=0.0, kills=1, seed=3, workdir=tmp_path
+    )
+
+    assert figures["presses"] >= 10
+    zero = {name: figures[name] for name in impatient.TARGETS}
+    assert zero == dict.fromkeys(impatient.TARGETS, 0), figures["examples"]
+    assert figures["quiet_at_end"]
+    assert figures["unhandled_exceptions"] == 0
