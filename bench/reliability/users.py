@@ -28,7 +28,7 @@ from bot.engine.session import Session
 from bot.telegram.callbacks import apply_callback, decode_callback
 from bot.telegram.record import Conversation
 
-QUESTION = re.compile(r"q:(\d+):([atdb]\d*)")
+QUESTION = re.compile(r"q:(\d+):([atxdbuc]\d*)")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 

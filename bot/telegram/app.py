@@ -39,6 +39,8 @@ from bot.telegram.checkins import CheckinHandlers, CheckinScheduler
 from bot.telegram.client import CrampBot
 from bot.telegram.features import Features
 from bot.telegram.handlers import QuestionnaireHandlers
+from bot.telegram.outbox import Outbox
+from bot.telegram.ratelimit import pacer_of
 from bot.telegram.redact import install_log_redaction
 from bot.telegram.requests import reliable_request
 from bot.telegram.serving import serve
@@ -128,7 +130,8 @@ def build_bot(
         await store.close()
 
     app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
-    handlers = QuestionnaireHandlers(kb, store, session_ttl=settings.session_ttl)
+    outbox = Outbox(pacer=pacer_of(request))
+    handlers = QuestionnaireHandlers(kb, store, session_ttl=settings.session_ttl, outbox=outbox)
     features = Features(handlers, load_tables(settings.knowledge))
     checkin_handlers = CheckinHandlers(kb, store, scheduler, handlers.conversations)
     register(app, handlers, checkin_handlers, features)

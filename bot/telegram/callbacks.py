@@ -22,7 +22,7 @@ from typing import Literal
 from bot.engine import machine
 from bot.engine.errors import InvalidAnswer
 from bot.engine.followup import Offer, Reply
-from bot.engine.machine import Result, Step
+from bot.engine.machine import Ask, Result, Step
 from bot.engine.models import KnowledgeBase
 from bot.engine.planner_flow import Choice
 from bot.engine.session import Session
@@ -35,6 +35,7 @@ MAX_NUMBER = 10**12
 Action = Literal[
     "answer",
     "toggle",
+    "untick",
     "done",
     "unsure",
     "back",
@@ -45,10 +46,15 @@ Action = Literal[
     "forget_yes",
     "forget_no",
 ]
-INDEXED: frozenset[Action] = frozenset({"answer", "toggle"})
+INDEXED: frozenset[Action] = frozenset({"answer", "toggle", "untick"})
+TICKS: frozenset[Action] = frozenset({"toggle", "untick", "done", "unsure"})
+"""Presses on a checklist that stay valid while it is shown: ticking is idempotent ("toggle"
+ticks an item drawn unticked, "untick" unticks one drawn ticked), and Done takes the ticks as
+they stand, so a press on a rendering a few ticks old means what the person meant."""
 _CODES: dict[Action, str] = {
     "answer": "a",
     "toggle": "t",
+    "untick": "x",
     "done": "d",
     "back": "b",
     "restart": "r",
@@ -60,7 +66,7 @@ _CODES: dict[Action, str] = {
 _ACTIONS = {code: action for action, code in _CODES.items()}
 _NUMBER = r"(0|[1-9][0-9]{0,11})"
 # re.ASCII: \d and friends would accept other scripts' digits; the classes here are spelled out.
-_QUESTION = re.compile(rf"q:{_NUMBER}:(?:([at]){_NUMBER}|([dbrwucm]))", re.ASCII)
+_QUESTION = re.compile(rf"q:{_NUMBER}:(?:([atx]){_NUMBER}|([dbrwucm]))", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +174,12 @@ def apply_callback(
     """Take the engine step a button stands for; InvalidAnswer when it does not fit the step."""
     if callback.action == "answer" and callback.index is not None:
         return machine.answer(kb, session, callback.index)
-    if callback.action == "toggle" and callback.index is not None:
+    if callback.action in ("toggle", "untick") and callback.index is not None:
+        shown = machine.current_step(kb, session)
+        if isinstance(shown, Ask) and 0 <= callback.index < len(shown.options):
+            is_ticked = shown.options[callback.index].value in shown.ticked
+            if is_ticked == (callback.action == "toggle"):  # as the press wants it already
+                return session, shown
         return machine.toggle(kb, session, callback.index)
     if callback.action == "done":
         return machine.done(kb, session)

@@ -108,8 +108,14 @@ class Conversations:
             session, step = start if start is not None else machine.start(self.kb)
             old = stored.conversation
             base = old or Conversation(session=session)
+            session = continued(session, old)
             conversation = base.model_copy(
-                update={"session": continued(session, old), "language": language, "cards": ()}
+                update={
+                    "session": session,
+                    "language": language,
+                    "cards": (),
+                    "screen_rev": session.rev,
+                }
             )
             if await self.commit(bot, key, stored, conversation, step, fresh=True):
                 return
@@ -237,6 +243,15 @@ class Conversations:
         is_urgent = isinstance(step, Result) and shows_local_number(step)
         if not is_urgent:  # first aid before the question it came with
             await self._send_cards(bot, chat_id, cards, language)
+            cards = ()
+        if conversation.needs_new_message and await self.outbox.take_turn(chat_id):
+            # The chat's turn may come a second later: show the state as it is by then.
+            newest = await self._newest(key, stored)
+            if newest is None:
+                return  # nothing owed any more, or new cards first: `sync` goes round again
+            stored, step = newest
+            conversation = stored.conversation
+            assert conversation is not None  # noqa: S101 - _newest checked it
         local = await self.local_numbers(key.user_id) if isinstance(step, Result) else None
         text, markup = screen(self.kb, step, language, local=local)
         old_id = conversation.message_id
@@ -250,8 +265,7 @@ class Conversations:
         try:  # what follows the screen is not worth sending the screen again for
             if old_id is not None and shown_id != old_id:
                 await errors.retire_keyboard(bot, chat_id=chat_id, message_id=old_id)
-            if is_urgent:
-                await self._send_cards(bot, chat_id, cards, language)
+            await self._send_cards(bot, chat_id, cards, language)  # an urgent result's, after it
             is_new_result = conversation.offer > conversation.shown
             if is_new_result and isinstance(step, Result) and self.offer_location is not None:
                 await self.offer_location(bot, key, step, language)
@@ -259,6 +273,23 @@ class Conversations:
             logger.info(
                 "chat %d: a note after the screen failed: %s", chat_id, type(error).__name__
             )
+
+    async def _newest(self, key: SessionKey, sent: Stored) -> tuple[Stored, Step] | None:
+        """Return the record and step to show now, or None when that is not for this round.
+
+        None: nothing is owed any more (another sync showed it), or a commit since `sent` owes
+        cards that must go first.
+        """
+        stored = await self.get(key)
+        conversation, before = stored.conversation, sent.conversation
+        if conversation is None or before is None or not conversation.is_screen_pending:
+            return None
+        if any(card.view > before.view for card in conversation.cards):
+            return None
+        try:
+            return stored, machine.current_step(self.kb, conversation.session)
+        except SessionOutdated:
+            return None
 
     async def _send_cards(
         self, bot: Bot, chat_id: int, cards: tuple[OwedCard, ...], language: str

@@ -27,7 +27,13 @@ from bot.engine.session import Session
 from bot.render import about_text, apology_text, more_text, privacy_text, welcome_text, why_text
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors, updates
-from bot.telegram.callbacks import Callback, apply_callback, decode_callback, decode_language
+from bot.telegram.callbacks import (
+    TICKS,
+    Callback,
+    apply_callback,
+    decode_callback,
+    decode_language,
+)
 from bot.telegram.checkins import cancel_checkin
 from bot.telegram.conversation import Conversations, continued
 from bot.telegram.keyboards import forget_markup, language_markup
@@ -263,7 +269,9 @@ class QuestionnaireHandlers:
         the current revision shows the current step, whichever message carries it.
         """
         session = conversation.session
-        if callback.revision != session.rev:
+        first = conversation.screen_rev
+        is_tick = callback.action in TICKS and first is not None and first <= callback.revision
+        if callback.revision != session.rev and not (is_tick and callback.revision < session.rev):
             raise InvalidAnswer(f"press at revision {callback.revision}, session at {session.rev}")
         return apply_callback(self.kb, session, callback)
 
@@ -286,13 +294,18 @@ class QuestionnaireHandlers:
             text = explain(self.kb, step, conversation.language)
             self.conversations.say(context.bot, key.chat_id, text)
             return True
+        if session.rev == conversation.session.rev:
+            return True  # a tick as it stands already (a double tap): nothing to change
         # Restart or tailoring from a result leaves the result in the chat and asks below it.
         fresh = callback.action in ("restart", "tailor") and isinstance(
             machine.current_step(self.kb, conversation.session), Result
         )
         if callback.action == "restart":
             session = continued(session, conversation)
-        updated = conversation.model_copy(update={"session": session})
+        # Ticks keep the checklist on screen; anything else draws a new question.
+        is_same_screen = callback.action in ("toggle", "untick") and not session.done
+        screen_rev = conversation.screen_rev if is_same_screen else session.rev
+        updated = conversation.model_copy(update={"session": session, "screen_rev": screen_rev})
         return await self.conversations.commit(
             context.bot, key, stored, updated, step, fresh=fresh
         )

@@ -149,9 +149,10 @@ def language_markup(kb: KnowledgeBase) -> InlineKeyboardMarkup:
 def _checklist_rows(kb: KnowledgeBase, step: Ask, language: str) -> Rows:
     rows = []
     for index, option in enumerate(step.options):
-        mark = "☑" if option.value in step.ticked else "☐"
-        label = f"{mark} {localize(option.label, language)}"
-        rows.append([_button(label, Callback("toggle", step.revision, index))])
+        is_ticked = option.value in step.ticked
+        label = f"{'☑' if is_ticked else '☐'} {localize(option.label, language)}"
+        action: Action = "untick" if is_ticked else "toggle"  # what a press wants: idempotent
+        rows.append([_button(label, Callback(action, step.revision, index))])
     label_key = "done" if step.ticked else "none_of_these"
     rows.append(
         [_plain(kb, "done", revision=step.revision, language=language, text_key=label_key)]

@@ -33,6 +33,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.store.locks import ChatLocks, LocalLocks
+from bot.telegram.ratelimit import Pacer, take_turn
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +69,14 @@ class Outbox:
         self,
         *,
         locks: ChatLocks | None = None,
+        pacer: Pacer | None = None,
         delays: Sequence[float] = RETRY_DELAYS,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.locks: ChatLocks = locks if locks is not None else LocalLocks()
         """Held around show jobs; `serving.py` shares them through Redis for webhook workers."""
+        self.pacer: Pacer | None = pacer
+        """The request chain's limiter, if known: show jobs wait for the chat's turn first."""
         self.delays = tuple(delays)
         self._sleep = sleep
         self._queues: dict[int, deque[_Queued]] = {}
@@ -94,6 +98,13 @@ class Outbox:
         if queue is not None and any(queued.tag == SHOW for queued in queue):
             return
         self._queue(chat_id, job, SHOW)
+
+    async def take_turn(self, chat_id: int) -> bool:
+        """Wait for the chat's next new message to be allowed (pacing); False: no pacer known."""
+        if self.pacer is None:
+            return False
+        await take_turn(self.pacer, chat_id)
+        return True
 
     def marker(self, chat_id: int) -> asyncio.Future[None] | None:
         """Return what resolves once every job the chat has now has run (None: it has none).

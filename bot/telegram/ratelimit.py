@@ -42,6 +42,7 @@ import math
 import time
 from bisect import bisect_right, insort
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from typing import Protocol
 
 from telegram._utils.types import ODVInput
@@ -204,6 +205,31 @@ class RateLimiter:
             self._full = {chat: at for chat, at in self._full.items() if at > now}
 
 
+_prepaid: ContextVar[Chat | None] = ContextVar("prepaid_chat", default=None)
+"""A chat whose next new message already waited for its start (`take_turn`)."""
+
+
+async def take_turn(pacer: Pacer, chat: Chat) -> None:
+    """Wait for the chat's next start now; the task's next message call to it then goes at once.
+
+    The outbox waits for its turn *before* it reads what to show, so that a screen sent after
+    a wait is the newest state, not the one from before the wait (conversation.py).
+    """
+    await pacer.acquire(chat)
+    _prepaid.set(chat)
+
+
+def pacer_of(request: BaseRequest) -> Pacer | None:
+    """Return the limiter of a request chain (RetryingRequest around RateLimitedRequest ...)."""
+    while True:
+        if isinstance(request, RateLimitedRequest):
+            return request.limiter
+        inner = getattr(request, "inner", None)
+        if not isinstance(inner, BaseRequest):
+            return None
+        request = inner
+
+
 class RateLimitedRequest(WrappingRequest):
     """Forward calls to `inner`, starting message calls only when `limiter` allows."""
 
@@ -234,7 +260,11 @@ class RateLimitedRequest(WrappingRequest):
         if not is_paced(api_method):
             return await self.inner.do_request(url, method, request_data, *timeouts)
         chat = chat_of(request_data)
-        await self.limiter.acquire(chat if is_chat_paced(api_method) else None)
+        is_chat_call = is_chat_paced(api_method)
+        if is_chat_call and chat is not None and chat == _prepaid.get():
+            _prepaid.set(None)  # its start was taken by `take_turn`
+        else:
+            await self.limiter.acquire(chat if is_chat_call else None)
         status, payload = await self.inner.do_request(url, method, request_data, *timeouts)
         wait = flood_wait(status, payload)
         if wait is not None:

@@ -61,6 +61,10 @@ class Conversation(BaseModel):
     than an edit of the live one; owed while above `shown`."""
     cards: tuple[OwedCard, ...] = ()
     """Cards owed before the screen, oldest first; the sender drops those it sent."""
+    screen_rev: int | None = Field(default=None, ge=0)
+    """The session revision at which the question shown now was first drawn: ticks on the
+    checklist keep it, so a tick or Done pressed on a rendering since then still counts.
+    None (not known): only a press drawn at the current revision counts."""
     offer: int = Field(default=0, ge=0)
     """The view of a new result, which the location offer follows once (urgent results)."""
 

@@ -134,15 +134,38 @@ async def test_stale_button_on_an_old_message_is_moved_on_and_sends_nothing(
     """The current question is the newest message already: no old screen comes back."""
     await driver.send("/start")
     old = driver.bot_messages()[-1].message_id
-    await driver.press("☐ Cramp right now")  # the card moves the question to a new message
+    await driver.press("☐ Cramp right now")  # the card moves the checklist to a new message
+    await driver.press("Done")  # the next question, drawn over the checklist's new message
     before = len(driver.bot_messages())
 
-    await driver.press_data("q:0:t1", message_id=old)  # another tick on it, a second later
+    await driver.press_data("q:0:t1", message_id=old)  # a tick on the first copy, later on
 
     assert api.last("answerCallbackQuery").params.get("text") == MOVED_ON
     assert len(driver.bot_messages()) == before
-    assert driver.bot_messages()[-1].text.startswith("First, a safety check.")
-    assert driver.current_buttons()[0] == "☑ Cramp right now"
+    assert driver.bot_messages()[-1].text.startswith("About the muscle")
+
+
+async def test_ticks_on_a_checklist_drawn_a_tick_ago_count_and_a_double_tap_is_one_tick(
+    driver: ChatDriver, api: FakeBotApi, store: MemoryStore
+) -> None:
+    """Fast fingers: ticks pressed before the last tick's redraw arrived are applied."""
+    await driver.send("/start")
+    checklist = driver.bot_messages()[-1].message_id
+    shown = api.latest_message(driver.chat_id, with_keyboard=True)
+    assert shown is not None
+    assert shown.reply_markup is not None
+    rows = shown.reply_markup["inline_keyboard"]
+    drawn = {button["text"]: button["callback_data"] for row in rows for button in row}
+
+    await driver.press_data(drawn["☐ Cramp right now"], message_id=checklist)
+    await driver.press_data(drawn["☐ Cramp right now"], message_id=checklist)  # a double tap
+
+    conversation = await stored(store, driver)
+    assert conversation is not None
+    assert conversation.session.ticked == ("cramp_now",)  # ticked once, not ticked and unticked
+    answers = [call.params.get("text") for call in api.calls_to("answerCallbackQuery")]
+    assert MOVED_ON not in answers
+    assert driver.unanswered_callbacks() == []
 
 
 @pytest.mark.parametrize(
@@ -280,7 +303,8 @@ async def test_lost_race_reloads_once_and_never_applies_the_answer_twice(
     assert record is not None
     assert conversation is not None
     answered, _ = machine.done(kb, conversation.session)
-    rival = {"session": answered, "view": conversation.view + 1}  # as its commit writes it
+    # As its commit writes it: the next view, a new question drawn at the new revision.
+    rival = {"session": answered, "view": conversation.view + 1, "screen_rev": answered.rev}
     store.rival = conversation.model_copy(update=rival).dump()
 
     await driver.press("None of these")
