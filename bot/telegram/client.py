@@ -15,7 +15,8 @@
 * A button press is answered once: `answer_callback_query` remembers the last `ANSWERED` ids it
   answered and answers none of them again (an update retried after a passing failure, or a
   redelivery that answers a press a kill may have left unanswered, would otherwise answer a
-  second time, which Telegram refuses).
+  second time, which Telegram refuses). An answer that still fails after the request chain's
+  retries is logged by type and dropped: it never fails the update.
 All send exactly the calls PTB's methods send (tests/telegram/test_client.py).
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram._utils.types import JSONDict, ODVInput, TimePeriod
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter  # what `_post` builds as well
@@ -153,16 +154,27 @@ class CrampBot(ExtBot[None]):
         if callback_query_id in self._answered:
             logger.debug("callback query answered already: not again")
             return True
-        answered = await self._answer(
-            callback_query_id,
-            text,
-            show_alert,
-            url,
-            cache_time,
-            timeouts=(read_timeout, write_timeout, connect_timeout, pool_timeout),
-            api_kwargs=api_kwargs,
-            rate_limit_args=rate_limit_args,
-        )
+        try:
+            answered = await self._answer(
+                callback_query_id,
+                text,
+                show_alert,
+                url,
+                cache_time,
+                timeouts=(read_timeout, write_timeout, connect_timeout, pool_timeout),
+                api_kwargs=api_kwargs,
+                rate_limit_args=rate_limit_args,
+            )
+        except TelegramError as error:
+            # The press is applied; the spinner stops by itself. Failing the update for it
+            # would retry all of it and hold the chat's next presses back behind the pauses.
+            is_bug = isinstance(error, BadRequest)
+            logger.log(
+                logging.WARNING if is_bug else logging.INFO,
+                "callback query not answered: %s",
+                type(error).__name__,
+            )
+            return False
         self._answered[callback_query_id] = None
         while len(self._answered) > ANSWERED:
             self._answered.popitem(last=False)
