@@ -148,3 +148,22 @@ def _read(call: tuple[str, dict[str, str]]) -> tuple[str, dict[str, object]]:
     return url, {
         name: json.loads(v) if name == "reply_markup" else v for name, v in parameters.items()
     }
+
+
+async def test_a_press_is_answered_once_however_often_it_is_asked(
+    bot: CrampBot, api: FakeBotApi
+) -> None:
+    query_id = api.new_callback_query_id()
+    assert await bot.answer_callback_query(query_id, "That question has moved on")
+    assert await bot.answer_callback_query(query_id)
+
+    assert api.answered_callback_queries == [query_id]
+
+
+async def test_an_answer_that_fails_is_dropped_without_failing_the_caller(
+    bot: CrampBot, api: FakeBotApi
+) -> None:
+    api.fail_next("answerCallbackQuery", status=400, description="Bad Request: query is too old")
+
+    assert await bot.answer_callback_query(api.new_callback_query_id()) is False
+    assert api.answered_callback_queries == []
