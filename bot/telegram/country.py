@@ -40,9 +40,10 @@ from bot.engine.primitives import localize
 from bot.geo import country_at
 from bot.render import apology_text, country_text, location_text, shows_local_number
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram import errors, ledger, updates
+from bot.telegram import ledger, updates
 from bot.telegram.callbacks import decode_country, encode_country
 from bot.telegram.ledger import Verdict
+from bot.telegram.outbox import Outbox
 from bot.telegram.preferences import Preferences
 
 logger = logging.getLogger(__name__)
@@ -80,11 +81,14 @@ class CountryHandlers:
         store: SessionStore,
         table: EmergencyTable,
         preferences: Preferences,
+        outbox: Outbox,
     ) -> None:
         self.kb = kb
         self.store = store
         self.table = table
         self.preferences = preferences
+        self.outbox = outbox
+        """Where replies go: sent in turn, without holding the chat's next update back."""
 
     async def on_country(self, update: Update, context: Context) -> None:
         """Open the prompt, then offer "Share location" and the picker.
@@ -103,7 +107,7 @@ class CountryHandlers:
         location = None if message is None else message.location
         if location is None or update.effective_user is None:  # the Bot API promises both
             language = self.preferences.from_telegram(update)
-            await updates.reply(update, apology_text(self.kb, language, has_session=False))
+            self.outbox.reply(update, apology_text(self.kb, language, has_session=False))
             return
         key, language = updates.key(update), await self.preferences.language(update)
         _, applied = await self.status(key)
@@ -122,7 +126,7 @@ class CountryHandlers:
             await self._ask(context.bot, key, text, language)
             return
         await self._choose(key, entry)
-        await context.bot.send_message(key.chat_id, text, reply_markup=ReplyKeyboardRemove())
+        self.outbox.send(context.bot, key.chat_id, text, reply_markup=ReplyKeyboardRemove())
 
     async def on_choice(self, update: Update, context: Context) -> None:
         """Remember the country of a picker button and show its numbers."""
@@ -143,7 +147,7 @@ class CountryHandlers:
         await self._choose(key, entry)
         pressed = updates.pressed_id(query)
         if pressed is not None:
-            await errors.retire_keyboard(context.bot, chat_id=key.chat_id, message_id=pressed)
+            self.outbox.retire(context.bot, chat_id=key.chat_id, message_id=pressed)
         await self._confirm(context.bot, key, entry, await self.preferences.language(update))
 
     # --- the open prompt (see features.py) ------------------------------------------------------
@@ -210,7 +214,7 @@ class CountryHandlers:
     async def offer_share(self, bot: Bot, chat_id: int, language: str, *, text_key: str) -> None:
         button = KeyboardButton(self.kb.text("location_button", language), request_location=True)
         markup = ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
-        await bot.send_message(chat_id, self.kb.text(text_key, language), reply_markup=markup)
+        self.outbox.send(bot, chat_id, self.kb.text(text_key, language), reply_markup=markup)
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -218,7 +222,7 @@ class CountryHandlers:
         self, bot: Bot, key: SessionKey, entry: CountryNumbers, language: str
     ) -> None:
         text = country_text(self.kb, entry, language)
-        await bot.send_message(key.chat_id, text, reply_markup=ReplyKeyboardRemove())
+        self.outbox.send(bot, key.chat_id, text, reply_markup=ReplyKeyboardRemove())
 
     async def _choose(self, key: SessionKey, entry: CountryNumbers) -> None:
         """Keep the country (the profile takes the update's id), then close the prompt."""
@@ -253,7 +257,7 @@ class CountryHandlers:
             return None, record.revision
 
     async def _picker(self, bot: Bot, chat_id: int, text: str, language: str) -> None:
-        await bot.send_message(chat_id, text, reply_markup=picker_markup(self.table, language))
+        self.outbox.send(bot, chat_id, text, reply_markup=picker_markup(self.table, language))
 
 
 def picker_markup(table: EmergencyTable, language: str) -> InlineKeyboardMarkup:

@@ -60,8 +60,8 @@ class Features:
     def __init__(self, core: QuestionnaireHandlers, tables: Tables) -> None:
         kb, store, preferences = core.kb, core.store, core.preferences
         self.core = core
-        self.country = CountryHandlers(kb, store, tables.numbers, preferences)
-        self.sweat = SweatHandlers(kb, store, tables.planner, preferences)
+        self.country = CountryHandlers(kb, store, tables.numbers, preferences, core.outbox)
+        self.sweat = SweatHandlers(kb, store, tables.planner, preferences, core.outbox)
         self.summary = SummaryHandlers(kb, core.conversations, preferences)
         self.prompts: tuple[Prompt, ...] = (self.sweat, self.country)
         # Results name the user's country's number, and urgent ones offer "Share location".
@@ -116,7 +116,7 @@ class Features:
             return
         logger.info("prompt closed in %s", key.render())
         language = await self.core.preferences.language(update)
-        await updates.reply(update, self.core.kb.text("flow_stopped", language))
+        self.core.outbox.reply(update, self.core.kb.text("flow_stopped", language))
         if await self.core.store.get(key) is not None:
             await self.core.on_cancel(update, context)
 
@@ -131,7 +131,7 @@ class Features:
         text = _typed(update)
         if text is None:  # not a string: the Bot API promises one
             language = await self.core.preferences.language(update)
-            await updates.reply(update, self.core.kb.text("not_text", language))
+            self.core.outbox.reply(update, self.core.kb.text("not_text", language))
             if prompt is not None:
                 await prompt.reask(update, context)
         elif prompt is None or mentions_emergency(self.core.kb, text):
@@ -164,7 +164,7 @@ class Features:
             await update.callback_query.answer()
         elif update.effective_chat is not None:
             language = self.core.preferences.from_telegram(update)
-            await updates.reply(update, apology_text(self.core.kb, language, has_session=False))
+            self.core.outbox.reply(update, apology_text(self.core.kb, language, has_session=False))
         return False
 
     def _with_sender(self, handler: Callback) -> Callback:

@@ -83,7 +83,7 @@ class QuestionnaireHandlers:
         )
 
     async def on_help(self, update: Update, context: Context) -> None:
-        await updates.reply(update, self.kb.text("help", await self.preferences.language(update)))
+        self.outbox.reply(update, self.kb.text("help", await self.preferences.language(update)))
 
     async def on_cancel(self, update: Update, context: Context) -> None:
         """Delete the questionnaire and the chat's check-in, take the buttons off, say so."""
@@ -93,16 +93,16 @@ class QuestionnaireHandlers:
         logger.info("cancelled %s (was live: %s)", key.render(), is_deleted)
         if stored.conversation is not None and stored.conversation.message_id is not None:
             message_id = stored.conversation.message_id
-            await errors.retire_keyboard(context.bot, chat_id=key.chat_id, message_id=message_id)
-        await updates.reply(
+            self.outbox.retire(context.bot, chat_id=key.chat_id, message_id=message_id)
+        self.outbox.reply(
             update, self.kb.text("cancelled" if is_deleted else "no_session", language)
         )
         if await cancel_checkin(self.store, key):
-            await updates.reply(update, self.kb.text("checkin_cancelled", language))
+            self.outbox.reply(update, self.kb.text("checkin_cancelled", language))
 
     async def on_privacy(self, update: Update, context: Context) -> None:
         hours = self.session_ttl.total_seconds() / 3600
-        await updates.reply(
+        self.outbox.reply(
             update, privacy_text(self.kb, await self.preferences.language(update), ttl_hours=hours)
         )
 
@@ -110,16 +110,16 @@ class QuestionnaireHandlers:
         """Ask for confirmation; the buttons (f:y / f:n) lead to `on_forget_choice`."""
         language = await self.preferences.language(update)
         markup = forget_markup(self.kb, language)
-        await updates.reply(update, self.kb.text("forget_confirm", language), markup=markup)
+        self.outbox.reply(update, self.kb.text("forget_confirm", language), markup=markup)
 
     async def on_language(self, update: Update, context: Context) -> None:
         """Offer the languages; the buttons (l:<code>) lead to `on_language_choice`."""
         language = await self.preferences.language(update)
         markup = language_markup(self.kb)
-        await updates.reply(update, self.kb.text("language_prompt", language), markup=markup)
+        self.outbox.reply(update, self.kb.text("language_prompt", language), markup=markup)
 
     async def on_about(self, update: Update, context: Context) -> None:
-        await updates.reply(
+        self.outbox.reply(
             update,
             about_text(self.kb, await self.preferences.language(update), version=__version__),
         )
@@ -175,9 +175,9 @@ class QuestionnaireHandlers:
         )
         message_id = updates.pressed_id(query)
         if message_id is None:
-            await context.bot.send_message(key.chat_id, text)
+            self.outbox.send(context.bot, key.chat_id, text)
             return
-        await errors.edit_or_send(
+        self.outbox.edit(
             context.bot, chat_id=key.chat_id, message_id=message_id, text=text, markup=None
         )
 
@@ -197,9 +197,9 @@ class QuestionnaireHandlers:
         message_id = updates.pressed_id(query)
         text = self.kb.text("language_set", language)
         if message_id is None:
-            await context.bot.send_message(key.chat_id, text)
+            self.outbox.send(context.bot, key.chat_id, text)
             return
-        await errors.edit_or_send(
+        self.outbox.edit(
             context.bot, chat_id=key.chat_id, message_id=message_id, text=text, markup=None
         )
 
@@ -211,7 +211,7 @@ class QuestionnaireHandlers:
         text = update.effective_message.text if update.effective_message else None
         if mentions_emergency(self.kb, text or ""):
             logger.info("emergency phrase in %s", key.render())
-            await updates.reply(update, self.kb.text("emergency_card", language))
+            self.outbox.reply(update, self.kb.text("emergency_card", language))
             return
         await self.conversations.resurface(context.bot, key, await self.conversations.get(key))
 
@@ -220,13 +220,13 @@ class QuestionnaireHandlers:
         language = await self.preferences.language(update)
         text = update.edited_message.text if update.edited_message else None
         is_emergency = mentions_emergency(self.kb, text or "")
-        await updates.reply(
+        self.outbox.reply(
             update, self.kb.text("emergency_card" if is_emergency else "edited", language)
         )
 
     async def on_other(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice, locations...: say politely that only buttons work."""
-        await updates.reply(
+        self.outbox.reply(
             update, self.kb.text("not_text", await self.preferences.language(update))
         )
 
@@ -250,7 +250,7 @@ class QuestionnaireHandlers:
         has_session = stored.conversation is not None
         language = self.preferences.from_telegram(update)  # the store may be what failed
         text = apology_text(self.kb, language, has_session=has_session)
-        await context.bot.send_message(key.chat_id, text)
+        self.outbox.send(context.bot, key.chat_id, text)
         if has_session:
             await self.conversations.resurface(context.bot, key, stored)
 

@@ -29,15 +29,26 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from telegram import (
+    Bot,
+    ForceReply,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.store.locks import ChatLocks, LocalLocks
+from bot.telegram import errors
+from bot.telegram.keyboards import Markup
 from bot.telegram.ratelimit import Pacer, take_turn
 
 logger = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 Sleep = Callable[[float], Awaitable[object]]
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 """Pauses before the next tries of a job that failed for a passing reason (about 8 s)."""
@@ -81,6 +92,8 @@ class Outbox:
         self._sleep = sleep
         self._queues: dict[int, deque[_Queued]] = {}
         self._last_show: dict[int, _Queued] = {}
+        self._last_plain: dict[int, asyncio.Future[None]] = {}
+        """The last plain message job queued, per chat (`replies_marker`)."""
         """The show job running, per chat (it has left its queue)."""
         self._workers: dict[int, asyncio.Task[None]] = {}
         _everywhere.add(self)
@@ -88,6 +101,7 @@ class Outbox:
     def post(self, chat_id: int, job: Job) -> None:
         """Run `job` after the chat's earlier jobs (a message to send, say)."""
         self._queue(chat_id, job, None)
+        self._last_plain[chat_id] = self._queues[chat_id][-1].done
 
     def show(self, chat_id: int, job: Job) -> None:
         """Run the show job `job` after the chat's earlier jobs, unless one is queued already.
@@ -99,12 +113,61 @@ class Outbox:
             return
         self._queue(chat_id, job, SHOW)
 
+    def send(
+        self, bot: Bot, chat_id: int, text: str, *, reply_markup: ReplyMarkup | None = None
+    ) -> None:
+        """Send `text` after what the chat is owed already; the handler does not wait for it."""
+
+        async def send() -> None:
+            await bot.send_message(chat_id, text, reply_markup=reply_markup)
+
+        self.post(chat_id, send)
+
+    def reply(
+        self, update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Send `text` to the update's chat (`send`)."""
+        if update.effective_chat is not None:
+            self.send(update.get_bot(), update.effective_chat.id, text, reply_markup=markup)
+
+    def edit(
+        self, bot: Bot, *, chat_id: int, message_id: int, text: str, markup: Markup | None
+    ) -> None:
+        """Edit message `message_id` to `text` (or send it anew if it is gone), in turn."""
+
+        async def edit() -> None:
+            await errors.edit_or_send(
+                bot, chat_id=chat_id, message_id=message_id, text=text, markup=markup
+            )
+
+        self.post(chat_id, edit)
+
+    def retire(self, bot: Bot, *, chat_id: int, message_id: int) -> None:
+        """Take the buttons off message `message_id`, in turn."""
+
+        async def retire() -> None:
+            await errors.retire_keyboard(bot, chat_id=chat_id, message_id=message_id)
+
+        self.post(chat_id, retire)
+
     async def take_turn(self, chat_id: int) -> bool:
         """Wait for the chat's next new message to be allowed (pacing); False: no pacer known."""
         if self.pacer is None:
             return False
         await take_turn(self.pacer, chat_id)
         return True
+
+    def replies_marker(self, chat_id: int) -> asyncio.Future[None] | None:
+        """Return what resolves once the chat's plain messages queued now went out, if any.
+
+        Screens need no such wait (they show the newest record whoever sends them); plain
+        replies do, when another worker may handle the chat's next update (`processing.py`).
+        """
+        last = self._last_plain.get(chat_id)
+        if last is None or last.done():
+            self._last_plain.pop(chat_id, None)
+            return None
+        return last
 
     def marker(self, chat_id: int) -> asyncio.Future[None] | None:
         """Return what resolves once every job the chat has now has run (None: it has none).

@@ -52,6 +52,8 @@ RedeliveryHook = Callable[[Bot, Update], Awaitable[None]]
 """Called for an update the conversation applied before (QuestionnaireHandlers.on_redelivered)."""
 RESHOW_ERRORS: tuple[type[BaseException], ...] = (TelegramError, *TRANSIENT_STORE_ERRORS)
 """What may stop a screen from being shown again: not worth failing a redelivery for."""
+REPLIES_WAIT = 10.0
+"""Seconds the chat's lock waits at most for an update's plain replies (`is_ordering_replies`)."""
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 """Pauses between the attempts at an update that failed for a passing reason (about 4 s)."""
 
@@ -118,11 +120,15 @@ class UpdateProcessor:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         on_redelivered: RedeliveryHook | None = None,
         outbox: Outbox | None = None,
+        is_ordering_replies: bool = False,
     ) -> None:
         self.application = application
         self.on_redelivered = on_redelivered
         self.outbox = outbox
         """The handlers' outbox: `delivery` tells when what an update owed its chat went out."""
+        self.is_ordering_replies = is_ordering_replies
+        """Keep the chat's lock until the update's plain replies went out: with several webhook
+        workers the chat's next update may go to another worker, whose replies must follow."""
         # The handlers read what the ledger's verdict read (bot/store/cached.py).
         self.store = store if isinstance(store, CachingStore) else CachingStore(store)
         self.locks = locks if locks is not None else LocalLocks()
@@ -149,12 +155,23 @@ class UpdateProcessor:
             try:
                 async with self.locks.hold(name):
                     outcome = await self._attempts(update)
+                    await self._replies_sent(update)
             except TRANSIENT_STORE_ERRORS as error:  # the lock itself is unavailable
                 logger.warning("update %d postponed: %s", update.update_id, type(error).__name__)
                 outcome = Outcome.RETRY
         self._failed.pop(update.update_id, None)
         self.counts[outcome] += 1
         return outcome
+
+    async def _replies_sent(self, update: Update) -> None:
+        """Wait (bounded) for the update's plain replies, if they are kept in order across
+        workers (`is_ordering_replies`); screens need no wait (the newest record wins)."""
+        chat = update.effective_chat
+        if not self.is_ordering_replies or self.outbox is None or chat is None:
+            return
+        marker = self.outbox.replies_marker(chat.id)
+        if marker is not None:
+            await asyncio.wait({marker}, timeout=REPLIES_WAIT)
 
     def delivery(self, update: Update) -> asyncio.Future[None] | None:
         """Return what resolves once the messages the update's chat is owed now went out."""

@@ -59,7 +59,13 @@ async def serve(
                 if application.post_init is not None:
                     await application.post_init(application)
                 processor = UpdateProcessor(
-                    application, store, locks=locks, on_redelivered=on_redelivered, outbox=outbox
+                    application,
+                    store,
+                    locks=locks,
+                    on_redelivered=on_redelivered,
+                    outbox=outbox,
+                    # Shared locks: several workers, and a chat's replies must stay in order.
+                    is_ordering_replies=isinstance(locks, ChainedLocks),
                 )
                 await application.start()
                 try:

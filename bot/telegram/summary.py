@@ -61,7 +61,7 @@ class SummaryHandlers:
         text = summary_text(self.kb, result, language, when)
         logger.info("summary sent in %s", key.render())
         markup = self._english_twin(request, language, when)
-        await context.bot.send_message(key.chat_id, text, reply_markup=markup)
+        self.conversations.outbox.send(context.bot, key.chat_id, text, reply_markup=markup)
 
     def _english_twin(
         self, request: SummaryRequest, language: str, when: datetime

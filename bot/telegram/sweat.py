@@ -30,8 +30,9 @@ from bot.engine.planner import PlannerConfig, PlannerError
 from bot.engine.planner_flow import PlannerAsk, PlannerDone, PlannerDraft, PlannerReply
 from bot.engine.planner_text import render_error
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram import errors, ledger, updates
+from bot.telegram import ledger, updates
 from bot.telegram.callbacks import decode_planner, encode_planner
+from bot.telegram.outbox import Outbox
 from bot.telegram.preferences import Preferences
 
 logger = logging.getLogger(__name__)
@@ -89,11 +90,14 @@ class SweatHandlers:
         store: SessionStore,
         config: PlannerConfig,
         preferences: Preferences,
+        outbox: Outbox,
     ) -> None:
         self.kb = kb
         self.store = store
         self.config = config
         self.preferences = preferences
+        self.outbox = outbox
+        """Where replies go: sent in turn, without holding the chat's next update back."""
 
     async def on_sweat(self, update: Update, context: Context) -> None:
         """Explain the planner and ask its first question (a planner already open restarts).
@@ -107,7 +111,7 @@ class SweatHandlers:
         count = str(len(self.config.questions))
         intro = self.config.text("intro", language, count=count)
         hint = self.config.text("cancel_hint", language)
-        await context.bot.send_message(key.chat_id, f"{intro} {hint}")
+        self.outbox.send(context.bot, key.chat_id, f"{intro} {hint}")
         await self._show(context.bot, key, reply, language)
 
     async def on_button(self, update: Update, context: Context) -> None:
@@ -133,7 +137,7 @@ class SweatHandlers:
             return
         pressed = updates.pressed_id(query)
         if pressed is not None:
-            await errors.retire_keyboard(context.bot, chat_id=key.chat_id, message_id=pressed)
+            self.outbox.retire(context.bot, chat_id=key.chat_id, message_id=pressed)
         await self._show(context.bot, key, reply, language)
 
     # --- the open prompt (see features.py) ------------------------------------------------------
@@ -150,7 +154,7 @@ class SweatHandlers:
         draft = stored.draft
         if draft is None:  # expired or finished since the check, or unreadable
             await self.stop(key)
-            await context.bot.send_message(key.chat_id, self._stale_text(language, is_gone=True))
+            self.outbox.send(context.bot, key.chat_id, self._stale_text(language, is_gone=True))
             return
         reply = self._attempt(draft, lambda d: planner_flow.answer_text(self.config, d, text))
         if await self._save(key, reply, stored):
@@ -235,11 +239,11 @@ class SweatHandlers:
         """Show the refusal if any, then ask the next question, or show the plan."""
         refusal = self._refusal_text(reply, language)
         if refusal is not None:
-            await bot.send_message(key.chat_id, refusal)
+            self.outbox.send(bot, key.chat_id, refusal)
         if isinstance(reply.step, PlannerDone):
             logger.info("planner done in %s", key.render())
             text = planner_flow.done_text(self.config, reply.step, language)
-            await bot.send_message(key.chat_id, text)
+            self.outbox.send(bot, key.chat_id, text)
             return
         await self._ask(bot, key.chat_id, reply.step, language)
 
@@ -259,7 +263,7 @@ class SweatHandlers:
         ]
         markup = InlineKeyboardMarkup([buttons]) if buttons else None
         text = planner_flow.question_text(self.config, ask, language)
-        await bot.send_message(chat_id, text, reply_markup=markup)
+        self.outbox.send(bot, chat_id, text, reply_markup=markup)
 
     async def _load(self, key: SessionKey) -> Stored:
         """Return the record (None if absent or unreadable) and the store revision to write at."""

@@ -190,9 +190,13 @@ class ChatDriver:
     async def _feed(self, kind: str, payload: dict[str, Any]) -> Update:
         data = {"update_id": self.api.next_update_id(), kind: payload}
         update = Update.de_json(data, self.app.bot)
-        await self.app.process_update(update)
-        await drain_all()  # the screens go out after the handler, from the chat's outbox
+        await self.process(update)
         return update
+
+    async def process(self, update: Update) -> None:
+        """Handle `update`, then wait for what it owes the chat (sent from the chat's outbox)."""
+        await self.app.process_update(update)
+        await drain_all()
 
 
 def _buttons(sent: SentMessage) -> list[dict[str, Any]]:

@@ -393,12 +393,14 @@ async def no_wait(delay: float) -> None:
     """The processor's pause between attempts, without the waiting."""
 
 
-async def test_a_planner_reply_that_failed_after_its_commit_ends_in_an_apology_not_silence(
+async def test_a_planner_reply_that_failed_after_its_commit_is_sent_again_not_lost(
     user: Bot, api: FakeBotApi, gated: GatedStore
 ) -> None:
+    """The outbox tries a failed reply again; the number typed is kept once."""
     await user.say("/sweat")
     await user.press("p:0:n")
     user.processor = SettledProcessor(user.app, gated, sleep=no_wait)
+    asked = len(texts(api))
     api.fail_next("sendMessage", status=502)  # the next question, after the answer's commit
 
     await user.say("70")
@@ -406,4 +408,7 @@ async def test_a_planner_reply_that_failed_after_its_commit_ends_in_an_apology_n
     draft = await planner(gated)
     assert draft is not None
     assert draft.numbers == {"weight_before_kg": 70.0}
-    assert texts(api)[-1].startswith("Sorry, something went wrong")
+    question = texts(api)[-1]
+    assert texts(api)[asked:] == [question, question]  # failed once, then sent
+    assert [m.text for m in api.messages.values()].count(question) == 1  # shown once
+    assert not any(text.startswith("Sorry") for text in texts(api))

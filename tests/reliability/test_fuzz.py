@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -111,13 +110,11 @@ async def test_ten_thousand_hostile_updates_crash_nothing_leave_nothing_leak_not
     store = MemoryStore()
     request = RetryingRequest(api, policy=RetryPolicy(base_delay=0.001))
     hostile = Hostile(api, seed=SEED)
-    started = time.monotonic()
     async with running(build_application(secret_settings, kb, store, request=request)) as app:
         processor = SettledProcessor(app, store, sleep=no_wait)
         for data in hostile.updates(UPDATES):
             await processor.process(parse_update(data, app.bot))
         records = await assert_every_record_loads(store)
-    elapsed = time.monotonic() - started
 
     failures = [r for r in capture.records if r.levelno >= logging.ERROR]
     assert failures == [], [f"{r.name}: {r.getMessage()}" for r in failures[:5]]
@@ -127,7 +124,6 @@ async def test_ten_thousand_hostile_updates_crash_nothing_leave_nothing_leak_not
     assert unanswered == set()
     assert records > 0
     assert_no_canary(capture)
-    assert elapsed < 60
 
 
 async def test_malformed_webhook_bodies_are_refused_and_logged_without_content(

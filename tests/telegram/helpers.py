@@ -21,7 +21,7 @@ async def stored(store: SessionStore, driver: ChatDriver) -> Conversation | None
 async def feed(driver: ChatDriver, kind: str, payload: dict[str, Any]) -> None:
     """Feed one update of `kind` (message, edited_message, ...) through the application."""
     data = {"update_id": driver.api.next_update_id(), kind: payload}
-    await driver.app.process_update(Update.de_json(data, driver.app.bot))
+    await driver.process(Update.de_json(data, driver.app.bot))
 
 
 def user_message(driver: ChatDriver, **content: Any) -> dict[str, Any]:

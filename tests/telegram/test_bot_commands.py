@@ -11,7 +11,7 @@ from bot.engine import machine
 from bot.engine.errors import StoreError
 from bot.engine.freetext import mentions_emergency
 from bot.engine.models import KnowledgeBase
-from bot.store.base import SessionKey
+from bot.store.base import Record, SessionKey
 from bot.store.memory import MemoryStore
 from bot.telegram.app import COMMANDS, AnyApplication
 from bot.telegram.record import Conversation
@@ -242,15 +242,27 @@ async def test_outdated_session_button_restarts_politely(
 
 
 async def test_error_handler_apologises_and_logs_ids_only(
-    driver: ChatDriver, api: FakeBotApi, caplog: pytest.LogCaptureFixture
+    driver: ChatDriver,
+    store: MemoryStore,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="bot")
     await driver.send("/start")
-    api.fail_next("sendMessage", status=500)
+    real_get = store.get
+    calls = 0
 
-    # A reply sent inside the handler fails (a screen would be retried by the outbox instead).
-    update = await driver.send(f"/help {CANARY}")
+    async def get_failing_once(key: SessionKey) -> Record | None:  # a bug, not a passing fault
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("injected")
+        return await real_get(key)
+
+    monkeypatch.setattr(store, "get", get_failing_once)
+
+    update = await driver.send(CANARY)
 
     texts = [message.text for message in driver.bot_messages()]
     assert texts[-2] == "Sorry, something went wrong on my side. Here is where we were."

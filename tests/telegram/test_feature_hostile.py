@@ -139,7 +139,7 @@ async def test_a_location_off_the_globe_gets_the_picker_and_stores_no_country(
 ) -> None:
     location = {"latitude": latitude, "longitude": longitude}
     update = raw_update(driver, "message", message(driver, location=location))
-    await driver.app.process_update(update)
+    await driver.process(update)
 
     assert failures == []
     assert driver.last_text() == kb.text("country_unknown", "en")
@@ -170,7 +170,7 @@ async def test_a_location_without_a_sender_gets_an_apology_and_changes_nothing(
     update = raw_update(driver, "message", message(driver, sender=False, location=location))
     assert broken_promise(update) is not None, "intake would have screened it"
 
-    await driver.app.process_update(update)
+    await driver.process(update)
 
     assert failures == []
     assert driver.last_text() == apology_text(kb, "en", has_session=False)
@@ -191,9 +191,7 @@ async def test_a_message_without_a_sender_gets_an_apology(
     await sweat_asks_weight(driver)
     records = await store.count()
 
-    await driver.app.process_update(
-        raw_update(driver, "message", message(driver, sender=False, text=text))
-    )
+    await driver.process(raw_update(driver, "message", message(driver, sender=False, text=text)))
 
     assert failures == []
     assert driver.last_text() == apology_text(kb, "en", has_session=False)
@@ -207,7 +205,7 @@ async def test_a_press_without_a_sender_is_answered_and_changes_nothing(
     await sweat_asks_weight(driver)
     before = await store.get(SessionKey(driver.chat_id, driver.user_id, scope=SCOPE))
 
-    await driver.app.process_update(raw_update(driver, "callback_query", press(driver, data)))
+    await driver.process(raw_update(driver, "callback_query", press(driver, data)))
 
     after = await store.get(SessionKey(driver.chat_id, driver.user_id, scope=SCOPE))
     assert failures == []
@@ -228,7 +226,7 @@ async def test_text_that_is_not_a_string_gets_a_note_and_the_planner_question_ag
 ) -> None:
     await sweat_asks_weight(driver)
 
-    await driver.app.process_update(raw_update(driver, "message", message(driver, text=text)))
+    await driver.process(raw_update(driver, "message", message(driver, text=text)))
 
     assert failures == []
     assert texts(driver)[-2] == kb.text("not_text", "en")
@@ -240,7 +238,7 @@ async def test_text_that_is_not_a_string_gets_a_note_and_the_picker_again(
 ) -> None:
     await driver.send("/country")
 
-    await driver.app.process_update(raw_update(driver, "message", message(driver, text=42)))
+    await driver.process(raw_update(driver, "message", message(driver, text=42)))
 
     assert failures == []
     assert texts(driver)[-2] == kb.text("not_text", "en")
@@ -251,7 +249,7 @@ async def test_text_that_is_not_a_string_gets_a_note_and_the_picker_again(
 async def test_text_that_is_not_a_string_without_a_prompt_gets_the_note_alone(
     driver: ChatDriver, kb: KnowledgeBase, failures: list[BaseException | None]
 ) -> None:
-    await driver.app.process_update(raw_update(driver, "message", message(driver, text=7)))
+    await driver.process(raw_update(driver, "message", message(driver, text=7)))
 
     assert failures == []
     assert texts(driver) == [kb.text("not_text", "en")]
