@@ -103,7 +103,8 @@ def stats(args: argparse.Namespace) -> int:
         return 1
 
     async def collect() -> Stats:
-        store = await open_store(settings.store, ttl_seconds=settings.session_ttl_seconds)
+        ttl = settings.session_ttl_seconds
+        store = await open_store(settings.store, ttl_seconds=ttl, create=False)
         try:
             return await admin.collect_stats(store, kb)
         finally:
@@ -127,7 +128,8 @@ def forget(args: argparse.Namespace) -> int:
         return 2
 
     async def erase() -> int:
-        store = await open_store(settings.store, ttl_seconds=settings.session_ttl_seconds)
+        ttl = settings.session_ttl_seconds
+        store = await open_store(settings.store, ttl_seconds=ttl, create=False)
         try:
             return await admin.forget_user(store, args.user_id)
         finally:

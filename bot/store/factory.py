@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 _SCHEMES = "memory://, sqlite:///path.db or redis://host:6379/0"
 
 
-async def open_store(url: str, *, ttl_seconds: float | None) -> SessionStore:
-    """Open the store for `url`: `memory://`, `sqlite:///path.db` or `redis[s]://...`."""
+async def open_store(url: str, *, ttl_seconds: float | None, create: bool = True) -> SessionStore:
+    """Open the store for `url`: `memory://`, `sqlite:///path.db` or `redis[s]://...`.
+
+    `create` False (read-only commands): a SQLite file that is not there is a StoreError.
+    """
     scheme, separator, rest = url.partition("://")
     scheme = scheme.lower()
     if not separator:
@@ -26,7 +29,8 @@ async def open_store(url: str, *, ttl_seconds: float | None) -> SessionStore:
     if scheme == "memory":
         return MemoryStore(ttl_seconds=ttl_seconds)
     if scheme == "sqlite":
-        return await SqliteStore.open(_sqlite_path(rest), ttl_seconds=ttl_seconds)
+        path = _sqlite_path(rest)
+        return await SqliteStore.open(path, ttl_seconds=ttl_seconds, create=create)
     if scheme in ("redis", "rediss"):
         return await _open_redis(url, ttl_seconds=ttl_seconds)
     raise StoreError(f"unknown store scheme {scheme!r}; use {_SCHEMES}")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.engine.errors import ConflictError
+from bot.engine.errors import ConflictError, StoreError
 from bot.store import sqlite_sql as sql
 from bot.store.base import (
     Record,
@@ -70,12 +70,20 @@ class SqliteStore:
         *,
         ttl_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
+        create: bool = True,
     ) -> SqliteStore:
-        """Open (or create) the database file, its parent directories and the table."""
+        """Open (or create, unless `create` is False) the database file, its directories and
+        the table.
+
+        The file holds answers, which are health data: it is made readable by its owner only
+        (0600, whatever the umask; SQLite gives its -wal and -shm files the same mode), in a
+        directory made 0700 when this creates it. With `create` False a missing file is a
+        `StoreError` (read-only commands create nothing).
+        """
         check_ttl(ttl_seconds)
         location = os.fspath(path)
         if location != ":memory:":
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(location), create=create)
         # isolation_level=None: autocommit, so no transaction stays open between calls.
         connection = await aiosqlite.connect(location, isolation_level=None)
         try:
@@ -217,6 +225,19 @@ class SqliteStore:
 
 _LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 """What the loop's connection answers instead of waiting for another connection's lock."""
+
+
+def _private_file(path: Path, *, create: bool) -> None:
+    """Make sure `path` exists (unless not `create`) and only its owner can read it."""
+    if not path.exists():
+        if not create:
+            raise StoreError(f"no session store at {path}: nothing has been stored yet")
+        missing = [parent for parent in (path.parent, *path.parent.parents) if not parent.exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for directory in missing:  # only what this made: never a shared directory
+            directory.chmod(0o700)
+        path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)  # the umask may have widened a new file; an old file may be wider
 
 
 def _connect_direct(location: str) -> sqlite3.Connection:

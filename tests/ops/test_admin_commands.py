@@ -132,6 +132,19 @@ async def play_one(
     api.assert_clean()
 
 
+def test_stats_on_a_store_not_made_yet_says_so_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "data" / "sessions.db"
+    monkeypatch.setenv("CRAMPCHECK_STORE", f"sqlite:///{path}")
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["stats"]) == 1
+
+    assert "nothing has been stored yet" in capsys.readouterr().err
+    assert not path.parent.exists()
+
+
 def test_stats_count_conversations_without_ids_or_answers(
     settings: Settings,
     kb: KnowledgeBase,

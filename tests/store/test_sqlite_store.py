@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 import sys
 import textwrap
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.engine.errors import ConflictError
+from bot.engine.errors import ConflictError, StoreError
 from bot.store import Record, SessionKey
 from bot.store.sqlite import SqliteStore
 
@@ -266,3 +268,60 @@ async def test_the_wal_is_folded_into_the_file_every_so_many_puts(
         await store.close()
 
     assert (wal_pages < 60) is is_bounded  # folded every 10 puts, or grown past 300 pages
+
+
+async def test_a_new_store_is_readable_by_its_owner_only_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    """Answers are health data: 0700 for the folder it makes, 0600 for the file, WAL and SHM."""
+    folder = tmp_path / "data" / "crampcheck"
+    previous = os.umask(0o022)
+    try:
+        store = await SqliteStore.open(folder / "sessions.db")
+        try:
+            await store.put(SessionKey(1, 1), '{"x": 1}', expected_revision=0)
+            modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
+        finally:
+            await store.close()
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
+    assert modes["sessions.db"] == 0o600
+    assert {name: mode for name, mode in modes.items() if mode != 0o600} == {}
+    assert {"sessions.db-wal", "sessions.db-shm"} <= modes.keys()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def widened(folder: Path) -> Path:
+    """Return a database file made readable by others in `folder` (group may enter it)."""
+    folder.chmod(0o710)
+    path = folder / "sessions.db"
+    path.touch()
+    path.chmod(0o644)
+    return path
+
+
+async def test_an_existing_wider_file_is_narrowed_and_an_existing_folder_left_alone(
+    tmp_path: Path,
+) -> None:
+    path = widened(tmp_path)
+
+    store = await SqliteStore.open(path)
+    await store.close()
+
+    assert mode(path) == 0o600
+    assert mode(tmp_path) == 0o710  # not ours to change
+
+
+async def test_a_read_only_open_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "sessions.db"
+
+    with pytest.raises(StoreError, match="nothing has been stored yet"):
+        await SqliteStore.open(path, create=False)
+
+    assert not path.parent.exists()
