@@ -42,9 +42,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
+import signal
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +134,7 @@ class Press:
     at: float
     revision: int
     action: str
+    update_id: int = 0
     final: bool = False
     calls: list[AnswerCall] = field(default_factory=list)
     stored: Session | None = None
@@ -198,6 +202,8 @@ class Watch(FakeTelegram):
         """Chat -> (time, "press" or "text") of each thing its user sent."""
         self.last_call = time.monotonic()
         self.started_at = time.monotonic()
+        self.fetched: dict[int, float] = {}
+        """Update id -> when a getUpdates answer first carried it (polling)."""
 
     async def stored(self, chat: int) -> Conversation | None:
         if self.store is None:
@@ -214,6 +220,14 @@ class Watch(FakeTelegram):
         if self.store is not None:
             await self.store.close()
             self.store = None
+
+    async def _get_updates(self, params: dict[str, str]) -> web.Response:
+        response = await super()._get_updates(params)
+        if response.status == 200 and isinstance(response.body, bytes):
+            at = time.monotonic()
+            for update in json.loads(response.body)["result"]:
+                self.fetched.setdefault(int(update["update_id"]), at)
+        return response
 
     async def _call(
         self, request: web.Request, method: str, params: dict[str, str]
@@ -333,9 +347,10 @@ class ImpatientUser:
             self.chat_id, query_id, data, time.monotonic(), callback.revision,
             callback.action, final=final,
         )  # fmt: skip
+        press.update_id = self.api.next_update_id()
         self.watch.presses[press.query_id] = press
         self.watch.actions.setdefault(self.chat_id, []).append((press.at, "press"))
-        self.send({"update_id": self.api.next_update_id(), "callback_query": query})
+        self.send({"update_id": press.update_id, "callback_query": query})
         return press
 
     def type(self, text: str) -> None:
@@ -569,6 +584,7 @@ async def run(
             "seconds": seconds,
             "seed": seed,
             "code": code_version(),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "fault_rate": fault_rate,
             "faults_injected": injected,
             "kills": kills,
@@ -623,6 +639,9 @@ def judge(
         return any(killed <= end and up >= start for killed, up in bots.down)
 
     latencies, undisturbed = [], []
+    fetch_waits: list[float] = []
+    handling: list[float] = []
+    """Polling: press -> the getUpdates answer carrying it, and from there to its answer."""
     unanswered = twice = hidden_repeats = lost = 0
     answered_moved_on = 0
     lost_at: list[tuple[int, float]] = []
@@ -633,6 +652,9 @@ def judge(
             continue
         latency = first.at - press.at
         latencies.append(latency)
+        if (fetched := watch.fetched.get(press.update_id)) is not None:
+            fetch_waits.append(fetched - press.at)
+            handling.append(first.at - fetched)
         if not disturbed(press.at, first.at):
             undisturbed.append(latency)
         repeats = [call for call in press.calls if call.ok or call.refused_as_answered]
@@ -644,7 +666,14 @@ def judge(
         answered_moved_on += first.text in moved_on
         if not first.text and press.action in CHANGING:
             stored = press.stored
-            if stored is None or stored.rev <= press.revision:
+            untouched = (
+                press.action == "restart"
+                and stored is not None
+                and stored.rev == press.revision
+                and not stored.answers
+                and not stored.ticked
+            )  # a restart on a first question not answered yet: nothing to change
+            if stored is None or (stored.rev <= press.revision and not untouched):
                 lost += 1
                 lost_at.append((press.chat, first.at))
 
@@ -769,6 +798,8 @@ def judge(
         "press_answered_max_s": _r(max(latencies, default=0.0)),
         "press_answered_p95_s_bot_up": _r(percentile(undisturbed, 0.95)),
         "press_answered_p99_s_bot_up": _r(percentile(undisturbed, 0.99)),
+        "press_fetched_p50_p95_s": [_r(percentile(fetch_waits, q)) for q in (0.5, 0.95)],
+        "press_fetched_to_answer_p50_p95_s": [_r(percentile(handling, q)) for q in (0.5, 0.95)],
         "red_flag_results": red_flags,
         "red_flag_to_emergency_p50_s": _r(percentile(red_flag_waits, 0.5)),
         "red_flag_to_emergency_p95_s": _r(percentile(red_flag_waits, 0.95)),
@@ -779,6 +810,7 @@ def judge(
         "sends_beyond_chat_bucket": violations["chat"],
         "sends_above_30_per_s": violations["total"],
         "message_calls_per_s": _r(len(watch.arrivals) / max(1.0, span(watch))),
+        "message_calls_by_method": dict(Counter(arrival.method for arrival in watch.arrivals)),
         "examples": examples,
     }
 
@@ -833,7 +865,12 @@ def misses(figures: dict[str, Any]) -> list[str]:
     return out
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # asyncio.run cancels the run: its `finally` kills the bots
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupted)
     parser = harness_parser(__doc__)
     parser.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
     parser.add_argument("--users", type=int, default=30)
