@@ -191,7 +191,7 @@ class Conversations:
             )
             return False
         logger.debug("saved %s rev %d, view %d", key.render(), revision, view)
-        self.show(bot, key)
+        self.show(bot, key, is_urgent=new_result is not None and shows_local_number(new_result))
         if new_result is not None:
             for follow in self.after_result:
                 await follow(bot, key, new_result, conversation.language)
@@ -213,13 +213,15 @@ class Conversations:
 
         self.outbox.post(chat_id, send)
 
-    def show(self, bot: Bot, key: SessionKey) -> None:
-        """Have the chat brought to its record soon (`sync`), without waiting for it."""
+    def show(self, bot: Bot, key: SessionKey, *, is_urgent: bool = False) -> None:
+        """Have the chat brought to its record soon (`sync`), without waiting for it.
+
+        `is_urgent` (an urgent or emergency result): before anything else the chat is owed."""
 
         async def sync() -> None:
             await self.sync(bot, key)
 
-        self.outbox.show(key.chat_id, sync)
+        self.outbox.show(key.chat_id, sync, is_urgent=is_urgent)
 
     async def sync(self, bot: Bot, key: SessionKey) -> None:
         """Bring the chat to its record: owed cards, the newest screen, the location offer."""
@@ -238,20 +240,34 @@ class Conversations:
         """Send what `stored` owes, record it as shown, then the notes that follow it."""
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - sync checked it
-        chat_id, language = key.chat_id, conversation.language
-        cards = tuple(card for card in conversation.cards if card.view > conversation.shown)
-        is_urgent = isinstance(step, Result) and shows_local_number(step)
-        if not is_urgent:  # first aid before the question it came with
-            await self._send_cards(bot, chat_id, cards, language)
-            cards = ()
-        if conversation.needs_new_message and await self.outbox.take_turn(chat_id):
+        chat_id = key.chat_id
+        is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
+        if await self.outbox.take_turn(chat_id, is_new_message=is_new):
             # The chat's turn may come a second later: show the state as it is by then.
-            newest = await self._newest(key, stored)
+            newest = await self._newest(key)
             if newest is None:
-                return  # nothing owed any more, or new cards first: `sync` goes round again
+                return  # nothing owed any more
             stored, step = newest
             conversation = stored.conversation
             assert conversation is not None  # noqa: S101 - _newest checked it
+        language = conversation.language
+        cards = self._owed_cards(conversation)
+        is_urgent = isinstance(step, Result) and shows_local_number(step)
+        if not is_urgent and cards:  # first aid before the question it came with
+            await self._send_cards(bot, chat_id, cards, language)
+            sent = conversation.view
+            cards = ()
+            if conversation.needs_new_message and await self.outbox.take_turn(
+                chat_id,
+                may_yield=False,  # the cards are out, not recorded yet
+            ):  # the screen's own turn: show what is newest by then, unless it owes more cards
+                newest = await self._newest(key)
+                if newest is None:
+                    return
+                newer = newest[0].conversation
+                if newer is not None and not any(card.view > sent for card in newer.cards):
+                    stored, step = newest
+                    conversation = newer
         local = await self.local_numbers(key.user_id) if isinstance(step, Result) else None
         text, markup = screen(self.kb, step, language, local=local)
         old_id = conversation.message_id
@@ -263,8 +279,8 @@ class Conversations:
             )
         await self._record(key, stored, shown_id)
         try:  # what follows the screen is not worth sending the screen again for
-            if old_id is not None and shown_id != old_id:
-                await errors.retire_keyboard(bot, chat_id=chat_id, message_id=old_id)
+            if old_id is not None and shown_id != old_id:  # a job of its own: an urgent show
+                self.outbox.retire(bot, chat_id=chat_id, message_id=old_id)  # may go first
             await self._send_cards(bot, chat_id, cards, language)  # an urgent result's, after it
             is_new_result = conversation.offer > conversation.shown
             if is_new_result and isinstance(step, Result) and self.offer_location is not None:
@@ -274,17 +290,15 @@ class Conversations:
                 "chat %d: a note after the screen failed: %s", chat_id, type(error).__name__
             )
 
-    async def _newest(self, key: SessionKey, sent: Stored) -> tuple[Stored, Step] | None:
-        """Return the record and step to show now, or None when that is not for this round.
+    @staticmethod
+    def _owed_cards(conversation: Conversation) -> tuple[OwedCard, ...]:
+        return tuple(card for card in conversation.cards if card.view > conversation.shown)
 
-        None: nothing is owed any more (another sync showed it), or a commit since `sent` owes
-        cards that must go first.
-        """
+    async def _newest(self, key: SessionKey) -> tuple[Stored, Step] | None:
+        """Return the record and step to show now; None when nothing is owed any more."""
         stored = await self.get(key)
-        conversation, before = stored.conversation, sent.conversation
-        if conversation is None or before is None or not conversation.is_screen_pending:
-            return None
-        if any(card.view > before.view for card in conversation.cards):
+        conversation = stored.conversation
+        if conversation is None or not conversation.is_screen_pending:
             return None
         try:
             return stored, machine.current_step(self.kb, conversation.session)

@@ -44,6 +44,7 @@ from bot.store.locks import ChatLocks, LocalLocks
 from bot.telegram import errors
 from bot.telegram.keyboards import Markup
 from bot.telegram.ratelimit import Pacer, take_turn
+from bot.telegram.retry import retries_wanted
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class _Queued:
     """`SHOW` for a show job, which is queued at most once at a time."""
     done: asyncio.Future[None]
     """Resolved when the job has run (successfully or not), cancelled if it never will."""
+    is_urgent: bool = False
+    """A show job that brings an urgent or emergency result: it goes before anything queued."""
 
 
 def is_passing(error: BaseException) -> bool:
@@ -92,9 +95,13 @@ class Outbox:
         self._sleep = sleep
         self._queues: dict[int, deque[_Queued]] = {}
         self._last_show: dict[int, _Queued] = {}
+        """The show job running, per chat (it has left its queue)."""
         self._last_plain: dict[int, asyncio.Future[None]] = {}
         """The last plain message job queued, per chat (`replies_marker`)."""
-        """The show job running, per chat (it has left its queue)."""
+        self._turn_waits: dict[int, asyncio.Task[object]] = {}
+        """The running job of a chat while it only waits for its turn (`take_turn`): an urgent
+        show may stop it there and go first; it runs again right after."""
+        self._preempting: set[int] = set()
         self._workers: dict[int, asyncio.Task[None]] = {}
         _everywhere.add(self)
 
@@ -103,15 +110,29 @@ class Outbox:
         self._queue(chat_id, job, None)
         self._last_plain[chat_id] = self._queues[chat_id][-1].done
 
-    def show(self, chat_id: int, job: Job) -> None:
+    def show(self, chat_id: int, job: Job, *, is_urgent: bool = False) -> None:
         """Run the show job `job` after the chat's earlier jobs, unless one is queued already.
 
-        A queued show job reads the newest record when it runs, so one is enough.
+        A queued show job reads the newest record when it runs, so one is enough. An urgent one
+        (an emergency result) goes first: before the queued jobs, and before the running one if
+        that only waits for its turn (which then runs right after).
         """
         queue = self._queues.get(chat_id)
-        if queue is not None and any(queued.tag == SHOW for queued in queue):
+        queued = next((each for each in queue or () if each.tag == SHOW), None)
+        if queued is None:
+            self._queue(chat_id, job, SHOW)
+            queue = self._queues[chat_id]
+            queued = queue[-1]
+        elif not is_urgent:
             return
-        self._queue(chat_id, job, SHOW)
+        if is_urgent and queue is not None:
+            queued.is_urgent = True
+            queue.remove(queued)
+            queue.appendleft(queued)
+            waiting = self._turn_waits.get(chat_id)
+            if waiting is not None:
+                self._preempting.add(chat_id)
+                waiting.cancel()
 
     def send(
         self, bot: Bot, chat_id: int, text: str, *, reply_markup: ReplyMarkup | None = None
@@ -119,6 +140,7 @@ class Outbox:
         """Send `text` after what the chat is owed already; the handler does not wait for it."""
 
         async def send() -> None:
+            await self.take_turn(chat_id)  # an emergency result may go first
             await bot.send_message(chat_id, text, reply_markup=reply_markup)
 
         self.post(chat_id, send)
@@ -150,11 +172,24 @@ class Outbox:
 
         self.post(chat_id, retire)
 
-    async def take_turn(self, chat_id: int) -> bool:
-        """Wait for the chat's next new message to be allowed (pacing); False: no pacer known."""
+    async def take_turn(
+        self, chat_id: int, *, is_new_message: bool = True, may_yield: bool = True
+    ) -> bool:
+        """Wait until the chat's next call (a new message, or an edit) may start; False: no
+        pacer known.
+
+        `may_yield`: an urgent show may stop the job while it waits here (`show`).
+        """
         if self.pacer is None:
             return False
-        await take_turn(self.pacer, chat_id)
+        task = asyncio.current_task()
+        if may_yield and task is not None:
+            self._turn_waits[chat_id] = task
+        try:
+            await take_turn(self.pacer, chat_id, is_new_message=is_new_message)
+        finally:
+            if self._turn_waits.get(chat_id) is task:
+                del self._turn_waits[chat_id]
         return True
 
     def replies_marker(self, chat_id: int) -> asyncio.Future[None] | None:
@@ -217,35 +252,39 @@ class Outbox:
             self._workers[chat_id] = worker
 
     async def _work(self, chat_id: int, queue: deque[_Queued]) -> None:
+        running: _Queued | None = None
         try:
             while queue:
-                queued = queue[0]
-                if queued.tag == SHOW:
-                    queue.popleft()  # a show posted from now on is queued again: it may be new
-                    self._last_show[chat_id] = queued
-                    await self._run(chat_id, queued)
-                    del self._last_show[chat_id]
-                else:
-                    await self._run(chat_id, queued)
+                running = (
                     queue.popleft()
-                queued.done.set_result(None)
+                )  # a show posted from now on is queued again: it may be new
+                if await self._run(chat_id, running):  # stopped for an urgent show: again next
+                    queue.insert(1 if queue else 0, running)
+                else:
+                    running.done.set_result(None)
+                running = None
         finally:
-            for left in (*queue, self._last_show.pop(chat_id, None)):
+            for left in (*queue, running):
                 if left is not None and not left.done.done():
                     left.done.cancel()  # stopped: what it owed stays owed in the records
             if self._queues.get(chat_id) is queue:
                 del self._queues[chat_id]
             self._workers.pop(chat_id, None)
 
-    async def _run(self, chat_id: int, queued: _Queued) -> None:
-        """Run one job; try again after each delay while it fails for a passing reason."""
+    async def _run(self, chat_id: int, queued: _Queued) -> bool:
+        """Run one job; try again after each delay while it fails for a passing reason.
+
+        Return True when an urgent show stopped it while it waited for its turn.
+        """
         for delay in (*self.delays, None):
+            attempt = asyncio.ensure_future(self._attempt(chat_id, queued))
             try:
-                if queued.tag == SHOW:
-                    async with self.locks.hold(f"send:{chat_id}"):
-                        await queued.job()
-                else:
-                    await queued.job()
+                await attempt
+            except asyncio.CancelledError:
+                if attempt.cancelled() and chat_id in self._preempting:
+                    self._preempting.discard(chat_id)
+                    return True
+                raise
             except Exception as error:  # a worker must go on with the chat's next job
                 if delay is None or not is_passing(error):
                     logger.warning(
@@ -253,11 +292,20 @@ class Outbox:
                         *(chat_id, queued.tag or "message", type(error).__name__),
                         exc_info=not is_passing(error),
                     )
-                    return
+                    return False
                 logger.info("chat %d: job failed (%s), retry", chat_id, type(error).__name__)
                 await self._sleep(delay)
             else:
-                return
+                return False
+        return False  # pragma: no cover - the last round returns above
+
+    async def _attempt(self, chat_id: int, queued: _Queued) -> None:
+        if queued.tag == SHOW:
+            retries_wanted.set(False)  # a screen is tried again from the newest record (`_run`)
+            async with self.locks.hold(f"send:{chat_id}"):
+                await queued.job()
+        else:
+            await queued.job()
 
 
 async def drain_all(within: float | None = None) -> bool:

@@ -205,18 +205,19 @@ class RateLimiter:
             self._full = {chat: at for chat, at in self._full.items() if at > now}
 
 
-_prepaid: ContextVar[Chat | None] = ContextVar("prepaid_chat", default=None)
-"""A chat whose next new message already waited for its start (`take_turn`)."""
+_prepaid: ContextVar[tuple[Chat, bool] | None] = ContextVar("prepaid_turn", default=None)
+"""A chat whose next call (a new message, or not) already waited for its start (`take_turn`)."""
 
 
-async def take_turn(pacer: Pacer, chat: Chat) -> None:
-    """Wait for the chat's next start now; the task's next message call to it then goes at once.
+async def take_turn(pacer: Pacer, chat: Chat, *, is_new_message: bool = True) -> None:
+    """Wait for the start of the chat's next call now; the task's next such call then goes at once.
 
     The outbox waits for its turn *before* it reads what to show, so that a screen sent after
-    a wait is the newest state, not the one from before the wait (conversation.py).
+    a wait is the newest state, not the one from before the wait (conversation.py). An edit
+    (`is_new_message` False) waits for a start in the total only.
     """
-    await pacer.acquire(chat)
-    _prepaid.set(chat)
+    await pacer.acquire(chat if is_new_message else None)
+    _prepaid.set((chat, is_new_message))
 
 
 def pacer_of(request: BaseRequest) -> Pacer | None:
@@ -261,7 +262,7 @@ class RateLimitedRequest(WrappingRequest):
             return await self.inner.do_request(url, method, request_data, *timeouts)
         chat = chat_of(request_data)
         is_chat_call = is_chat_paced(api_method)
-        if is_chat_call and chat is not None and chat == _prepaid.get():
+        if chat is not None and (chat, is_chat_call) == _prepaid.get():
             _prepaid.set(None)  # its start was taken by `take_turn`
         else:
             await self.limiter.acquire(chat if is_chat_call else None)

@@ -32,6 +32,7 @@ import asyncio
 import logging
 import random as random_module
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,6 +84,9 @@ NOT_FOUND = "message to delete not found"
 DONE = b'{"ok":true,"result":true}'
 MAX_CAUSES = 8
 FLOOD_WAIT = "flood_wait"
+retries_wanted: ContextVar[bool] = ContextVar("retries_wanted", default=True)
+"""False while the outbox shows a screen: a retry after a wait would send what was current
+before it; the outbox tries again itself, reading the newest record (conversation.py)."""
 SERVER_ERROR = "server_error"
 TIMEOUT = "timeout"
 NETWORK = "network"
@@ -171,6 +175,8 @@ class RetryingRequest(WrappingRequest):
         """Send the call; retry it while the policy allows; return the last answer."""
         api_method = method_name(url)
         timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
+        if not retries_wanted.get():  # the caller redoes the call with what is current by then
+            return await self.inner.do_request(url, method, request_data, *timeouts)
         for attempt in range(1, self.policy.attempts + 1):
             try:
                 status, payload = await self.inner.do_request(url, method, request_data, *timeouts)
