@@ -36,7 +36,7 @@ from bot.engine.session import Session
 from bot.render import card_text, shows_local_number
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram import errors
-from bot.telegram.keyboards import Markup, screen
+from bot.telegram.keyboards import screen
 from bot.telegram.outbox import Outbox
 from bot.telegram.record import DEFAULT_LANGUAGE, Conversation, OwedCard, Stored
 
@@ -107,6 +107,7 @@ class Conversations:
             stored = await self.get(key)
             session, step = start if start is not None else machine.start(self.kb)
             old = stored.conversation
+            self._keep_urgent_result(bot, key, old)
             base = old or Conversation(session=session)
             session = continued(session, old)
             conversation = base.model_copy(
@@ -119,6 +120,20 @@ class Conversations:
             )
             if await self.commit(bot, key, stored, conversation, step, fresh=True):
                 return
+
+    def _keep_urgent_result(self, bot: Bot, key: SessionKey, old: Conversation | None) -> None:
+        """Send an urgent result that was committed but never shown, before it is replaced: a
+        red flag ticked just before /start must still reach the person (last write wins
+        otherwise)."""
+        if old is None or old.offer <= old.shown:
+            return
+        try:
+            step = machine.current_step(self.kb, old.session)
+        except SessionOutdated:
+            return
+        if isinstance(step, Result) and shows_local_number(step):
+            text, _ = screen(self.kb, step, old.language)
+            self.outbox.send(bot, key.chat_id, text)
 
     async def relanguage(self, bot: Bot, key: SessionKey, language: str) -> None:
         """Redraw the live question or result, if any, in `language` and keep that choice."""
@@ -205,13 +220,9 @@ class Conversations:
 
     # --- the chat -------------------------------------------------------------------------------
 
-    def say(self, bot: Bot, chat_id: int, text: str, markup: Markup | None = None) -> None:
+    def say(self, bot: Bot, chat_id: int, text: str) -> None:
         """Send `text` after what the chat is owed already, without waiting for it."""
-
-        async def send() -> None:
-            await errors.send_text(bot, chat_id=chat_id, text=text, markup=markup)
-
-        self.outbox.post(chat_id, send)
+        self.outbox.send(bot, chat_id, text)
 
     def show(self, bot: Bot, key: SessionKey, *, is_urgent: bool = False) -> None:
         """Have the chat brought to its record soon (`sync`), without waiting for it.
@@ -271,7 +282,9 @@ class Conversations:
         local = await self.local_numbers(key.user_id) if isinstance(step, Result) else None
         text, markup = screen(self.kb, step, language, local=local)
         old_id = conversation.message_id
-        if conversation.needs_new_message or old_id is None:
+        # An urgent result is drawn over the live message (an edit waits for no chat token).
+        is_new_message = conversation.needs_new_message and not (is_urgent and old_id is not None)
+        if is_new_message or old_id is None:
             shown_id = await errors.send_text(bot, chat_id=chat_id, text=text, markup=markup)
         else:
             shown_id = await errors.edit_or_send(

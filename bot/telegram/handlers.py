@@ -154,8 +154,8 @@ class QuestionnaireHandlers:
                 language = await self.preferences.language(update)
                 await self.conversations.restart_outdated(context.bot, key, language)
                 return
+            await query.answer()  # before the commit: a redelivery after it needs no answer
             if await self._after_press(context, key, stored, callback, session=session, step=step):
-                await query.answer()
                 return
         await query.answer()  # the record kept moving under us: show where it is
         self.conversations.show(context.bot, key)

@@ -206,9 +206,6 @@ class UpdateProcessor:
         if verdict is Verdict.DUPLICATE:
             logger.info("update %d was applied before: skipped", update.update_id)
             failure = self._failed.pop(update.update_id, None)
-            # A kill between the commit and the answer leaves a press unanswered (the bot
-            # answers each press once, `CrampBot.answer_callback_query`).
-            await self._answer_only(update)
             # Failed after its commit: report it now (see _report); else re-show what it owed.
             await (self._reshow(update) if failure is None else self._report(update, failure))
             return Outcome.DUPLICATE
