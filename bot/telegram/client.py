@@ -13,10 +13,9 @@
   gives) hand their parameters to the request chain directly (`_call`), not through
   `Bot._post`'s general machinery.
 * A button press is answered once: `answer_callback_query` remembers the last `ANSWERED` ids it
-  answered and answers none of them again (an update retried after a passing failure, or a
-  redelivery that answers a press a kill may have left unanswered, would otherwise answer a
-  second time, which Telegram refuses). An answer that still fails after the request chain's
-  retries is logged by type and dropped: it never fails the update.
+  answered and answers none of them again (an update retried after a passing failure would
+  otherwise answer a second time, which Telegram refuses). An answer that still fails after
+  the request chain's retries is logged by type and dropped: it never fails the update.
 All send exactly the calls PTB's methods send (tests/telegram/test_client.py).
 """
 

@@ -15,7 +15,7 @@ write (`ledger.current_update`), and no update's store memory answers their read
 
 A job that fails for a passing reason (network, flood wait, store) is tried again after a
 growing pause; a screen that still fails stays owed in its record (`record.py`), and the next
-sync of the chat (the user's next press, a redelivery, the start-up sweep) sends it. Errors are
+sync of the chat (the user's next press or message, a redelivery) sends it. Errors are
 logged by type only: a job's text is what the user is told, and may be health data.
 """
 
@@ -203,15 +203,6 @@ class Outbox:
             self._last_plain.pop(chat_id, None)
             return None
         return last
-
-    def marker(self, chat_id: int) -> asyncio.Future[None] | None:
-        """Return what resolves once every job the chat has now has run (None: it has none).
-
-        The polling loop confirms an update only then, so that a kill before its screen went
-        out brings the update back, and the redelivery shows the screen (`processing.py`).
-        """
-        queue = self._queues.get(chat_id)
-        return queue[-1].done if queue else None
 
     @property
     def busy_chats(self) -> int:

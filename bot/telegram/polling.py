@@ -65,9 +65,6 @@ class PollingOptions:
     from a higher watermark."""
     max_delay: float = 30.0
     """Longest pause between failed getUpdates calls (the pause doubles from 1 s)."""
-    delivery_wait: float = 30.0
-    """Seconds an update stays unconfirmed while its screens wait to go out (pacing, flood
-    waits); after that it is confirmed anyway, and its record still owes the screen."""
     grace: float = 20.0
     """Seconds the updates in flight get to finish after a stop request."""
 
@@ -257,25 +254,9 @@ class PollingLoop:
             outcome = await self.processor.process(update)
             if not outcome.is_settled:  # the user has had the apology; do not stall the chat
                 logger.error("update %d given up: still failing after retries", update.update_id)
-            queue.popleft()  # the chat's next update goes on while this one's screens go out
-            marker = self.processor.delivery(update)
-            if marker is None:
-                self._done(update.update_id)
-            else:
-                waiter = asyncio.create_task(self._delivered(update.update_id, marker))
-                self._workers.add(waiter)
-                waiter.add_done_callback(self._workers.discard)
+            queue.popleft()
+            self._done(update.update_id)
         del self._queues[name]
-
-    async def _delivered(self, update_id: int, marker: asyncio.Future[None]) -> None:
-        """Confirm an update once what it owed its chat went out (or `delivery_wait` passed).
-
-        A kill before then brings it back, and its redelivery shows the screen. A stopped
-        outbox (shutdown) leaves it unconfirmed, for the same reason.
-        """
-        await asyncio.wait({marker}, timeout=self.options.delivery_wait)
-        if not marker.cancelled():
-            self._done(update_id)
 
     def _done(self, update_id: int) -> None:
         del self._pending[update_id]

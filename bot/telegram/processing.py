@@ -9,8 +9,7 @@ Polling and the webhook hand every update to `process`, which
 3. runs PTB's handlers with `ledger.current_update` set, so the record they write carries the id
    in the same compare-and-set as the change itself;
 4. retries a passing failure (store or network down) a few times under the lock, and says
-   whether the update may be confirmed to Telegram (the polling loop also waits for what the
-   update owes its chat to go out, `delivery`): `Outcome.RETRY` (still failing) means
+   whether the update may be confirmed to Telegram: `Outcome.RETRY` (still failing) means
    "deliver it again"; every other outcome, including a bug the error handler has apologised
    for, means "done", so that one poisonous update cannot block a chat for ever.
 Handlers' exceptions never reach this module: PTB hands them to the error handlers, and
@@ -125,7 +124,7 @@ class UpdateProcessor:
         self.application = application
         self.on_redelivered = on_redelivered
         self.outbox = outbox
-        """The handlers' outbox: `delivery` tells when what an update owed its chat went out."""
+        """The handlers' outbox (`is_ordering_replies`)."""
         self.is_ordering_replies = is_ordering_replies
         """Keep the chat's lock until the update's plain replies went out: with several webhook
         workers the chat's next update may go to another worker, whose replies must follow."""
@@ -172,13 +171,6 @@ class UpdateProcessor:
         marker = self.outbox.replies_marker(chat.id)
         if marker is not None:
             await asyncio.wait({marker}, timeout=REPLIES_WAIT)
-
-    def delivery(self, update: Update) -> asyncio.Future[None] | None:
-        """Return what resolves once the messages the update's chat is owed now went out."""
-        chat = update.effective_chat
-        if self.outbox is None or chat is None:
-            return None
-        return self.outbox.marker(chat.id)
 
     async def _attempts(self, update: Update) -> Outcome:
         """Judge and apply `update`, again after each delay while it fails for a passing reason."""

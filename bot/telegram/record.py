@@ -7,8 +7,8 @@ handler commits the new state with `view` one higher (and says what the new scre
 message, first-aid cards, the location offer); the chat's sender (`outbox.py`,
 `Conversations.sync`) then shows the newest view at Telegram's pace and records it as `shown`.
 A screen is owed while `shown < view`, so a kill between the commit and the send leaves it owed,
-and whoever syncs the chat next (a redelivery, the user's next press, the start-up sweep) sends
-it. Several commits before one send are shown once, as the newest (last write wins).
+and whoever syncs the chat next (a redelivery, the user's next press or message) sends it.
+Several commits before one send are shown once, as the newest (last write wins).
 
 It is stored as JSON text, versioned by `format`, and older formats are upgraded on load.
 `Stored` is a record as read, with the store revision to write against.
