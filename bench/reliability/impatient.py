@@ -138,7 +138,8 @@ class Press:
     final: bool = False
     calls: list[AnswerCall] = field(default_factory=list)
     stored: Session | None = None
-    """The stored session when the first answer that took effect arrived."""
+    """The stored session once it holds the press: read when the first answer that took effect
+    arrived, and again every 20 ms for up to 2 s while it did not (answered before the commit)."""
 
     def first_answer(self) -> AnswerCall | None:
         return next((call for call in self.calls if call.ok), None)
@@ -202,6 +203,7 @@ class Watch(FakeTelegram):
         """Chat -> (time, "press" or "text") of each thing its user sent."""
         self.last_call = time.monotonic()
         self.started_at = time.monotonic()
+        self.readers: set[asyncio.Task[None]] = set()
         self.fetched: dict[int, float] = {}
         """Update id -> when a getUpdates answer first carried it (polling)."""
 
@@ -216,7 +218,17 @@ class Watch(FakeTelegram):
         except ValueError:
             return None
 
+    async def _commit_of(self, press: Press) -> None:
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            conversation = await self.stored(press.chat)
+            if conversation is not None and conversation.session.rev > press.revision:
+                press.stored = conversation.session
+                return
+
     async def close_store(self) -> None:
+        for task in list(self.readers):
+            task.cancel()
         if self.store is not None:
             await self.store.close()
             self.store = None
@@ -247,6 +259,11 @@ class Watch(FakeTelegram):
                 if ok and press.stored is None:
                     conversation = await self.stored(press.chat)
                     press.stored = None if conversation is None else conversation.session
+                    if press.stored is None or press.stored.rev <= press.revision:
+                        # Answered before its commit: read again until it shows (or 2 s).
+                        task = asyncio.get_running_loop().create_task(self._commit_of(press))
+                        self.readers.add(task)
+                        task.add_done_callback(self.readers.discard)
         elif method in (*SCREEN_METHODS, "editMessageReplyMarkup") and "chat_id" in params:
             chat = int(params["chat_id"])
             markup = params.get("reply_markup")
@@ -677,7 +694,7 @@ def judge(
                 and not stored.ticked
             )  # a restart on a first question not answered yet: nothing to change
             if stored is None or (stored.rev <= press.revision and not untouched):
-                lost += 1
+                lost += 1  # not in the store 2 s after its answer
                 lost_at.append((press.chat, first.at))
 
     next_screen, single, red_flags, red_flag_waits = [], [], 0, []
