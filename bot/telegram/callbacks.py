@@ -112,6 +112,21 @@ def decode_callback(data: object) -> Callback:
     return Callback(_ACTIONS[plain], int(revision))
 
 
+def is_reply_only(data: object) -> bool:
+    """Tell whether a button only asks for a message (Why?, More, the summary), changing nothing.
+
+    Such a press may be handled again when it comes back late (after a kill): it can undo nothing.
+    """
+    if not isinstance(data, str):
+        return False
+    if data.startswith("s:"):
+        return True
+    try:
+        return decode_callback(data).action in ("why", "more")
+    except ValueError:
+        return False
+
+
 LANGUAGE_PREFIX = "l:"
 _LANGUAGE = re.compile(r"l:([a-z]{2})", re.ASCII)
 

@@ -154,8 +154,8 @@ class QuestionnaireHandlers:
                 language = await self.preferences.language(update)
                 await self.conversations.restart_outdated(context.bot, key, language)
                 return
-            await query.answer()  # before the commit: a redelivery after it needs no answer
             if await self._after_press(context, key, stored, callback, session=session, step=step):
+                await query.answer()  # right after the commit, before any screen goes out
                 return
         await query.answer()  # the record kept moving under us: show where it is
         self.conversations.show(context.bot, key)
@@ -321,7 +321,16 @@ class QuestionnaireHandlers:
         """Say the question has moved on; make sure the chat is brought to the current step."""
         assert stored.conversation is not None  # noqa: S101 - on_button checked it
         logger.info("stale or invalid press in %s: %s", key.render(), type(error).__name__)
-        await query.answer(self.kb.text("moved_on", stored.conversation.language))
+        conversation = stored.conversation
+        is_redrawn = (  # the pressed screen is about to be drawn over with the newer state
+            conversation.is_screen_pending
+            and not conversation.needs_new_message
+            and updates.pressed_id(query) == conversation.message_id
+        )
+        if is_redrawn:  # the person could not have seen the newer state yet: no "moved on"
+            await query.answer()
+        else:
+            await query.answer(self.kb.text("moved_on", conversation.language))
         self.conversations.show(context.bot, key)  # nothing to do unless a screen is owed
 
     async def _no_session(

@@ -38,6 +38,7 @@ from bot.store.cached import CachingStore, update_scope
 from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.store.locks import ChatLocks, LocalLocks
 from bot.telegram import ledger
+from bot.telegram.callbacks import is_reply_only
 from bot.telegram.ledger import Verdict
 from bot.telegram.outbox import Outbox
 from bot.telegram.record import Conversation
@@ -198,9 +199,15 @@ class UpdateProcessor:
         if verdict is Verdict.DUPLICATE:
             logger.info("update %d was applied before: skipped", update.update_id)
             failure = self._failed.pop(update.update_id, None)
+            # A kill between the commit and the answer leaves a press unanswered (the bot
+            # answers each press once, `CrampBot.answer_callback_query`).
+            await self._answer_only(update)
             # Failed after its commit: report it now (see _report); else re-show what it owed.
             await (self._reshow(update) if failure is None else self._report(update, failure))
             return Outcome.DUPLICATE
+        query = update.callback_query
+        if verdict is Verdict.STALE and query is not None and is_reply_only(query.data):
+            verdict = Verdict.NEW  # a Why?, More or summary a kill kept from its reply
         if verdict is Verdict.STALE:
             logger.info("update %d is older than its chat's last one: skipped", update.update_id)
             await self._answer_only(update)

@@ -9,8 +9,7 @@ Telegram and as the people in the chats:
   nothing waits for the bot's screens;
 * `kill` stops the bot dead (from that instant none of its calls reaches the Bot API or the store;
   then every task it had is cancelled), builds a fresh application over the same store and
-  redelivers the updates not confirmed yet (as the polling loop confirms them: once processed
-  and what they owed their chat went out of the outbox, or after `delivery_wait`);
+  redelivers the updates not confirmed yet (as the polling loop confirms them: once processed);
 * `settle` advances virtual time until the bot is quiet.
 
 A `Monitor` sees every Bot API call as the server gets it (`Wire`, under the pacing) and every
@@ -60,7 +59,6 @@ from bot.telegram import callbacks
 from bot.telegram.app import AnyApplication, build_bot
 from bot.telegram.callbacks import decode_callback
 from bot.telegram.keyboards import screen
-from bot.telegram.polling import PollingOptions
 from bot.telegram.processing import Outcome, UpdateProcessor
 from bot.telegram.ratelimit import (
     RateLimitedRequest,
@@ -83,7 +81,6 @@ FAULTY_METHODS = frozenset(
     }
 )
 """Calls that get injected faults (start-up calls do not: a bot that cannot start is not news)."""
-DELIVERY_WAIT = PollingOptions().delivery_wait
 """Seconds an update stays unconfirmed while what it owed its chat waits to go out (polling)."""
 QUIET = 4.0
 """Seconds with nothing in flight, queued or sent for a chat before it counts as quiet."""
@@ -867,25 +864,13 @@ class Process:
                 monitor.processing.pop(chat, None)
                 monitor.touch(chat)
                 self.world.outcomes[outcome] += 1
-                # As the polling loop (polling.py `_work`, `_delivered`): confirmed once what
-                # the update owed its chat went out (or after `delivery_wait`), whatever the
-                # outcome; a kill before then brings it back.
-                marker = self.processor.delivery(update)
-                if marker is None:
-                    self.world.unsettled.pop(raw["update_id"], None)
-                else:
-                    waiter = asyncio.create_task(self._delivered(raw["update_id"], marker))
-                    self.waiters.add(waiter)
-                    waiter.add_done_callback(self.waiters.discard)
+                # As the polling loop (polling.py `_work`): confirmed once processed, whatever
+                # the outcome; a kill before then brings it back.
+                self.world.unsettled.pop(raw["update_id"], None)
         finally:
             if self.workers.get(chat) is asyncio.current_task():
                 del self.workers[chat]
                 self.queues.pop(chat, None)
-
-    async def _delivered(self, update_id: int, marker: asyncio.Future[None]) -> None:
-        await asyncio.wait({marker}, timeout=DELIVERY_WAIT)
-        if not marker.cancelled():
-            self.world.unsettled.pop(update_id, None)
 
 
 def _update_chat(raw: dict[str, Any]) -> int:
