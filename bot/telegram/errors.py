@@ -38,23 +38,6 @@ def is_gone(error: BadRequest) -> bool:
     return any(phrase in message for phrase in GONE)
 
 
-async def show_message(
-    bot: Bot,
-    *,
-    chat_id: int,
-    old_id: int | None,
-    text: str,
-    markup: Markup | None,
-    in_place: bool,
-) -> int:
-    """Show `text` by editing `old_id` (in place) or as a new message; return the id showing it."""
-    if in_place and old_id is not None:
-        return await edit_or_send(
-            bot, chat_id=chat_id, message_id=old_id, text=text, markup=markup
-        )
-    return await send_replacing(bot, chat_id=chat_id, old_id=old_id, text=text, markup=markup)
-
-
 async def edit_or_send(
     bot: Bot, *, chat_id: int, message_id: int, text: str, markup: Markup | None
 ) -> int:
@@ -93,15 +76,6 @@ async def send_text(bot: Bot, *, chat_id: int, text: str, markup: Markup | None)
     reply_markup = None if markup is None else as_object(markup)
     sent = await bot.send_message(chat_id, text, reply_markup=reply_markup)
     return sent.message_id
-
-
-async def send_replacing(
-    bot: Bot, *, chat_id: int, old_id: int | None, text: str, markup: Markup | None
-) -> int:
-    """Send `text` as a new message and take the buttons off `old_id`; return the new id."""
-    if old_id is not None:  # first, so that the new message is the latest one in the chat
-        await retire_keyboard(bot, chat_id=chat_id, message_id=old_id)
-    return await send_text(bot, chat_id=chat_id, text=text, markup=markup)
 
 
 async def retire_keyboard(bot: Bot, *, chat_id: int, message_id: int) -> None:

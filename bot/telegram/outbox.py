@@ -94,8 +94,6 @@ class Outbox:
         self.delays = tuple(delays)
         self._sleep = sleep
         self._queues: dict[int, deque[_Queued]] = {}
-        self._last_show: dict[int, _Queued] = {}
-        """The show job running, per chat (it has left its queue)."""
         self._last_plain: dict[int, asyncio.Future[None]] = {}
         """The last plain message job queued, per chat (`replies_marker`)."""
         self._turn_waits: dict[int, asyncio.Task[object]] = {}
@@ -203,11 +201,6 @@ class Outbox:
             self._last_plain.pop(chat_id, None)
             return None
         return last
-
-    @property
-    def busy_chats(self) -> int:
-        """Return how many chats have jobs queued or running."""
-        return len(self._workers)
 
     async def drain(self, within: float | None = None) -> bool:
         """Wait until every chat's jobs are done (jobs posted meanwhile too), or `within` s.
