@@ -21,10 +21,10 @@ from pathlib import Path
 import yaml
 
 from bot.engine import lint_knowledge_base, load_knowledge_base, run_case
-from bot.engine.loader import default_knowledge_dir
-from bot.engine.machine import Ask, answer, done, start
-from bot.engine.models import ChecklistQuestion, KnowledgeBase
-from bot.engine.session import Session
+from bot.engine.kb.loader import default_knowledge_dir
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.questionnaire.machine import Ask, answer, done, start
+from bot.engine.questionnaire.session import Session
 
 VIGNETTES = Path(__file__).resolve().parents[1].parent / "shared/clinical/vignettes-public.json"
 

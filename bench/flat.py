@@ -17,7 +17,7 @@ AREAS = (
     ("bot/engine/", "bot engine"),
     ("bot/store/", "bot store"),
     ("bot/telegram/", "bot adapter"),
-    ("bot/ops/", "bot metrics"),
+    ("bot/observability/", "bot metrics"),
     ("bot/", "bot other"),
     ("telegram/", "PTB"),
     ("aiohttp/", "aiohttp"),

@@ -32,12 +32,12 @@ import workload
 from telegram.request import BaseRequest, RequestData
 
 from bot.config import Settings
-from bot.ops.observer import Observer
+from bot.observability.observer import Observer
 from bot.runtime import tune_gc
 from bot.store import open_store
+from bot.telegram.api.chain import reliable_request
 from bot.telegram.app import ALLOWED_UPDATES, build_bot
-from bot.telegram.requests import reliable_request
-from bot.telegram.serving import serve
+from bot.telegram.delivery.serving import serve
 
 TOKEN = "123456:AAbench-token-for-the-in-process-fake"
 

@@ -7,10 +7,10 @@
 A fake Bot API (bench/fake_api.py) runs in a process of its own on 127.0.0.1 with simulated users
 answering full questionnaires (bench/workload.py): 100 at once, each pressing its next button as
 soon as its screen arrives. Each stack runs as a process of its own and polls it with getUpdates:
-CrampCheck as `crampcheck run` runs it (bot.cli -> serving.serve -> the at-least-once
-PollingLoop of bot/telegram/polling.py), and the baselines making the same calls per update,
-which the fake checks update by update. Stacks run in turn, their order rotated every round.
-Then: CrampCheck at a fixed 200 updates/s (open loop) for the latency target, RSS with many
+CrampCheck as `crampcheck run` runs it (bot.cli.main -> serving.serve -> the at-least-once
+PollingLoop of bot/telegram/delivery/polling.py), and the baselines making the same calls per
+update, which the fake checks update by update. Stacks run in turn, their order rotated every
+round. Then: CrampCheck at a fixed 200 updates/s (open loop) for the latency target, RSS with many
 sessions, and bytes per stored session. The production rate limiter (28 messages/s) is switched
 off (CRAMPCHECK_RATE_LIMIT_*=0): it would cap every figure at Telegram's limit.
 

@@ -21,13 +21,13 @@ import random
 from dataclasses import dataclass
 from functools import cache
 
-from bot.engine.loader import load_knowledge_base
-from bot.engine.machine import Ask, Result, Step, start
-from bot.engine.models import ChecklistQuestion, KnowledgeBase
-from bot.engine.session import Session
-from bot.render import shows_local_number, welcome_text
-from bot.telegram.callbacks import apply_callback, decode_callback
-from bot.telegram.keyboards import callback_data, screen
+from bot.engine.kb.loader import load_knowledge_base
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.questionnaire.machine import Ask, Result, Step, start
+from bot.engine.questionnaire.session import Session
+from bot.render.questionnaire import shows_local_number, welcome_text
+from bot.telegram.ui.callbacks import apply_callback, decode_callback
+from bot.telegram.ui.keyboards import callback_data, screen
 
 START = "/start"
 LANGUAGE = "en"

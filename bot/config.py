@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     """Messages one chat may get at once before RATE_LIMIT_CHAT paces it (its token bucket's size;
     Telegram: "we may allow short bursts")."""
     http: Literal["aiohttp", "httpx"] = "aiohttp"
-    """Bot API transport: `aiohttp` (bot/transport.py, the fast one) or `httpx` (PTB's own)."""
+    """Bot API transport: `aiohttp` (bot/telegram/api/transport.py, the fast one) or `httpx`
+    (PTB's own)."""
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from typing import Any
 from bench.reliability.users import SimUser, Stats
 from bot.store.base import SessionKey, SessionStore
 from bot.store.factory import open_store
-from bot.telegram.record import Conversation
+from bot.telegram.state.conversation import Conversation
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 """The harnesses' own database (CRAMPCHECK_BENCH_REDIS overrides it): they delete the bot's keys

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from bench import wire
-from bot.telegram.ratelimit import bucket_violations, is_chat_paced, is_paced
+from bot.telegram.api.pacing.limiter import bucket_violations, is_chat_paced, is_paced
 from tests.fakes.botapi import Call, FakeBotApi, SentMessage
 
 HOST = "127.0.0.1"

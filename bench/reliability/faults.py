@@ -29,9 +29,9 @@ from bench.reliability.common import (
 )
 from bench.reliability.fakeapi import FakeTelegram, FaultPlan
 from bench.reliability.users import Clock, SimUser
-from bot.engine.loader import load_knowledge_base
+from bot.engine.kb.loader import load_knowledge_base
 
-HANDLED = ("bot.telegram.errors",)
+HANDLED = ("bot.telegram.ui.messages",)
 """The error handler's own report of a failed update (the user got an apology)."""
 GIVEN_UP = "given up"
 DIED = ("Task exception was never retrieved", "Exception in callback", "uncaught error")

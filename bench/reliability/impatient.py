@@ -68,16 +68,16 @@ from bench.reliability.common import (
 from bench.reliability.fakeapi import HOST, FakeTelegram, FaultPlan
 from bench.reliability.faults import classify
 from bench.reliability.load import SECRET, webhook_sender
-from bot.engine import machine
-from bot.engine.machine import Result
-from bot.engine.models import KnowledgeBase
-from bot.engine.primitives import Level
-from bot.engine.session import Session
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.machine import Result
+from bot.engine.questionnaire.session import Session
 from bot.store.base import SessionKey, SessionStore
 from bot.store.factory import open_store
-from bot.telegram.callbacks import decode_callback
-from bot.telegram.keyboards import screen
-from bot.telegram.record import Conversation
+from bot.telegram.state.conversation import Conversation
+from bot.telegram.ui.callbacks import decode_callback
+from bot.telegram.ui.keyboards import screen
 from tests.fakes.botapi import SentMessage
 
 START_TIMEOUT = 30.0
@@ -542,7 +542,7 @@ async def run(
     seed: int,
     workdir: Path,
 ) -> dict[str, Any]:
-    from bot.engine.loader import load_knowledge_base
+    from bot.engine.kb.loader import load_knowledge_base
 
     kb = load_knowledge_base()
     slow = fault_rate / 4

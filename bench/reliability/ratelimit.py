@@ -33,9 +33,9 @@ from bench import wire
 from bench.reliability.common import redis_url, wipe_redis
 from bench.reliability.fakeapi import HOST, TOKEN
 from bot.config import Settings
-from bot.telegram.ratelimit import bucket_violations
-from bot.telegram.requests import reliable_request
-from bot.transport import AiohttpRequest
+from bot.telegram.api.chain import reliable_request
+from bot.telegram.api.pacing.limiter import bucket_violations
+from bot.telegram.api.transport import AiohttpRequest
 
 STORES = {"shared": redis_url, "local": lambda: "memory://"}
 JITTER = 0.05

@@ -22,11 +22,11 @@ from functools import partial
 from typing import Any
 
 from bench.reliability.fakeapi import IndexedBotApi
-from bot.engine import machine
-from bot.engine.models import KnowledgeBase
-from bot.engine.session import Session
-from bot.telegram.callbacks import apply_callback, decode_callback
-from bot.telegram.record import Conversation
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.session import Session
+from bot.telegram.state.conversation import Conversation
+from bot.telegram.ui.callbacks import apply_callback, decode_callback
 
 QUESTION = re.compile(r"q:(\d+):([atxdbuc]\d*)")
 Send = Callable[[dict[str, Any]], Awaitable[None]]

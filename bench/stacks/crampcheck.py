@@ -1,4 +1,4 @@
-"""CrampCheck exactly as `crampcheck run` runs it (bot.cli), for the benchmark.
+"""CrampCheck exactly as `crampcheck run` runs it (bot.cli.main), for the benchmark.
 
 Settings come from CRAMPCHECK_* as usual. One benchmark-only knob: BENCH_REDIS_NAMESPACE gives the
 Redis store and the Redis chat locks a namespace of their own. The store URL has no such parameter,
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bot.cli import main as crampcheck
+from bot.cli.main import main as crampcheck
 
 
 def use_namespace(namespace: str) -> None:

@@ -4,7 +4,6 @@ Nothing here imports telegram, redis, aiosqlite or asyncio, reads a clock or doe
 (the loader excepted). The Telegram adapter and the CLI both drive it through these names.
 """
 
-from bot.engine.assess import CaseRun, check_facts, run_case
 from bot.engine.errors import (
     BotError,
     ConflictError,
@@ -16,12 +15,23 @@ from bot.engine.errors import (
     StoreError,
 )
 from bot.engine.issues import Issue
+from bot.engine.kb.loader import default_knowledge_dir, load_knowledge_base
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.primitives import Level
 from bot.engine.lint import has_errors, lint_knowledge_base
-from bot.engine.loader import default_knowledge_dir, load_knowledge_base
-from bot.engine.machine import Ask, Result, Step, answer, back, current_step, done, start, toggle
-from bot.engine.models import KnowledgeBase
-from bot.engine.primitives import Level
-from bot.engine.session import Session
+from bot.engine.questionnaire.assess import CaseRun, check_facts, run_case
+from bot.engine.questionnaire.machine import (
+    Ask,
+    Result,
+    Step,
+    answer,
+    back,
+    current_step,
+    done,
+    start,
+    toggle,
+)
+from bot.engine.questionnaire.session import Session
 
 __all__ = [
     "Ask",

@@ -1,7 +1,7 @@
 """`CachingStore`: any session store, remembering what one update read and wrote.
 
 Handling one button press reads the chat's conversation record three times: the update ledger
-judges the update against it (bot/telegram/processing.py), the handler loads it, and the
+judges the update against it (bot/telegram/delivery/processing.py), the handler loads it, and the
 processor checks afterwards whether the handler stamped the update. Each read is a round trip to
 SQLite's worker thread or to Redis (the benchmark's profile, docs/performance.md).
 

@@ -28,23 +28,23 @@ from telegram.request import BaseRequest
 
 from bot import __version__
 from bot.config import ConfigError, Settings
-from bot.engine.models import KnowledgeBase
-from bot.observability import JsonFormatter
-from bot.ops.observer import Observer
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.tables import load_tables
+from bot.observability.metrics import JsonFormatter
+from bot.observability.observer import Observer
 from bot.runtime import tune_gc
 from bot.store import SessionStore, open_store
 from bot.store.cached import CachingStore
-from bot.tables import load_tables
-from bot.telegram.checkins import CheckinHandlers, CheckinScheduler
-from bot.telegram.client import CrampBot
-from bot.telegram.features import Features
-from bot.telegram.handlers import QuestionnaireHandlers
-from bot.telegram.outbox import Outbox
-from bot.telegram.ratelimit import pacer_of
-from bot.telegram.redact import install_log_redaction
-from bot.telegram.requests import reliable_request
-from bot.telegram.serving import serve
-from bot.telegram.transports import http_transport
+from bot.telegram.api.chain import reliable_request
+from bot.telegram.api.client import CrampBot
+from bot.telegram.api.pacing.limiter import pacer_of
+from bot.telegram.api.redact import install_log_redaction
+from bot.telegram.api.transports import http_transport
+from bot.telegram.delivery.serving import serve
+from bot.telegram.features.checkins import CheckinHandlers, CheckinScheduler
+from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
+from bot.telegram.features.registry import Features
+from bot.telegram.ui.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class BuildOptions(TypedDict, total=False):
     checkins: CheckinScheduler | None
     """Sends the follow-up check-ins; tests pass one with a fake clock."""
     observer: Observer | None
-    """Adds metrics and the /healthz + /metrics server (bot/ops/observer.py)."""
+    """Adds metrics and the /healthz + /metrics server (bot/observability/observer.py)."""
 
 
 def build_application(
@@ -98,9 +98,9 @@ def build_bot(
         raise ConfigError("CRAMPCHECK_TOKEN: is required to run the Telegram bot")
     install_log_redaction(settings.token.get_secret_value())  # before PTB logs its URL
     store = CachingStore(store)  # one update's repeated reads come from memory (cached.py)
-    if observer is not None:  # time the store; count Bot API calls at the transport (bot/ops)
+    if observer is not None:  # time the store; count Bot API calls (observability/)
         store = observer.wrap_store(store)
-    if request is None:  # retries, rate limits and screened updates around HTTP (requests.py)
+    if request is None:  # retries, rate limits and screened updates around HTTP (api/chain.py)
         request = _chain(settings, observer, for_updates=False)
         # getUpdates gets a transport of its own, as in PTB's builder (transports.py).
         updates_request = _chain(settings, observer, for_updates=True)
@@ -225,7 +225,8 @@ def run_bot(settings: Settings, kb: KnowledgeBase) -> None:
         *(__version__, kb.version, settings.mode, settings.store_scheme),
     )
     tune_gc()  # start-up objects live as long as the process: no collection walks them again
-    # In webhook mode /healthz and /metrics go on the webhook server too (bot/ops/http.py).
+    # In webhook mode /healthz and /metrics go on the webhook server too
+    # (bot/observability/http.py).
     _run(loop, parts, settings, store, extra_routes=observer.routes())  # closes store and loop
 
 
@@ -273,7 +274,7 @@ def configure_logging(level: str, *, log_format: str = "text") -> None:
     updates, i.e. what users typed.
     """
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if log_format == "json":  # one JSON object per line (bot/observability.py)
+    if log_format == "json":  # one JSON object per line (bot/observability/metrics.py)
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonFormatter())
     logging.getLogger("httpx").setLevel(logging.WARNING)

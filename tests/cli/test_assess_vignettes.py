@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.engine import load_knowledge_base, run_case
 from tests.shared import shared_file
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.chat import run_chat
-from bot.cli import main
+from bot.cli.chat import run_chat
+from bot.cli.main import main
+from bot.cli.sweat import run_sweat
 from bot.engine import Level, load_knowledge_base
-from bot.engine.numbers import lookup
-from bot.sweat_chat import run_sweat
-from bot.tables import load_tables
+from bot.engine.kb.tables import load_tables
+from bot.engine.numbers.table import lookup
 from tests.cli.scripted import ScriptedUser
 
 WHEN = datetime(2026, 11, 25, 14, 3, tzinfo=UTC)

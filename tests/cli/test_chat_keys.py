@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat import run_chat
+from bot.cli.chat import run_chat
 from bot.engine import load_knowledge_base
-from bot.engine.primitives import Level
+from bot.engine.kb.primitives import Level
 from tests.cli.scripted import ScriptedUser
 
 KB = load_knowledge_base()

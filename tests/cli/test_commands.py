@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import run_chat
-from bot.cli import main
+from bot.cli.chat import run_chat
+from bot.cli.main import main
 from bot.engine import Level, load_knowledge_base
 from tests.cli.scripted import ScriptedUser
 from tests.shared import REPO

@@ -1,8 +1,9 @@
 """End to end: a user plays whole questionnaires by pressing buttons and gets the engine's triage.
 
 Cases come from the public clinical vignettes (`../shared/clinical/vignettes-public.json`, beside
-the clone in CI). The user answers from the facts as `bot.engine.assess.run_case` does, so the
-result message must be exactly the engine's result. Two tests stop the bot halfway, start a new
+the clone in CI). The user answers from the facts as `bot.engine.questionnaire.assess.run_case`
+does, so the result message must be exactly the engine's result. Two tests stop the bot halfway,
+start a new
 process on the same store (SQLite file, then a real Redis) and finish there.
 """
 
@@ -17,10 +18,10 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.engine.assess import run_case
-from bot.engine.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
-from bot.engine.primitives import localize
-from bot.render import result_text
+from bot.engine.kb.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
+from bot.engine.kb.primitives import localize
+from bot.engine.questionnaire.assess import run_case
+from bot.render.questionnaire import result_text
 from bot.store.base import SessionStore
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore

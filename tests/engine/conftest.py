@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from tests.engine.helpers import ENGINE_KB, load_kb
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from bot.engine.loader import default_knowledge_dir, load_knowledge_base
-from bot.engine.machine import Ask, Result, Step, answer, done, start, tailor, toggle
-from bot.engine.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
-from bot.engine.session import Session
+from bot.engine.kb.loader import default_knowledge_dir, load_knowledge_base
+from bot.engine.kb.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
+from bot.engine.questionnaire.machine import Ask, Result, Step, answer, done, start, tailor, toggle
+from bot.engine.questionnaire.session import Session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.freetext import mentions_emergency
-from bot.engine.primitives import Level, localize
-from bot.engine.scoring import likely_causes, rank_causes, select_advice, triage
+from bot.engine.kb.primitives import Level, localize
+from bot.engine.questionnaire.freetext import mentions_emergency
+from bot.engine.questionnaire.scoring import likely_causes, rank_causes, select_advice, triage
 from tests.engine.helpers import real_kb
 
 KB = real_kb()

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from bot.engine import conditions
-from bot.engine.condition_models import (
+from bot.engine.kb import evaluation
+from bot.engine.kb.conditions import (
     AllOf,
     AnyOf,
     CauseIs,
@@ -20,9 +20,9 @@ from bot.engine.condition_models import (
     NotOf,
     PatternIs,
 )
-from bot.engine.conditions import Context, compiled, findings_in, holds, maybe, walk
-from bot.engine.models import UNKNOWN
-from bot.engine.primitives import Level
+from bot.engine.kb.evaluation import Context, compiled, findings_in, holds, maybe, walk
+from bot.engine.kb.models import UNKNOWN
+from bot.engine.kb.primitives import Level
 
 _ADAPTER: TypeAdapter[Condition] = TypeAdapter(Condition)
 
@@ -238,12 +238,12 @@ def test_a_condition_is_compiled_once_and_an_equal_one_on_its_own() -> None:
 
 
 def test_the_table_of_tests_starts_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(conditions, "MAX_COMPILED", 3)
-    conditions._COMPILED.clear()
+    monkeypatch.setattr(evaluation, "MAX_COMPILED", 3)
+    evaluation._COMPILED.clear()
     kept = [cond({"finding": "a", "in": [value]}) for value in ("yes", "no", "x", "y")]
 
     tests = [compiled(condition) for condition in kept]
 
-    assert len(conditions._COMPILED) == 1  # cleared at the fourth
+    assert len(evaluation._COMPILED) == 1  # cleared at the fourth
     assert [test(ctx(a="no")) for test in tests] == [False, True, False, False]
     assert compiled(kept[0])(ctx(a="yes")) is True  # compiled again, correctly

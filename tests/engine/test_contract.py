@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from bot.engine.loader import default_knowledge_dir
+from bot.engine.kb.loader import default_knowledge_dir
 from tests.engine.helpers import real_kb
 from tests.shared import shared_file
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import followup
+from bot.engine import checkins
+from bot.engine.checkins import LATE_ONSET_PATTERN, Reply
 from bot.engine.errors import EngineError
-from bot.engine.followup import LATE_ONSET_PATTERN, Reply
-from bot.engine.machine import Ask, Result, back, start, start_at
-from bot.engine.models import UNKNOWN, KnowledgeBase
-from bot.engine.primitives import Level
-from bot.engine.session import Answer
+from bot.engine.kb.models import UNKNOWN, KnowledgeBase
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire.machine import Ask, Result, back, start, start_at
+from bot.engine.questionnaire.session import Answer
 from tests.engine.helpers import ENGINE_KB, asking, load_kb, real_kb, walk
 
 # The engine KB plus the late-onset pattern: a long cramp stands in for "hours later" risks.
@@ -33,7 +33,7 @@ def test_a_self_care_result_offers_a_check_in_in_30_minutes(kb: KnowledgeBase) -
     result = result_of(kb, now="no", duration="short")
 
     assert result.level is Level.SELF_CARE
-    assert followup.offers(kb, result) == ("30min",)
+    assert checkins.offers(kb, result) == ("30min",)
 
 
 def test_an_emergency_offers_no_check_in(kb: KnowledgeBase) -> None:
@@ -41,14 +41,14 @@ def test_an_emergency_offers_no_check_in(kb: KnowledgeBase) -> None:
     result = result_of(kb, now="no", chest_pain="yes")
 
     assert result.level is Level.EMERGENCY
-    assert followup.offers(kb, result) == ()
+    assert checkins.offers(kb, result) == ()
 
 
 def test_an_urgent_result_still_offers_a_check_in(kb: KnowledgeBase) -> None:
     result = result_of(kb, now="no", calf="yes", pain="mild")
 
     assert result.level is Level.URGENT
-    assert followup.offers(kb, result) == ("30min",)
+    assert checkins.offers(kb, result) == ("30min",)
 
 
 def test_the_late_onset_pattern_adds_the_morning_check_in(tmp_path: Path) -> None:
@@ -57,15 +57,15 @@ def test_the_late_onset_pattern_adds_the_morning_check_in(tmp_path: Path) -> Non
     late = result_of(kb, now="no", duration="long", stretch_helps="yes")
     early = result_of(kb, now="no", duration="short")
 
-    assert followup.offers(kb, late) == ("30min", "morning")
-    assert followup.offers(kb, early) == ("30min",)
+    assert checkins.offers(kb, late) == ("30min", "morning")
+    assert checkins.offers(kb, early) == ("30min",)
 
 
 def test_without_the_late_onset_pattern_only_30_minutes_is_offered(kb: KnowledgeBase) -> None:
     assert LATE_ONSET_PATTERN not in kb.patterns
     result = result_of(kb, now="no", duration="long", stretch_helps="yes")
 
-    assert followup.offers(kb, result) == ("30min",)
+    assert checkins.offers(kb, result) == ("30min",)
 
 
 @pytest.mark.parametrize(
@@ -93,33 +93,33 @@ def test_real_kb_offers_the_morning_after_low_sodium_or_muscle_breakdown_risks(
     result = result_of(kb, cramp_now="no", **facts)
 
     assert result.level is not Level.EMERGENCY
-    assert followup.offers(kb, result) == ("30min", "morning")
+    assert checkins.offers(kb, result) == ("30min", "morning")
 
 
 def test_real_kb_offers_30_minutes_only_for_a_plain_cramp() -> None:
     kb = real_kb()
 
-    assert followup.offers(kb, result_of(kb, cramp_now="no")) == ("30min",)
+    assert checkins.offers(kb, result_of(kb, cramp_now="no")) == ("30min",)
 
 
 def test_real_kb_offers_nothing_after_an_emergency_even_with_late_risks() -> None:
     kb = real_kb()
     result = result_of(kb, cramp_now="no", chest_pain="yes", dark_cola_urine="yes")
 
-    assert followup.offers(kb, result) == ()
+    assert checkins.offers(kb, result) == ()
 
 
 # ------------------------------------------------------------ timing, replies --
 def test_check_ins_fall_due_30_minutes_or_about_12_hours_later() -> None:
-    assert followup.due_at("30min", now=1000.0) == 1000.0 + 1800
-    assert followup.due_at("morning", now=1000.0) == 1000.0 + 12 * 3600
+    assert checkins.due_at("30min", now=1000.0) == 1000.0 + 1800
+    assert checkins.due_at("morning", now=1000.0) == 1000.0 + 12 * 3600
 
 
 @pytest.mark.parametrize(
     ("reply", "expected"), [("better", False), ("same", False), ("worse", True), ("new", True)]
 )
 def test_worse_or_new_symptoms_call_for_the_red_flag_screen(reply: Reply, expected: bool) -> None:
-    assert followup.needs_recheck(reply) is expected
+    assert checkins.needs_recheck(reply) is expected
 
 
 # ------------------------------------------------------------ start_at, recheck --
@@ -167,8 +167,8 @@ def test_start_at_an_unknown_question_names_it(kb: KnowledgeBase) -> None:
 
 
 def test_the_red_flag_screen_is_the_first_question_about_a_red_flag(kb: KnowledgeBase) -> None:
-    assert followup.red_flag_screen(kb) == "flags"
-    assert followup.red_flag_screen(real_kb()) == "emergency_signs"
+    assert checkins.red_flag_screen(kb) == "flags"
+    assert checkins.red_flag_screen(real_kb()) == "emergency_signs"
 
 
 def test_a_knowledge_base_without_red_flag_questions_has_no_red_flag_screen(
@@ -178,13 +178,13 @@ def test_a_knowledge_base_without_red_flag_questions_has_no_red_flag_screen(
         update={"findings": tuple(f.model_copy(update={"red_flag": False}) for f in kb.findings)}
     )
     with pytest.raises(EngineError, match="no question about a red-flag finding"):
-        followup.red_flag_screen(calm)
+        checkins.red_flag_screen(calm)
 
 
 def test_recheck_starts_a_fresh_session_at_the_red_flag_screen() -> None:
     kb = real_kb()
 
-    session, step = followup.recheck(kb)
+    session, step = checkins.recheck(kb)
 
     assert asking(step) == "emergency_signs"
     assert (session.rev, session.done, session.kb) == (0, False, kb.version)

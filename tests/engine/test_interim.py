@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import machine
 from bot.engine.errors import InvalidAnswer, SessionFinished
-from bot.engine.machine import Ask, Result, Step
-from bot.engine.models import UNKNOWN, ChecklistQuestion
-from bot.engine.primitives import Level
-from bot.engine.session import Session
+from bot.engine.kb.models import UNKNOWN, ChecklistQuestion
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.machine import Ask, Result, Step
+from bot.engine.questionnaire.session import Session
 from tests.engine.helpers import real_kb, walk
 
 KB = real_kb()

@@ -8,10 +8,19 @@ from pathlib import Path
 import pytest
 
 from bot.engine.errors import InvalidAnswer, SessionFinished, SessionOutdated
-from bot.engine.machine import Ask, Result, answer, back, current_step, done, start, toggle
-from bot.engine.models import UNKNOWN, KnowledgeBase
-from bot.engine.primitives import Level
-from bot.engine.session import FORMAT, Session
+from bot.engine.kb.models import UNKNOWN, KnowledgeBase
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire.machine import (
+    Ask,
+    Result,
+    answer,
+    back,
+    current_step,
+    done,
+    start,
+    toggle,
+)
+from bot.engine.questionnaire.session import FORMAT, Session
 from tests.engine.helpers import (
     ENGINE_KB,
     LEVELS_AND_TEXTS,

@@ -12,7 +12,8 @@ from tests.engine.helpers import REPO_ROOT
 
 ENGINE_DIR = REPO_ROOT / "bot" / "engine"
 FORBIDDEN = {"telegram", "redis", "aiosqlite", "asyncio", "httpx", "aiohttp"}
-ENGINE_FILES = sorted(ENGINE_DIR.glob("*.py"))
+ENGINE_FILES = sorted(ENGINE_DIR.rglob("*.py"))
+"""Every module under the engine, its subpackages' too."""
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -30,7 +31,17 @@ def test_the_engine_has_files_to_check() -> None:
     assert len(ENGINE_FILES) >= 10
 
 
-@pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda path: path.name)
+def test_the_check_walks_into_every_engine_subpackage() -> None:
+    packages = {path.parent for path in ENGINE_DIR.rglob("__init__.py")} - {ENGINE_DIR}
+    checked = {path.parent for path in ENGINE_FILES}
+
+    assert packages, "the engine has no subpackages: the walk is not exercised"
+    assert packages <= checked
+
+
+@pytest.mark.parametrize(
+    "path", ENGINE_FILES, ids=lambda path: path.relative_to(ENGINE_DIR).as_posix()
+)
 def test_engine_module_imports_no_io_framework(path: Path) -> None:
     assert _imported_roots(path) & FORBIDDEN == set()
 

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.engine.assess import run_case
-from bot.engine.condition_models import FindingIs
-from bot.engine.conditions import findings_in
-from bot.engine.machine import Ask
-from bot.engine.models import UNKNOWN
-from bot.engine.primitives import Level
+from bot.engine.kb.conditions import FindingIs
+from bot.engine.kb.evaluation import findings_in
+from bot.engine.kb.models import UNKNOWN
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire.assess import run_case
+from bot.engine.questionnaire.machine import Ask
 from tests.engine.helpers import fact_sets, real_kb, walk
 
 KB = real_kb()

@@ -7,11 +7,11 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from bot.engine.condition_models import FindingIs
-from bot.engine.conditions import findings_in
-from bot.engine.models import UNKNOWN, KnowledgeBase, Signal
-from bot.engine.primitives import Level
-from bot.engine.scoring import (
+from bot.engine.kb.conditions import FindingIs
+from bot.engine.kb.evaluation import findings_in
+from bot.engine.kb.models import UNKNOWN, KnowledgeBase, Signal
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire.scoring import (
     LIKELY_SCORE,
     SECTION_ORDER,
     CauseScore,

@@ -7,9 +7,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from bot.engine.machine import start, toggle
-from bot.engine.models import KnowledgeBase
-from bot.engine.session import FORMAT, Session
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.questionnaire.machine import start, toggle
+from bot.engine.questionnaire.session import FORMAT, Session
 from tests.engine.helpers import item, walk
 
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bot.engine.errors import EngineError
-from bot.engine.machine import answer, back, done, start, start_at, toggle
-from bot.engine.models import KnowledgeBase
-from bot.engine.session import FORMAT, Answer, Session
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.questionnaire.machine import answer, back, done, start, start_at, toggle
+from bot.engine.questionnaire.session import FORMAT, Answer, Session
 from tests.engine.helpers import fact_sets, real_kb, walk
 
 KB = real_kb()

@@ -14,7 +14,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.telegram.outbox import drain_all
+from bot.telegram.ui.outbox import drain_all
 from tests.fakes.botapi import FakeBotApi, SentMessage, utf16_len
 
 # A bot command as Telegram marks it: "/" then 1-32 letters, digits or underscores, optional @bot.
@@ -36,7 +36,7 @@ class ChatDriver:
         language_code: str = "en",
         first_name: str = "Alex",
     ) -> None:
-        # A wrapper around the fake (bot/ops CountingRequest) exposes it as `inner`.
+        # A wrapper around the fake (api/metrics.py CountingRequest) exposes it as `inner`.
         if api not in (app.bot.request, getattr(app.bot.request, "inner", None)):
             raise ValueError("build the Application with .request(api).get_updates_request(api)")
         self.app = app

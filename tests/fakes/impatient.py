@@ -48,27 +48,27 @@ from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.config import Settings
-from bot.engine import machine
-from bot.engine.machine import Result
-from bot.engine.models import KnowledgeBase
-from bot.engine.primitives import Level
-from bot.engine.session import Session
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.machine import Result
+from bot.engine.questionnaire.session import Session
 from bot.store.base import Record, SessionKey
 from bot.store.memory import MemoryStore
-from bot.telegram import callbacks
-from bot.telegram.app import AnyApplication, build_bot
-from bot.telegram.callbacks import decode_callback
-from bot.telegram.keyboards import screen
-from bot.telegram.processing import Outcome, UpdateProcessor
-from bot.telegram.ratelimit import (
+from bot.telegram.api.pacing.limiter import (
     RateLimitedRequest,
     RateLimiter,
     bucket_violations,
     is_chat_paced,
     is_paced,
 )
-from bot.telegram.record import Conversation
-from bot.telegram.retry import RetryingRequest
+from bot.telegram.api.retry import RetryingRequest
+from bot.telegram.app import AnyApplication, build_bot
+from bot.telegram.delivery.processing import Outcome, UpdateProcessor
+from bot.telegram.state.conversation import Conversation
+from bot.telegram.ui import callbacks
+from bot.telegram.ui.callbacks import decode_callback
+from bot.telegram.ui.keyboards import screen
 from tests.fakes.botapi import FakeBotApi, SentMessage, utf16_len
 
 FAULTY_METHODS = frozenset(
@@ -88,7 +88,7 @@ TELEGRAM_TOTAL = 30.0
 """Telegram's overall limit (messages a second, edits included); the bot paces itself at 28."""
 TICKS: frozenset[str] = getattr(callbacks, "TICKS", frozenset())
 """Checklist presses that stay valid while the checklist is shown (the bot's rule, if it has
-one: `bot.telegram.callbacks.TICKS`)."""
+one: `bot.telegram.ui.callbacks.TICKS`)."""
 SCREEN_DATA = re.compile(r"^q:(\d+):")
 STEPPING = re.compile(r"^q:\d+:[atxdbruc]")
 """Presses that change the questionnaire's screen (not Why? or More)."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.countries import find_country
-from bot.engine.numbers import EmergencyTable
-from bot.tables import load_tables
+from bot.engine.kb.tables import load_tables
+from bot.engine.numbers.countries import find_country
+from bot.engine.numbers.table import EmergencyTable
 
 
 @pytest.fixture(scope="module")

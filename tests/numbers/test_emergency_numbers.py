@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.engine.errors import KnowledgeBaseError
-from bot.engine.loader import default_knowledge_dir
-from bot.engine.numbers import (
+from bot.engine.kb.loader import default_knowledge_dir
+from bot.engine.numbers.table import (
     EMERGENCY_NUMBERS_FILE,
     CountryNumbers,
     EmergencyTable,

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from bot.engine.loader import default_knowledge_dir
-from bot.engine.numbers import EMERGENCY_NUMBERS_FILE, load_emergency_numbers, lookup
-from bot.geo import country_at
+from bot.engine.kb.loader import default_knowledge_dir
+from bot.engine.numbers.geo import country_at
+from bot.engine.numbers.table import EMERGENCY_NUMBERS_FILE, load_emergency_numbers, lookup
 
 PLACES = [
     ("Oslo", 59.91, 10.75, "NO"),

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
-from bot.observability import Metrics
-from bot.ops.observer import Observer
+from bot.engine.kb.models import KnowledgeBase
+from bot.observability.metrics import Metrics
+from bot.observability.observer import Observer
 from bot.store.sqlite import SqliteStore
 from bot.telegram.app import AnyApplication, build_application
 from tests.fakes.botapi import FakeBotApi

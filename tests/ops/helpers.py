@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import __version__
-from bot.engine.models import KnowledgeBase
-from bot.observability import (
+from bot.engine.kb.models import KnowledgeBase
+from bot.observability.metrics import (
     API_ERROR_KINDS,
     NO_CAUSE,
     OTHER,
@@ -16,8 +16,8 @@ from bot.observability import (
     UPDATE_KINDS,
     Metrics,
 )
-from bot.ops.retries import METHODS
-from bot.telegram.retry import REASONS
+from bot.telegram.api.retry import REASONS
+from bot.telegram.api.retry_metrics import METHODS
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

@@ -10,10 +10,10 @@ import pytest
 from pydantic import SecretStr
 from telegram import Bot
 
-from bot.cli import main
+from bot.cli.commands import make_bot, webhook_command
+from bot.cli.main import main
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
-from bot.ops.commands import make_bot, webhook_command
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import PROFILE, SessionKey
 from bot.store.sqlite import SqliteStore
 from bot.telegram.app import ALLOWED_UPDATES, build_application

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 
-from bot.engine import machine
-from bot.engine.models import KnowledgeBase
-from bot.observability import NO_CAUSE, Metrics
-from bot.ops.observer import Observer
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.questionnaire import machine
+from bot.observability.metrics import NO_CAUSE, Metrics
+from bot.observability.observer import Observer
 from bot.store.base import SessionKey
 from bot.store.sqlite import SqliteStore
-from bot.telegram.record import Conversation
+from bot.telegram.state.conversation import Conversation
 from tests.fakes.driver import ChatDriver
 from tests.ops.conftest import CHAT_ID
 from tests.ops.helpers import assert_labels_fixed, sample

@@ -10,10 +10,10 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
-from bot.observability import Metrics
-from bot.ops.http import Health, OpsServer, ops_routes
-from bot.ops.observer import Observer
+from bot.engine.kb.models import KnowledgeBase
+from bot.observability.http import Health, OpsServer, ops_routes
+from bot.observability.metrics import Metrics
+from bot.observability.observer import Observer
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore

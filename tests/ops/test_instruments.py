@@ -10,13 +10,13 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.engine.errors import ConflictError
-from bot.engine.models import KnowledgeBase
-from bot.observability import OTHER, Metrics, pick
-from bot.ops.request import CountingRequest, status_kind
-from bot.ops.store import InstrumentedStore
-from bot.ops.updates import update_kind
+from bot.engine.kb.models import KnowledgeBase
+from bot.observability.metrics import OTHER, Metrics, pick
+from bot.observability.timed_store import InstrumentedStore
+from bot.observability.update_timer import update_kind
 from bot.store.base import SessionKey, SessionStore
 from bot.store.sqlite import SqliteStore
+from bot.telegram.api.metrics import CountingRequest, status_kind
 from tests.conftest import TOKEN
 from tests.fakes.botapi import FakeBotApi
 from tests.ops.helpers import sample

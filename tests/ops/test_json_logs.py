@@ -12,9 +12,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
-from bot.observability import JsonFormatter
-from bot.ops.observer import Observer
+from bot.engine.kb.models import KnowledgeBase
+from bot.observability.metrics import JsonFormatter
+from bot.observability.observer import Observer
 from bot.store.memory import MemoryStore
 from bot.telegram.app import build_application, configure_logging
 from tests.fakes.botapi import FakeBotApi

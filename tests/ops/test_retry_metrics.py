@@ -16,14 +16,14 @@ from prometheus_client import CollectorRegistry
 from telegram.error import RetryAfter, TimedOut
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
-from bot.observability import OTHER, Metrics
-from bot.ops.observer import Observer
-from bot.ops.retries import RetryCounters, retrying_requests
+from bot.engine.kb.models import KnowledgeBase
+from bot.observability.metrics import OTHER, Metrics
+from bot.observability.observer import Observer
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SqliteStore
+from bot.telegram.api.retry import REASONS, RetryEvent, RetryingRequest
+from bot.telegram.api.retry_metrics import RetryCounters, retrying_requests
 from bot.telegram.app import AnyApplication, build_application
-from bot.telegram.retry import REASONS, RetryEvent, RetryingRequest
 from tests.fakes.botapi import FakeBotApi
 from tests.ops.conftest import CHAT_ID
 from tests.ops.helpers import assert_labels_fixed, sample

@@ -1,14 +1,14 @@
-"""bot/stats.py: pure aggregation of conversation summaries (no store, no Telegram)."""
+"""bot/cli/stats.py: pure aggregation of conversation summaries (no store, no Telegram)."""
 
 from __future__ import annotations
 
 import pytest
 
+from bot.cli.stats import OTHER, UNKNOWN_LEVEL, Summary, aggregate, render_stats, summarize
 from bot.config import ConfigError, load_settings
-from bot.engine import machine
-from bot.engine.models import ChecklistQuestion, KnowledgeBase
-from bot.engine.session import FORMAT, Session
-from bot.stats import OTHER, UNKNOWN_LEVEL, Summary, aggregate, render_stats, summarize
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.session import FORMAT, Session
 
 
 def test_aggregate_counts_started_finished_levels_causes_languages_and_median(

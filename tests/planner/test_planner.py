@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bot.engine.errors import EngineError, KnowledgeBaseError
-from bot.engine.planner import (
+from bot.engine.sweat.arithmetic import SweatPlan, compute_plan
+from bot.engine.sweat.config import (
     REQUIRED_TEXTS,
     PlannerConfig,
     PlannerError,
@@ -28,8 +29,7 @@ from bot.engine.planner import (
     load_planner_config,
     parse_number,
 )
-from bot.engine.planner_arithmetic import SweatPlan, compute_plan
-from bot.engine.planner_text import render_error, render_plan
+from bot.engine.sweat.text import render_error, render_plan
 
 PLANNER_YAML = Path(__file__).resolve().parents[2] / "knowledge" / "planner.yaml"
 LANGUAGES = ("en", "nb")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.planner import PlannerConfig, load_planner_config
-from bot.engine.planner_flow import (
+from bot.engine.sweat.config import PlannerConfig, load_planner_config
+from bot.engine.sweat.flow import (
     PlannerAsk,
     PlannerDone,
     PlannerDraft,

@@ -7,14 +7,24 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.engine.assess import MAX_STEPS, run_case
-from bot.engine.condition_models import FindingIs
 from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished
-from bot.engine.machine import Ask, Result, Step, answer, back, current_step, done, start, toggle
-from bot.engine.models import ChecklistQuestion
-from bot.engine.primitives import Level
-from bot.engine.scoring import triage
-from bot.engine.session import Session
+from bot.engine.kb.conditions import FindingIs
+from bot.engine.kb.models import ChecklistQuestion
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire.assess import MAX_STEPS, run_case
+from bot.engine.questionnaire.machine import (
+    Ask,
+    Result,
+    Step,
+    answer,
+    back,
+    current_step,
+    done,
+    start,
+    toggle,
+)
+from bot.engine.questionnaire.scoring import triage
+from bot.engine.questionnaire.session import Session
 from tests.engine.helpers import fact_sets, real_kb, walk
 
 KB = real_kb()

@@ -12,7 +12,7 @@ import pytest
 
 from bot.store.base import SessionStore
 from bot.telegram.app import AnyApplication
-from bot.telegram.processing import UpdateProcessor
+from bot.telegram.delivery.processing import UpdateProcessor
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import CHAT, SettledProcessor
 

@@ -18,9 +18,9 @@ from telegram import Update
 from bot.engine.errors import StoreError
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram.app import AnyApplication
-from bot.telegram.outbox import drain_all
-from bot.telegram.processing import Outcome, UpdateProcessor
-from bot.telegram.record import Conversation
+from bot.telegram.delivery.processing import Outcome, UpdateProcessor
+from bot.telegram.state.conversation import Conversation
+from bot.telegram.ui.outbox import drain_all
 from tests.fakes.botapi import FakeBotApi
 from tests.shared import running as running  # re-exported: the tests import it from here
 
@@ -31,7 +31,7 @@ class SettledProcessor(UpdateProcessor):
     """An `UpdateProcessor` that also waits for what the update owes the chat to go out.
 
     Production confirms an update once its change is committed and sends the screens after
-    (`bot/telegram/outbox.py`); these tests read the chat right after each update.
+    (`bot/telegram/ui/outbox.py`); these tests read the chat right after each update.
     """
 
     async def process(self, update: Update) -> Outcome:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import SessionStore
+from bot.telegram.api.retry import RetryingRequest
 from bot.telegram.app import AnyApplication, build_application, build_bot
-from bot.telegram.outbox import drain_all
-from bot.telegram.processing import Outcome, UpdateProcessor
-from bot.telegram.retry import RetryingRequest
+from bot.telegram.delivery.processing import Outcome, UpdateProcessor
+from bot.telegram.ui.outbox import drain_all
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     CHAT,

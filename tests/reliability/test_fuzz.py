@@ -21,16 +21,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import PROFILE, SESSION
 from bot.store.memory import MemoryStore
+from bot.telegram.api.retry import RetryingRequest, RetryPolicy
 from bot.telegram.app import build_application
-from bot.telegram.intake import decode_body, parse_update, update_id_of
-from bot.telegram.preferences import Profile
-from bot.telegram.processing import Outcome
-from bot.telegram.record import Conversation
-from bot.telegram.retry import RetryingRequest, RetryPolicy
-from bot.telegram.webhook import build_webhook_app
+from bot.telegram.delivery.intake import decode_body, parse_update, update_id_of
+from bot.telegram.delivery.processing import Outcome
+from bot.telegram.delivery.webhook import build_webhook_app
+from bot.telegram.state.conversation import Conversation
+from bot.telegram.state.preferences import Profile
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import SettledProcessor, running
 from tests.reliability.hostile import CANARY, MALFORMED_BODIES, TOKEN_CANARY, Hostile

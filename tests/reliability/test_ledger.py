@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from bot.engine import machine
-from bot.engine.models import KnowledgeBase
-from bot.telegram import ledger
-from bot.telegram.ledger import WINDOW, Verdict, judge, remember
-from bot.telegram.record import FORMAT, Conversation
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.questionnaire import machine
+from bot.telegram.delivery import ledger
+from bot.telegram.delivery.ledger import WINDOW, Verdict, judge, remember
+from bot.telegram.state.conversation import FORMAT, Conversation
 
 
 def test_remember_keeps_the_newest_ids_in_order_and_ignores_repeats() -> None:

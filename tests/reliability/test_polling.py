@@ -24,12 +24,12 @@ import pytest
 from telegram import Chat, Message, Update
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.memory import MemoryStore
+from bot.telegram.api.retry import RetryingRequest, RetryPolicy
 from bot.telegram.app import ALLOWED_UPDATES, AnyApplication, BotParts, build_bot
-from bot.telegram.polling import PollingLoop, PollingOptions, watermark
-from bot.telegram.processing import Outcome, UpdateProcessor
-from bot.telegram.retry import RetryingRequest, RetryPolicy
+from bot.telegram.delivery.polling import PollingLoop, PollingOptions, watermark
+from bot.telegram.delivery.processing import Outcome, UpdateProcessor
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     CHAT,

@@ -18,7 +18,7 @@ import pytest
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram.ratelimit import (
+from bot.telegram.api.pacing.limiter import (
     PRUNE_EVERY,
     RateLimitedRequest,
     RateLimiter,

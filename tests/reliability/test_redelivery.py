@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import SessionStore
 from bot.telegram.app import AnyApplication, build_bot
-from bot.telegram.outbox import Outbox
-from bot.telegram.processing import Outcome, UpdateProcessor
+from bot.telegram.delivery.processing import Outcome, UpdateProcessor
+from bot.telegram.ui.outbox import Outbox
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     CHAT,

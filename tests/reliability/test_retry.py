@@ -11,8 +11,8 @@ import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.telegram.retry import RetryingRequest, RetryPolicy, is_unsent
-from bot.telegram.wire import seconds
+from bot.telegram.api.retry import RetryingRequest, RetryPolicy, is_unsent
+from bot.telegram.api.wire import seconds
 from tests.shared import Sleeps
 
 URL = "http://127.0.0.1:1/bot123:TEST/{method}"

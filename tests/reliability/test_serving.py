@@ -10,12 +10,12 @@ import aiohttp
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.memory import MemoryStore
 from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.polling import PollingOptions
-from bot.telegram.serving import serve
-from bot.telegram.webhook import SECRET_HEADER
+from bot.telegram.delivery.polling import PollingOptions
+from bot.telegram.delivery.serving import serve
+from bot.telegram.delivery.webhook import SECRET_HEADER
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import CHAT, message_update, wait_until
 

@@ -27,9 +27,9 @@ from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.config import Settings
-from bot.telegram.ratelimit import RateLimitedRequest, RateLimiter, bucket_violations
-from bot.telegram.requests import reliable_request
-from bot.telegram.shared_ratelimit import RETRY_SECONDS, SharedRateLimiter
+from bot.telegram.api.chain import reliable_request
+from bot.telegram.api.pacing.limiter import RateLimitedRequest, RateLimiter, bucket_violations
+from bot.telegram.api.pacing.shared import RETRY_SECONDS, SharedRateLimiter
 from tests.reliability.test_ratelimit import FakeTime, RecordingTransport
 from tests.shared import Sleeps
 
@@ -294,7 +294,7 @@ async def test_without_redis_each_worker_paces_itself_and_warns_once(
         3.0,  # the 429's push-back, kept locally
     ]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert [r.name for r in warnings] == ["bot.telegram.shared_ratelimit"]
+    assert [r.name for r in warnings] == ["bot.telegram.api.pacing.shared"]
     assert "ConnectionError" in caplog.text
     assert "s3cret" not in caplog.text
 
@@ -350,7 +350,7 @@ async def test_the_limiter_shares_the_pace_again_once_redis_is_back(
     probe: redis.asyncio.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.telegram.shared_ratelimit")
+    caplog.set_level(logging.INFO, logger="bot.telegram.api.pacing.shared")
     link = CuttableLink(redis_url)
     now = [1000.0]
     limiter = SharedRateLimiter.from_url(

@@ -17,11 +17,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.memory import MemoryStore
+from bot.telegram.api.retry import RetryingRequest, RetryPolicy
 from bot.telegram.app import build_application
-from bot.telegram.retry import RetryingRequest, RetryPolicy
-from bot.telegram.webhook import MAX_BODY_BYTES, SECRET_HEADER, WEBHOOK_ANSWERS, build_webhook_app
+from bot.telegram.delivery.webhook import (
+    MAX_BODY_BYTES,
+    SECRET_HEADER,
+    WEBHOOK_ANSWERS,
+    build_webhook_app,
+)
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     GatedStore,

@@ -24,12 +24,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from telegram import Update
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.locks import ChainedLocks, ChatLocks, LocalLocks, RedisLocks
 from bot.store.redis import RedisStore
+from bot.telegram.api.retry import RetryingRequest, RetryPolicy
 from bot.telegram.app import AnyApplication, build_application
-from bot.telegram.retry import RetryingRequest, RetryPolicy
-from bot.telegram.webhook import build_webhook_app
+from bot.telegram.delivery.webhook import build_webhook_app
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (
     SettledProcessor,

@@ -1,4 +1,4 @@
-"""bot/render.py for the issue-5 features: the summary for a doctor, and local numbers."""
+"""bot/render/questionnaire.py for the issue-5 features: the doctor's summary, local numbers."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, machine, run_case
-from bot.engine.machine import Ask
-from bot.engine.numbers import CountryNumbers, lookup
-from bot.engine.primitives import localize
-from bot.render import (
+from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, run_case
+from bot.engine.kb.primitives import localize
+from bot.engine.kb.tables import load_tables
+from bot.engine.numbers.table import CountryNumbers, lookup
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.machine import Ask
+from bot.render.questionnaire import (
     country_text,
     has_more,
     key_answers,
@@ -20,7 +22,6 @@ from bot.render import (
     shows_local_number,
     summary_text,
 )
-from bot.tables import load_tables
 
 WHEN = datetime(2026, 11, 25, 15, 3, tzinfo=timezone(timedelta(hours=1)))  # 14:03 UTC
 NO_RED_FLAGS = {

@@ -12,8 +12,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.engine import KnowledgeBase, load_knowledge_base, run_case
-from bot.engine.models import UNKNOWN
-from bot.engine.scoring import triage
+from bot.engine.kb.models import UNKNOWN
+from bot.engine.questionnaire.scoring import triage
 
 KB: KnowledgeBase = load_knowledge_base()
 HEAT_CONTEXT = {

@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram.record import Conversation
+from bot.telegram.state.conversation import Conversation
 from tests.fakes.driver import ChatDriver
 
 

@@ -14,11 +14,11 @@ from pydantic import SecretStr
 
 from bot import __version__
 from bot.config import ConfigError, Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.memory import MemoryStore
 from bot.telegram import app as app_module
 from bot.telegram.app import ALLOWED_UPDATES, build_application, configure_logging, run_bot
-from bot.telegram.handlers import QuestionnaireHandlers
+from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
 
 TOKEN = "123:TEST-secret-part"
 

@@ -7,14 +7,14 @@ import logging
 import pytest
 
 from bot import __version__
-from bot.engine import machine
 from bot.engine.errors import StoreError
-from bot.engine.freetext import mentions_emergency
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.freetext import mentions_emergency
 from bot.store.base import Record, SessionKey
 from bot.store.memory import MemoryStore
 from bot.telegram.app import COMMANDS, AnyApplication
-from bot.telegram.record import Conversation
+from bot.telegram.state.conversation import Conversation
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
 from tests.telegram.helpers import PHOTO, feed, stored, user_message

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.engine import machine
 from bot.engine.errors import InvalidAnswer
-from bot.engine.machine import Result
-from bot.engine.models import KnowledgeBase
-from bot.telegram.callbacks import (
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.machine import Result
+from bot.telegram.ui.callbacks import (
     MAX_BYTES,
     MAX_NUMBER,
     Action,
@@ -87,7 +87,7 @@ def test_encoding_an_invalid_callback_raises_value_error(callback: Callback) -> 
 
 def test_encoding_over_64_bytes_raises_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the number bound lifted, a revision long enough to pass 64 bytes is still refused."""
-    monkeypatch.setattr("bot.telegram.callbacks.MAX_NUMBER", 10**80)
+    monkeypatch.setattr("bot.telegram.ui.callbacks.MAX_NUMBER", 10**80)
     with pytest.raises(ValueError, match="64"):
         encode_callback(Callback("answer", 10**70, 0))
 

@@ -12,18 +12,18 @@ from typing import Literal
 import pytest
 
 from bot.config import Settings
+from bot.engine.checkins import Offer, Reply
 from bot.engine.errors import StoreError
-from bot.engine.followup import Offer, Reply
-from bot.engine.models import KnowledgeBase
-from bot.engine.primitives import localize
-from bot.render import checkin_reply_text
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.primitives import localize
+from bot.render.questionnaire import checkin_reply_text
 from bot.store.base import CHECKIN, SessionKey, SessionStore
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SqliteStore
 from bot.telegram.app import AnyApplication, build_application
-from bot.telegram.callbacks import decode_offer, decode_reply, encode_offer, encode_reply
-from bot.telegram.checkins import CheckIn, CheckinScheduler
-from bot.telegram.record import Conversation
+from bot.telegram.features.checkins import CheckIn, CheckinScheduler
+from bot.telegram.state.conversation import Conversation
+from bot.telegram.ui.callbacks import decode_offer, decode_reply, encode_offer, encode_reply
 from tests.engine.helpers import walk
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver

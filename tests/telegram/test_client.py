@@ -11,9 +11,9 @@ from telegram.error import TelegramError
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
+from bot.telegram.api.client import CrampBot
 from bot.telegram.app import AnyApplication
-from bot.telegram.client import CrampBot
-from bot.telegram.keyboards import as_object, callback_data, keyboard_json
+from bot.telegram.ui.keyboards import as_object, callback_data, keyboard_json
 from tests.fakes.botapi import FakeBotApi
 
 CHAT = 4242

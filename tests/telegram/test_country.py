@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import PROFILE, SessionKey
 from bot.store.memory import MemoryStore
 from bot.telegram.app import COMMANDS
-from bot.telegram.country import PROMPT
+from bot.telegram.features.country import PROMPT
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
 from tests.telegram.helpers import feed, user_message

@@ -27,14 +27,14 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.engine import machine
 from bot.engine.errors import InvalidAnswer, SessionFinished
-from bot.engine.machine import Ask, Result, Step
-from bot.engine.models import KnowledgeBase
-from bot.engine.primitives import Level
-from bot.engine.session import Session
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.machine import Ask, Result, Step
+from bot.engine.questionnaire.session import Session
 from bot.store.base import SessionKey
-from bot.telegram.callbacks import apply_callback, decode_callback
+from bot.telegram.ui.callbacks import apply_callback, decode_callback
 from tests.fakes.botapi import SentMessage
 from tests.fakes.impatient import (
     Person,

@@ -15,18 +15,18 @@ import pytest
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.engine import planner_flow
-from bot.engine.models import KnowledgeBase
-from bot.engine.planner import PlannerConfig
-from bot.engine.planner_flow import RESTRICTED, PlannerDraft
-from bot.engine.planner_text import render_error
-from bot.render import apology_text
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.tables import load_tables
+from bot.engine.sweat import flow
+from bot.engine.sweat.config import PlannerConfig
+from bot.engine.sweat.flow import RESTRICTED, PlannerDraft
+from bot.engine.sweat.text import render_error
+from bot.render.questionnaire import apology_text
 from bot.store.base import PROFILE, SessionKey, SessionStore
-from bot.tables import load_tables
 from bot.telegram.app import AnyApplication
-from bot.telegram.country import PROMPT, PromptRecord
-from bot.telegram.intake import broken_promise
-from bot.telegram.sweat import SCOPE, PlannerRecord
+from bot.telegram.delivery.intake import broken_promise
+from bot.telegram.features.country import PROMPT, PromptRecord
+from bot.telegram.features.sweat import SCOPE, PlannerRecord
 from tests.fakes.driver import ChatDriver
 
 NAN, INF = float("nan"), float("inf")
@@ -272,7 +272,7 @@ async def test_an_odd_number_gets_a_refusal_and_the_question_again(
     await driver.send(typed)
 
     record = await store.get(key)
-    refused = planner_flow.answer_text(config, PlannerDraft(flags={RESTRICTED: False}), typed)
+    refused = flow.answer_text(config, PlannerDraft(flags={RESTRICTED: False}), typed)
     assert refused.error is not None, "the planner refuses it"
     assert failures == []
     assert record is not None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import machine
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.questionnaire import machine
 from bot.store.base import SessionKey
 from bot.store.memory import MemoryStore
-from bot.telegram.record import Conversation
+from bot.telegram.state.conversation import Conversation
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
 from tests.telegram.helpers import stored

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from bench import wire
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.memory import MemoryStore
 from bot.telegram.app import ALLOWED_UPDATES, AnyApplication, build_application, webhook_options
 from tests.fakes.botapi import FakeBotApi

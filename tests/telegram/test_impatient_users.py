@@ -24,7 +24,7 @@ import os
 import pytest
 
 from bot.config import Settings
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from tests.fakes.impatient import CrowdOptions, report, run_crowd, run_in_virtual_time
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.freetext import mentions_emergency
-from bot.engine.models import KnowledgeBase
-from bot.engine.primitives import localize
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.primitives import localize
+from bot.engine.questionnaire.freetext import mentions_emergency
 from bot.store.base import PROFILE, SessionKey, SessionStore
 from bot.telegram.app import AnyApplication
-from bot.telegram.callbacks import decode_language, encode_language
-from bot.telegram.preferences import language_from_code
+from bot.telegram.state.preferences import language_from_code
+from bot.telegram.ui.callbacks import decode_language, encode_language
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from bot.engine.machine import Ask, answer, done, start
-from bot.engine.models import ChecklistQuestion, KnowledgeBase
-from bot.telegram import record
-from bot.telegram.record import FORMAT, Conversation
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.questionnaire.machine import Ask, answer, done, start
+from bot.telegram.state import conversation as record_module
+from bot.telegram.state.conversation import FORMAT, Conversation
 
 
 def finished(kb: KnowledgeBase, pick_last: bool) -> Conversation:
@@ -65,9 +65,9 @@ def test_a_record_is_parsed_once_and_a_written_one_not_at_all(
 def test_the_table_of_known_records_keeps_the_latest_only(
     kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(record, "KNOWN_RECORDS", 2)
+    monkeypatch.setattr(record_module, "KNOWN_RECORDS", 2)
     base = finished(kb, pick_last=False)
     texts = [base.model_copy(update={"message_id": n}).dump() for n in range(5)]
 
-    assert len(record._KNOWN) <= 2
+    assert len(record_module._KNOWN) <= 2
     assert [Conversation.load(text).message_id for text in texts] == list(range(5))

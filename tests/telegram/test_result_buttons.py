@@ -3,7 +3,7 @@ advice", and "More" under a result."""
 
 from __future__ import annotations
 
-from bot.engine.models import KnowledgeBase
+from bot.engine.kb.models import KnowledgeBase
 from bot.store.memory import MemoryStore
 from tests.fakes.driver import ChatDriver
 from tests.telegram.helpers import stored

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.engine.models import KnowledgeBase
-from bot.telegram.callbacks import (
+from bot.engine.kb.models import KnowledgeBase
+from bot.telegram.ui.callbacks import (
     MAX_BYTES,
     MAX_NUMBER,
     SummaryRequest,

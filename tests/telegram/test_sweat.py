@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from bot.engine.models import KnowledgeBase
-from bot.engine.planner import PlannerConfig
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.kb.tables import load_tables
+from bot.engine.sweat.config import PlannerConfig
 from bot.store.base import SessionKey
 from bot.store.memory import MemoryStore
-from bot.tables import load_tables
-from bot.telegram.sweat import SCOPE
+from bot.telegram.features.sweat import SCOPE
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
 

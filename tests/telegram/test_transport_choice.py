@@ -10,11 +10,11 @@ import pytest
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.engine.models import KnowledgeBase
-from bot.ops.observer import Observer
+from bot.engine.kb.models import KnowledgeBase
+from bot.observability.observer import Observer
 from bot.store.memory import MemoryStore
+from bot.telegram.api.transport import AiohttpRequest
 from bot.telegram.app import AnyApplication, build_application
-from bot.transport import AiohttpRequest
 from tests.fakes.botapi import FakeBotApi
 
 

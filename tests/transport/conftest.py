@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
-from bot.transport import AiohttpRequest
+from bot.telegram.api.transport import AiohttpRequest
 from tests.transport.fake_bot_api import FakeBotApi, start_api
 from tests.transport.helpers import make_bot
 

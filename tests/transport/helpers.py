@@ -11,7 +11,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.transport import AiohttpRequest
+from bot.telegram.api.transport import AiohttpRequest
 from tests.transport.fake_bot_api import TOKEN, Handler, RawServer
 
 Transport = Callable[..., BaseRequest]

@@ -24,7 +24,7 @@ from telegram import (
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.transport import AiohttpRequest
+from bot.telegram.api.transport import AiohttpRequest
 from tests.transport.fake_bot_api import FILES, TOKEN, Call, FakeBotApi, Upload
 from tests.transport.helpers import TRANSPORTS, Transport, make_bot
 

@@ -23,7 +23,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.transport import POOL_TIMEOUT_MESSAGE, AiohttpRequest
+from bot.telegram.api.transport import POOL_TIMEOUT_MESSAGE, AiohttpRequest
 from tests.transport.fake_bot_api import (
     FakeBotApi,
     Handler,

@@ -14,7 +14,7 @@ from telegram import Bot, File, InputFile
 from telegram.error import NetworkError
 from telegram.request import BaseRequest
 
-from bot.transport import AiohttpRequest
+from bot.telegram.api.transport import AiohttpRequest
 from tests.transport.fake_bot_api import TOKEN, FakeBotApi, drop_after_headers, never_read
 from tests.transport.helpers import STALLING_UPLOAD, error_of, make_bot, raw_bot
 

@@ -1,0 +1,152 @@
+"""Evaluation of the declarative conditions used by questions, rules, causes and advice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from bot.engine.kb.conditions import (
+    AllOf,
+    AnyOf,
+    CauseIs,
+    Condition,
+    FindingIs,
+    LevelIs,
+    NotOf,
+    PatternIs,
+)
+from bot.engine.kb.models import UNKNOWN
+from bot.engine.kb.primitives import Level
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a condition can look at: answers so far, and (for advice) the outcome."""
+
+    answers: Mapping[str, str]
+    patterns: Mapping[str, Condition]
+    level: Level = Level.SELF_CARE
+    causes: frozenset[str] = field(default_factory=frozenset)
+
+
+def holds(condition: Condition, context: Context) -> bool:
+    """Tell whether `condition` is true in `context`; unanswered findings read ``unknown``."""
+    entry = _COMPILED.get(id(condition))  # `compiled`'s lookup, inline: a hundred calls a press
+    if entry is not None and entry[0] is condition:
+        return entry[1](context)
+    return compiled(condition)(context)
+
+
+Test = Callable[[Context], bool]
+_COMPILED: dict[int, tuple[Condition, Test]] = {}
+"""Each condition's test, by id; the entry keeps the condition alive, so its id stays its own."""
+MAX_COMPILED = 8192
+"""More conditions than any knowledge base has; past it the table starts afresh."""
+
+
+def compiled(condition: Condition) -> Test:
+    """Return `condition` as a function of the context, made once per condition object.
+
+    Every press evaluates a hundred-odd conditions; walking each model with `match` again every
+    time was the engine's largest cost (docs/performance.md). The tests behave as the model
+    reads: `all` stops at the first False, `any` at the first True, named patterns are looked
+    up in the context when evaluated.
+    """
+    entry = _COMPILED.get(id(condition))
+    if entry is not None and entry[0] is condition:
+        return entry[1]
+    if len(_COMPILED) >= MAX_COMPILED:
+        _COMPILED.clear()
+    test = _compile(condition)
+    _COMPILED[id(condition)] = (condition, test)
+    return test
+
+
+def _compile(condition: Condition) -> Test:
+    match condition:
+        case FindingIs(finding=code, values=values):
+            accepted = frozenset(values)
+            return lambda context: context.answers.get(code, UNKNOWN) in accepted
+        case AllOf(all_of=parts):
+            every = tuple(_compile(part) for part in parts)
+
+            def all_hold(context: Context) -> bool:
+                for test in every:  # noqa: SIM110 - a loop makes no generator per call
+                    if not test(context):
+                        return False
+                return True
+
+            return all_hold
+        case AnyOf(any_of=parts):
+            some = tuple(_compile(part) for part in parts)
+
+            def any_holds(context: Context) -> bool:
+                for test in some:  # noqa: SIM110 - a loop makes no generator per call
+                    if test(context):
+                        return True
+                return False
+
+            return any_holds
+        case NotOf(negated=part):
+            negated = _compile(part)
+            return lambda context: not negated(context)
+        case LevelIs(levels=levels):
+            codes = frozenset(levels)
+            return lambda context: context.level.code in codes
+        case CauseIs(cause=cause):
+            return lambda context: cause in context.causes
+        case PatternIs(pattern=name):
+            return lambda context: holds(context.patterns[name], context)
+    raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover - union is closed
+
+
+def walk(condition: Condition) -> Iterator[Condition]:
+    """Yield `condition` and every condition nested in it."""
+    yield condition
+    match condition:
+        case AllOf(all_of=parts) | AnyOf(any_of=parts):
+            for part in parts:
+                yield from walk(part)
+        case NotOf(negated=part):
+            yield from walk(part)
+
+
+def nodes(
+    condition: Condition, patterns: Mapping[str, Condition], _seen: frozenset[str] = frozenset()
+) -> Iterator[Condition]:
+    """Yield every node, following each named pattern once (a cycle is KB403, not a hang)."""
+    for node in walk(condition):
+        yield node
+        if isinstance(node, PatternIs) and node.pattern in patterns and node.pattern not in _seen:
+            yield from nodes(patterns[node.pattern], patterns, _seen | {node.pattern})
+
+
+def findings_in(condition: Condition, patterns: Mapping[str, Condition]) -> set[str]:
+    """Return the finding codes a condition reads, following named patterns."""
+    return {node.finding for node in nodes(condition, patterns) if isinstance(node, FindingIs)}
+
+
+def maybe(condition: Condition, context: Context, open_findings: frozenset[str]) -> bool | None:
+    """Three-valued `holds`: None when the answer depends on findings still to be asked.
+
+    Kleene logic: `all` is False as soon as one part is False, `any` True as soon as one is
+    True. Used to tell whether a rule could still fire, so that a question that cannot
+    change the outcome is not asked.
+    """
+    match condition:
+        case FindingIs(finding=code):
+            return None if code in open_findings else holds(condition, context)
+        case AllOf(all_of=parts):
+            results = [maybe(part, context, open_findings) for part in parts]
+            return False if False in results else (None if None in results else True)
+        case AnyOf(any_of=parts):
+            results = [maybe(part, context, open_findings) for part in parts]
+            return True if True in results else (None if None in results else False)
+        case NotOf(negated=part):
+            result = maybe(part, context, open_findings)
+            return None if result is None else not result
+        case PatternIs(pattern=name):
+            return maybe(context.patterns[name], context, open_findings)
+        case CauseIs():
+            return None
+    return holds(condition, context)

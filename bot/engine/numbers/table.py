@@ -1,0 +1,164 @@
+"""The bundled table of medical emergency numbers per country, and how to read it out.
+
+Owns the table models (`EmergencyTable`, `CountryNumbers`, `Source`), their only loader
+(`load_emergency_numbers`, this module's only I/O), lookup by ISO 3166-1 alpha-2 code, the
+short line shown with a result, and the coordinate string a caller reads out to an operator.
+The data lives in `knowledge/emergency_numbers.yaml`, dated by its `checked` field.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import Field, StringConstraints, ValidationError, model_validator
+
+from bot.engine.errors import KnowledgeBaseError
+from bot.engine.kb.primitives import Frozen, Slug, Text, localize
+
+EMERGENCY_NUMBERS_FILE = "emergency_numbers.yaml"
+REQUIRED_LANGUAGES = ("en", "nb")
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+"""ISO 3166-1 alpha-2, upper case (plus the user-assigned XK for Kosovo)."""
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,8}$")]
+"""A short number as dialled: digits only, so that "000" keeps its zeros."""
+
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "medical": "medical emergency",
+        "or": "or",
+        "mobile_112": "112 also works from mobiles",
+        "general": "general emergency",
+    },
+    "nb": {
+        "medical": "medisinsk nødnummer",
+        "or": "eller",
+        "mobile_112": "112 virker også fra mobil",
+        "general": "generelt nødnummer",
+    },
+}
+
+
+def _has_languages(text: Text, what: str) -> Text:
+    missing = [language for language in REQUIRED_LANGUAGES if not text.get(language)]
+    if missing:
+        raise ValueError(f"{what} lacks language(s) {', '.join(missing)}")
+    return text
+
+
+class Source(Frozen):
+    """A document the numbers were checked against."""
+
+    id: Slug
+    title: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://\S+$")
+
+
+class CountryNumbers(Frozen):
+    """The medical emergency numbers of one country.
+
+    `general` is the all-services (or police-run) emergency number when it differs from the
+    medical one; `mobile_112` says that 112 reaches an emergency service from a mobile there.
+    """
+
+    code: CountryCode
+    name: Text
+    ambulance: tuple[PhoneNumber, ...] = Field(min_length=1)
+    general: PhoneNumber | None = None
+    mobile_112: bool
+    notes: Text | None = None
+    source: Slug
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CountryNumbers:
+        _has_languages(self.name, f"{self.code}: name")
+        if self.notes is not None:
+            _has_languages(self.notes, f"{self.code}: notes")
+        if len(set(self.ambulance)) != len(self.ambulance):
+            raise ValueError(f"{self.code}: ambulance numbers repeat")
+        if self.general is not None and self.general in self.ambulance:
+            raise ValueError(f"{self.code}: general {self.general} is already an ambulance number")
+        return self
+
+
+class EmergencyTable(Frozen):
+    """Every country's numbers, the sources they were checked against, and when."""
+
+    checked: date
+    sources: tuple[Source, ...] = Field(min_length=1)
+    countries: tuple[CountryNumbers, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_and_sourced(self) -> EmergencyTable:
+        codes = [country.code for country in self.countries]
+        repeated = sorted({code for code in codes if codes.count(code) > 1})
+        if repeated:
+            raise ValueError(f"country codes repeat: {', '.join(repeated)}")
+        source_ids = [source.id for source in self.sources]
+        if len(set(source_ids)) != len(source_ids):
+            raise ValueError("source ids repeat")
+        unknown = sorted({c.code for c in self.countries if c.source not in source_ids})
+        if unknown:
+            raise ValueError(f"unknown source for: {', '.join(unknown)}")
+        return self
+
+
+def load_emergency_numbers(path: Path) -> EmergencyTable:
+    """Read and validate the emergency-number table; raise KnowledgeBaseError if it is bad."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise KnowledgeBaseError(f"{path.name}: cannot read: {error}") from error
+    try:
+        return EmergencyTable.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in detail['loc']) or '(top)'}: {detail['msg']}"
+            for detail in error.errors()
+        )
+        raise KnowledgeBaseError(f"{path.name}: {problems}") from error
+
+
+def lookup(table: EmergencyTable, code: str) -> CountryNumbers | None:
+    """Return the entry for an ISO 3166-1 alpha-2 code (any case), or None if not listed."""
+    wanted = code.strip().upper()
+    return next((country for country in table.countries if country.code == wanted), None)
+
+
+def numbers_line(entry: CountryNumbers, language: str) -> str:
+    """Return one short line such as "Norway: medical emergency 113 (112 also works ...)"."""
+    words = _WORDS.get(language, _WORDS["en"])
+    numbers = f" {words['or']} ".join(entry.ambulance)
+    extras = []
+    if entry.mobile_112 and "112" not in entry.ambulance:
+        extras.append(words["mobile_112"])
+    if entry.general is not None and not (entry.general == "112" and extras):
+        extras.append(f"{words['general']} {entry.general}")
+    line = f"{localize(entry.name, language)}: {words['medical']} {numbers}"
+    return f"{line} ({'; '.join(extras)})" if extras else line
+
+
+def format_coordinates(*, lat: float, lon: float) -> str:
+    """Return a position to read out to an operator, e.g. "60.1234 N, 7.5678 E".
+
+    Raises ValueError for a latitude outside [-90, 90], a longitude outside [-180, 180] or a
+    value that is not a finite number.
+    """
+    if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
+        raise ValueError(f"latitude {lat!r} is outside -90..90")
+    if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
+        raise ValueError(f"longitude {lon!r} is outside -180..180")
+    north = _degrees(lat, positive="N", negative="S")
+    east = _degrees(lon, positive="E", negative="W")
+    return f"{north}, {east}"
+
+
+def _degrees(value: float, *, positive: str, negative: str) -> str:
+    rounded = round(abs(value), 4)
+    # A value that rounds to zero has no hemisphere worth confusing anyone with.
+    hemisphere = negative if value < 0 and rounded != 0 else positive
+    return f"{rounded:.4f} {hemisphere}"

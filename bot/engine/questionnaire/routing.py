@@ -1,0 +1,123 @@
+"""Which question comes next: knowledge-base order, `ask_if`, and whether it can matter.
+
+A question is asked when its `ask_if` holds over the answers so far (XLSForm's `relevant`) and
+some answer to it could change something: the triage level, the top cause or the advice shown
+(issue 13: "ask only what can change something"). One marked `skip_if_settled` is asked only
+while some rule above the current level reads it and could still fire (three-valued `maybe`
+over the findings not yet asked). `can_raise_level` tells the machine when the level is final,
+so that it can show the interim answer.
+"""
+
+from __future__ import annotations
+
+from bot.engine.kb.evaluation import Context, holds, maybe
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase, SingleQuestion
+from bot.engine.kb.primitives import Level
+from bot.engine.questionnaire.scoring import (
+    likely_causes,
+    rank_causes,
+    select_advice,
+    triage_level,
+)
+from bot.engine.questionnaire.session import Session, checklist_findings
+
+Question = SingleQuestion | ChecklistQuestion
+Outcome = tuple[Level, str | None, tuple[str, ...], tuple[str, ...]]
+"""What a person is told: the level, the top cause, the advice block ids and the cards."""
+
+
+def next_question(
+    kb: KnowledgeBase,
+    session: Session,
+    findings: dict[str, str] | None = None,
+    level: Level | None = None,
+) -> Question | None:
+    """Return the first question after the last answered one that is relevant and can matter.
+
+    `findings` and `level` are the session's, when the caller has worked them out already.
+    """
+    findings = session.findings(kb) if findings is None else findings
+    last = _last_answered(kb, session)
+    level = triage_level(kb, findings) if level is None else level
+    context = Context(answers=findings, patterns=kb.patterns, level=level)
+    open_findings = kb.findings_from[last + 1]
+    for question in kb.questions[last + 1 :]:
+        if question.ask_if is not None and not holds(question.ask_if, context):
+            continue
+        if question.skip_if_settled and not _can_raise_with(kb, question, context, open_findings):
+            continue
+        if kb.ask_only_what_matters and not (
+            _can_raise_with(kb, question, context, open_findings)  # cheap, and decides most
+            or can_change_outcome(kb, question, findings)
+        ):
+            continue
+        return question
+    return None
+
+
+def can_raise_level(
+    kb: KnowledgeBase, session: Session, findings: dict[str, str], level: Level
+) -> bool:
+    """Tell whether some rule above `level` could still fire over the questions ahead."""
+    open_findings = kb.findings_from[_last_answered(kb, session) + 1]
+    if not open_findings:
+        return False
+    context = Context(answers=findings, patterns=kb.patterns, level=level)
+    reads, levels = kb.rule_reads, kb.rule_level
+    return any(
+        levels[rule.id] > level
+        and not reads[rule.id].isdisjoint(open_findings)
+        and maybe(rule.when, context, open_findings) is not False
+        for rule in kb.rules
+    )
+
+
+def can_change_outcome(kb: KnowledgeBase, question: Question, findings: dict[str, str]) -> bool:
+    """Tell whether some answer to `question` changes the level, top cause or advice shown.
+
+    Compared: the question unanswered and each answer (a single question's options; a
+    checklist finished with nothing ticked, or with one item ticked). Every other open finding
+    stays as it is, so a question that matters only together with a later one is still asked
+    when either of its answers alone shows.
+    """
+    baseline = outcome(kb, findings)
+    return any(outcome(kb, findings | answer) != baseline for answer in _answers(question))
+
+
+def outcome(kb: KnowledgeBase, findings: dict[str, str]) -> Outcome:
+    """Return what `findings` tell a person: level, top cause, advice and card ids."""
+    level = triage_level(kb, findings)
+    causes = likely_causes(rank_causes(kb, findings), level)
+    advice = select_advice(
+        kb, findings, level=level, causes=frozenset(score.cause for score in causes)
+    )
+    context = Context(answers=findings, patterns=kb.patterns)
+    cards = tuple(card.id for card in kb.cards if holds(card.when, context))
+    top = causes[0].cause if causes else None
+    return level, top, tuple(block.id for block in advice), cards
+
+
+def _answers(question: Question) -> list[dict[str, str]]:
+    if isinstance(question, SingleQuestion):
+        return [{question.finding: option.value} for option in question.options]
+    found = [checklist_findings(question, (), finished=True)]
+    found += [checklist_findings(question, (item.key,), finished=True) for item in question.items]
+    return found
+
+
+def _last_answered(kb: KnowledgeBase, session: Session) -> int:
+    index = kb.question_index
+    return max((index.get(answer.q, -1) for answer in session.answers), default=-1)
+
+
+def _can_raise_with(
+    kb: KnowledgeBase, question: Question, context: Context, open_findings: frozenset[str]
+) -> bool:
+    """Tell whether some rule above the current level reads this question and could fire."""
+    asked, reads, levels = question.findings, kb.rule_reads, kb.rule_level
+    return any(
+        levels[rule.id] > context.level
+        and not reads[rule.id].isdisjoint(asked)
+        and maybe(rule.when, context, open_findings) is not False
+        for rule in kb.rules
+    )

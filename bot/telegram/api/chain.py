@@ -1,0 +1,49 @@
+"""The Bot API request chain the bot runs on: retries and rate limits.
+
+Outside in: `RetryingRequest` (retry what is safe, honour 429), `RateLimitedRequest` (about 30
+messages/s in all; per chat a short burst, then 1/s), then the transport that does the I/O
+(HTTPXRequest unless another is given, e.g. `AiohttpRequest`). `build_application` builds one
+chain for the bot's calls and one for the long poll (a transport of its own, as in PTB's
+builder): retries matter to both, and the limiter lets getUpdates through untouched. Unreadable
+updates in a getUpdates answer are dealt with where they are parsed, one by one
+(`CrampBot.get_updates`).
+
+With a Redis store (several workers may share it) the limiter keeps its pace in that Redis, so
+the limits hold for all workers together (shared_ratelimit.py); otherwise it paces this process.
+Its Redis client connects on the first message call and closes when the chain shuts down.
+"""
+
+from __future__ import annotations
+
+from telegram.request import BaseRequest, HTTPXRequest
+
+from bot.config import Settings
+from bot.telegram.api.pacing.limiter import Pacer, RateLimitedRequest, RateLimiter
+from bot.telegram.api.retry import RetryingRequest
+
+POOL_SIZE = 256
+"""PTB's default pool for the bot's calls (ApplicationBuilder._build_request)."""
+SHARED_SCHEMES = frozenset({"redis", "rediss"})
+
+
+def reliable_request(settings: Settings, transport: BaseRequest | None = None) -> BaseRequest:
+    """Return the request chain around `transport` (a pooled HTTPXRequest by default)."""
+    inner = transport if transport is not None else HTTPXRequest(connection_pool_size=POOL_SIZE)
+    return RetryingRequest(RateLimitedRequest(inner, rate_limiter(settings)))
+
+
+def rate_limiter(settings: Settings) -> Pacer:
+    """Return the limiter for the settings: shared through a Redis store, else in-process.
+
+    With both limits off there is nothing to share, and the limiter never touches Redis.
+    """
+    per_second, per_chat = settings.rate_limit_total, settings.rate_limit_chat
+    burst = settings.rate_limit_chat_burst
+    if settings.store_scheme in SHARED_SCHEMES and (per_second or per_chat):
+        # Imported here so that the redis package stays an optional extra.
+        from bot.telegram.api.pacing.shared import SharedRateLimiter
+
+        return SharedRateLimiter.from_url(
+            settings.store, per_second=per_second, per_chat=per_chat, burst=burst
+        )
+    return RateLimiter(per_second=per_second, per_chat=per_chat, burst=burst)

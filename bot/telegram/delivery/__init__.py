@@ -1,0 +1,3 @@
+"""Updates coming in: parsing, long polling, the webhook, the update processor and the per-record
+ledger of applied updates.
+"""

@@ -1,0 +1,3 @@
+"""The questionnaire (/start, /restart, buttons q:): its handlers and the keeper that commits its
+state and brings the chat to it.
+"""

@@ -1,0 +1,358 @@
+"""The per-chat conversation: read and commit its record (`record.py`), then bring the chat to it.
+
+State first, screens after. A handler commits the new state (`commit`, `begin`, `resurface`):
+one compare-and-set against the store revision it read, with `view` one higher and what the new
+screen owes (a new message, first-aid cards, the location offer). It never waits for Telegram:
+the commit posts a show job to the chat's outbox (`outbox.py`), and the handler answers the
+press at once. The show job (`sync`) reads the newest record and brings the chat to it: the
+owed cards, the screen (the live message edited in place, or a new message whose predecessor
+loses its buttons), then, after an urgent result, the location offer. It records the view it
+showed with a compare-and-set of its own, merged into whatever was committed meanwhile, so it
+never undoes an answer; when the state moved on while it was sending, it goes round again.
+
+The emergency comes first: with an urgent or emergency result the result goes out before any
+owed card and before the location offer.
+
+A new questionnaire continues the old one's session revision (`continued`): buttons carry the
+revision they were drawn at, so a press on a screen of an earlier questionnaire can never be
+read as an answer to this one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.engine.errors import ConflictError, SessionOutdated
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.numbers.table import CountryNumbers
+from bot.engine.questionnaire import machine
+from bot.engine.questionnaire.machine import Result, Step
+from bot.engine.questionnaire.session import Session
+from bot.render.questionnaire import card_text, shows_local_number
+from bot.store.base import SessionKey, SessionStore
+from bot.telegram.state.conversation import DEFAULT_LANGUAGE, Conversation, OwedCard, Stored
+from bot.telegram.ui import messages
+from bot.telegram.ui.keyboards import screen
+from bot.telegram.ui.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+LocalNumbers = Callable[[int], Awaitable[CountryNumbers | None]]
+"""User id -> the emergency numbers of the user's country, if known."""
+AfterResult = Callable[[Bot, SessionKey, Result, str], Awaitable[None]]
+"""Called once when a new result is committed (bot, key, result, language): metrics."""
+LocationOffer = Callable[[Bot, SessionKey, Result, str], Awaitable[bool]]
+"""Sends the "Share location" offer after an urgent result is shown; True when it did."""
+MERGE_TRIES = 5
+"""Compare-and-set rounds for recording what was shown, against commits landing meanwhile."""
+
+
+async def _no_local_numbers(user_id: int) -> CountryNumbers | None:
+    return None
+
+
+def continued(session: Session, after: Conversation | None) -> Session:
+    """Return a new questionnaire's `session` numbered on from the one it replaces."""
+    if after is None:
+        return session
+    return session.model_copy(update={"rev": after.session.rev + 1})
+
+
+class Conversations:
+    """Load and commit conversations; show them through the chat's outbox."""
+
+    def __init__(self, kb: KnowledgeBase, store: SessionStore, outbox: Outbox) -> None:
+        self.kb = kb
+        self.store = store
+        self.outbox = outbox
+        self.local_numbers: LocalNumbers = _no_local_numbers
+        self.offer_location: LocationOffer | None = None
+        """Sends the location offer after an urgent result (country.py, via features.py)."""
+        self.after_result: list[AfterResult] = []
+        """Called once when a new result is committed (metrics)."""
+
+    async def get(self, key: SessionKey) -> Stored:
+        """Return what is stored under `key`; an unreadable record is logged and reads as none."""
+        record = await self.store.get(key)
+        if record is None:
+            return Stored(None, 0)
+        try:
+            return Stored(Conversation.load(record.data), record.revision)
+        except ValidationError as error:
+            # Log the error codes only: the record holds answers, which are health data.
+            codes = sorted({str(item["type"]) for item in error.errors(include_input=False)})
+            logger.warning("unreadable record %s rev %d: %s", key.render(), record.revision, codes)
+            return Stored(None, record.revision)
+
+    async def delete(self, key: SessionKey) -> bool:
+        return await self.store.delete(key)
+
+    # --- state ----------------------------------------------------------------------------------
+
+    async def begin(
+        self,
+        bot: Bot,
+        key: SessionKey,
+        language: str,
+        *,
+        start: tuple[Session, Step] | None = None,
+    ) -> None:
+        """Start a new questionnaire (at `start`, else the first question), replacing any other."""
+        for _ in range(MERGE_TRIES):
+            stored = await self.get(key)
+            session, step = start if start is not None else machine.start(self.kb)
+            old = stored.conversation
+            self._keep_urgent_result(bot, key, old)
+            base = old or Conversation(session=session)
+            session = continued(session, old)
+            conversation = base.model_copy(
+                update={
+                    "session": session,
+                    "language": language,
+                    "cards": (),
+                    "screen_rev": session.rev,
+                }
+            )
+            if await self.commit(bot, key, stored, conversation, step, fresh=True):
+                return
+
+    def _keep_urgent_result(self, bot: Bot, key: SessionKey, old: Conversation | None) -> None:
+        """Send an urgent result that was committed but never shown, before it is replaced: a
+        red flag ticked just before /start must still reach the person (last write wins
+        otherwise)."""
+        if old is None or old.offer <= old.shown:
+            return
+        try:
+            step = machine.current_step(self.kb, old.session)
+        except SessionOutdated:
+            return
+        if isinstance(step, Result) and shows_local_number(step):
+            text, _ = screen(self.kb, step, old.language)
+            self.outbox.send(bot, key.chat_id, text)
+
+    async def relanguage(self, bot: Bot, key: SessionKey, language: str) -> None:
+        """Redraw the live question or result, if any, in `language` and keep that choice."""
+        stored = await self.get(key)
+        if stored.conversation is None or stored.conversation.language == language:
+            return
+        try:
+            step = machine.current_step(self.kb, stored.conversation.session)
+        except SessionOutdated:
+            await self.restart_outdated(bot, key, language)
+            return
+        updated = stored.conversation.model_copy(update={"language": language})
+        await self.commit(bot, key, stored, updated, step, fresh=False)
+
+    async def resurface(self, bot: Bot, key: SessionKey, stored: Stored) -> None:
+        """Show the current step again below the chat's other messages (after typed text)."""
+        conversation = stored.conversation
+        if conversation is None:
+            self.say(bot, key.chat_id, self.kb.text("no_session", DEFAULT_LANGUAGE))
+            return
+        try:
+            step = machine.current_step(self.kb, conversation.session)
+        except SessionOutdated:
+            await self.restart_outdated(bot, key, conversation.language)
+            return
+        if not await self.commit(bot, key, stored, conversation, step, fresh=True):
+            self.show(bot, key)  # a newer step won the race: it is being shown
+
+    async def commit(
+        self,
+        bot: Bot,
+        key: SessionKey,
+        stored: Stored,
+        conversation: Conversation,
+        step: Step,
+        *,
+        fresh: bool,
+    ) -> bool:
+        """Save `conversation` over `stored` as the next view, and have it shown.
+
+        `fresh`: the step goes into a new message (a step with cards always does). Return
+        False when another write won the race (nothing saved; the caller may reload and retry).
+        """
+        # A result is new once: not a redraw of the same revision (another language), nor the
+        # whole answer after the interim one was shown (the session is tailoring).
+        previous = stored.conversation.session if stored.conversation is not None else None
+        was_shown = previous is not None and (
+            previous.done
+            or previous.rev == conversation.session.rev
+            or conversation.session.tailor is not None
+        )
+        new_result = step if isinstance(step, Result) and not was_shown else None
+        view = conversation.view + 1
+        owed: dict[str, object] = {"view": view}
+        if fresh or step.cards:
+            owed["fresh"] = view
+        if step.cards:
+            new_cards = (OwedCard(view=view, advice=card.id) for card in step.cards)
+            owed["cards"] = (*conversation.cards, *new_cards)
+        if new_result is not None:
+            owed["offer"] = view
+        conversation = conversation.model_copy(update=owed).stamped()
+        try:
+            revision = await self.store.put(
+                key, conversation.dump(), expected_revision=stored.revision
+            )
+        except ConflictError as error:
+            logger.info(
+                "conflict on %s: expected %d, found %s", key.render(), error.expected, error.actual
+            )
+            return False
+        logger.debug("saved %s rev %d, view %d", key.render(), revision, view)
+        self.show(bot, key, is_urgent=new_result is not None and shows_local_number(new_result))
+        if new_result is not None:
+            for follow in self.after_result:
+                await follow(bot, key, new_result, conversation.language)
+        return True
+
+    async def restart_outdated(self, bot: Bot, key: SessionKey, language: str) -> None:
+        """Say that the questionnaire changed (a new knowledge base), then start again."""
+        logger.info("session in %s outdated: restarting", key.render())
+        self.say(bot, key.chat_id, self.kb.text("kb_updated", language))
+        await self.begin(bot, key, language)
+
+    # --- the chat -------------------------------------------------------------------------------
+
+    def say(self, bot: Bot, chat_id: int, text: str) -> None:
+        """Send `text` after what the chat is owed already, without waiting for it."""
+        self.outbox.send(bot, chat_id, text)
+
+    def show(self, bot: Bot, key: SessionKey, *, is_urgent: bool = False) -> None:
+        """Have the chat brought to its record soon (`sync`), without waiting for it.
+
+        `is_urgent` (an urgent or emergency result): before anything else the chat is owed."""
+
+        async def sync() -> None:
+            await self.sync(bot, key)
+
+        self.outbox.show(key.chat_id, sync, is_urgent=is_urgent)
+
+    async def sync(self, bot: Bot, key: SessionKey) -> None:
+        """Bring the chat to its record: owed cards, the newest screen, the location offer."""
+        for _ in range(MERGE_TRIES):
+            stored = await self.get(key)
+            conversation = stored.conversation
+            if conversation is None or not conversation.is_screen_pending:
+                return
+            try:
+                step = machine.current_step(self.kb, conversation.session)
+            except SessionOutdated:
+                return  # the next update restarts it politely
+            await self._send(bot, key, stored, step)
+
+    async def _send(self, bot: Bot, key: SessionKey, stored: Stored, step: Step) -> None:
+        """Send what `stored` owes, record it as shown, then the notes that follow it."""
+        conversation = stored.conversation
+        assert conversation is not None  # noqa: S101 - sync checked it
+        chat_id = key.chat_id
+        is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
+        if await self.outbox.take_turn(chat_id, is_new_message=is_new):
+            # The chat's turn may come a second later: show the state as it is by then.
+            newest = await self._newest(key)
+            if newest is None:
+                return  # nothing owed any more
+            stored, step = newest
+            conversation = stored.conversation
+            assert conversation is not None  # noqa: S101 - _newest checked it
+        language = conversation.language
+        cards = self._owed_cards(conversation)
+        is_urgent = isinstance(step, Result) and shows_local_number(step)
+        if not is_urgent and cards:  # first aid before the question it came with
+            await self._send_cards(bot, chat_id, cards, language)
+            sent = conversation.view
+            cards = ()
+            if conversation.needs_new_message and await self.outbox.take_turn(
+                chat_id,
+                may_yield=False,  # the cards are out, not recorded yet
+            ):  # the screen's own turn: show what is newest by then, unless it owes more cards
+                newest = await self._newest(key)
+                if newest is None:
+                    return
+                newer = newest[0].conversation
+                if newer is not None and not any(card.view > sent for card in newer.cards):
+                    stored, step = newest
+                    conversation = newer
+        local = await self.local_numbers(key.user_id) if isinstance(step, Result) else None
+        text, markup = screen(self.kb, step, language, local=local)
+        old_id = conversation.message_id
+        # An urgent result is drawn over the live message (an edit waits for no chat token).
+        is_new_message = conversation.needs_new_message and not (is_urgent and old_id is not None)
+        if is_new_message or old_id is None:
+            shown_id = await messages.send_text(bot, chat_id=chat_id, text=text, markup=markup)
+        else:
+            shown_id = await messages.edit_or_send(
+                bot, chat_id=chat_id, message_id=old_id, text=text, markup=markup
+            )
+        await self._record(key, stored, shown_id)
+        try:  # what follows the screen is not worth sending the screen again for
+            if old_id is not None and shown_id != old_id:  # a job of its own: an urgent show
+                self.outbox.retire(bot, chat_id=chat_id, message_id=old_id)  # may go first
+            await self._send_cards(bot, chat_id, cards, language)  # an urgent result's, after it
+            is_new_result = conversation.offer > conversation.shown
+            if is_new_result and isinstance(step, Result) and self.offer_location is not None:
+                await self.offer_location(bot, key, step, language)
+        except TelegramError as error:
+            logger.info(
+                "chat %d: a note after the screen failed: %s", chat_id, type(error).__name__
+            )
+
+    @staticmethod
+    def _owed_cards(conversation: Conversation) -> tuple[OwedCard, ...]:
+        return tuple(card for card in conversation.cards if card.view > conversation.shown)
+
+    async def _newest(self, key: SessionKey) -> tuple[Stored, Step] | None:
+        """Return the record and step to show now; None when nothing is owed any more."""
+        stored = await self.get(key)
+        conversation = stored.conversation
+        if conversation is None or not conversation.is_screen_pending:
+            return None
+        try:
+            return stored, machine.current_step(self.kb, conversation.session)
+        except SessionOutdated:
+            return None
+
+    async def _send_cards(
+        self, bot: Bot, chat_id: int, cards: tuple[OwedCard, ...], language: str
+    ) -> None:
+        if cards:
+            blocks = tuple(self.kb.advice_block(card.advice) for card in cards)
+            await messages.send_text(
+                bot, chat_id=chat_id, text=card_text(blocks, language), markup=None
+            )
+
+    async def _record(self, key: SessionKey, sent: Stored, message_id: int) -> None:
+        """Record `message_id` as showing the view of `sent`, over any commit since.
+
+        A commit that came meanwhile keeps its answer and stays owed (its view is higher); a
+        record replaced meanwhile (/cancel, then /start) is left alone.
+        """
+        shown = sent.conversation
+        assert shown is not None  # noqa: S101 - _send has it
+        latest = sent
+        for _ in range(MERGE_TRIES):
+            current = latest.conversation
+            if current is None or current.view < shown.view:
+                logger.info("%s was replaced while it was shown", key.render())
+                return
+            update = {
+                "message_id": message_id,
+                "shown": max(current.shown, shown.view),
+                "cards": tuple(card for card in current.cards if card.view > shown.view),
+            }
+            merged = current.model_copy(update=update)
+            try:
+                await self.store.put(key, merged.dump(), expected_revision=latest.revision)
+            except ConflictError:
+                latest = await self.get(key)
+                continue
+            return
+        logger.warning(
+            "message %d in %s not recorded: the record kept moving", message_id, key.render()
+        )

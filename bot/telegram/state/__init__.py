@@ -1,0 +1,3 @@
+"""What the bot keeps per user between updates: the questionnaire's conversation record and the
+preferences.
+"""

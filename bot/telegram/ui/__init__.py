@@ -1,0 +1,3 @@
+"""What the user sees and presses: callback data, keyboards, and sending and editing messages at
+Telegram's pace (the outbox).
+"""
