@@ -21,8 +21,8 @@ import random
 from dataclasses import dataclass
 from functools import cache
 
-from bot.engine.kb.loader import load_knowledge_base
 from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.lint import load_knowledge_base
 from bot.engine.questionnaire.machine import Ask, Result, Step, start
 from bot.engine.questionnaire.session import Session
 from bot.render.questionnaire import shows_local_number, welcome_text

@@ -19,8 +19,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.engine.kb.loader import load_knowledge_base
 from bot.engine.kb.models import KnowledgeBase
+from bot.engine.lint import load_knowledge_base
 from bot.store.base import SessionStore
 from bot.store.memory import MemoryStore
 from bot.telegram.app import AnyApplication, build_application

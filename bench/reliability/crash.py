@@ -30,7 +30,7 @@ from bench.reliability.common import (
 )
 from bench.reliability.fakeapi import FakeTelegram
 from bench.reliability.users import Clock, SimUser
-from bot.engine.kb.loader import load_knowledge_base
+from bot.engine.lint import load_knowledge_base
 
 START_TIMEOUT = 30.0
 

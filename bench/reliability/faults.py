@@ -29,7 +29,7 @@ from bench.reliability.common import (
 )
 from bench.reliability.fakeapi import FakeTelegram, FaultPlan
 from bench.reliability.users import Clock, SimUser
-from bot.engine.kb.loader import load_knowledge_base
+from bot.engine.lint import load_knowledge_base
 
 HANDLED = ("bot.telegram.ui.messages",)
 """The error handler's own report of a failed update (the user got an apology)."""

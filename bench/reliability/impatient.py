@@ -69,7 +69,7 @@ from bench.reliability.fakeapi import HOST, FakeTelegram, FaultPlan
 from bench.reliability.faults import classify
 from bench.reliability.load import SECRET, webhook_sender
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import Level
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Result
 from bot.engine.questionnaire.session import Session
@@ -542,7 +542,7 @@ async def run(
     seed: int,
     workdir: Path,
 ) -> dict[str, Any]:
-    from bot.engine.kb.loader import load_knowledge_base
+    from bot.engine.lint import load_knowledge_base
 
     kb = load_knowledge_base()
     slow = fault_rate / 4

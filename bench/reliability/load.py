@@ -33,8 +33,8 @@ from bench.reliability.common import (
 )
 from bench.reliability.fakeapi import HOST, FakeTelegram
 from bench.reliability.users import Clock, SimUser
-from bot.engine.kb.loader import load_knowledge_base
 from bot.engine.kb.models import KnowledgeBase
+from bot.engine.lint import load_knowledge_base
 
 SECRET = "bench-webhook-secret"
 BURST = ("/help", "/about", "/privacy")

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from bot.engine.errors import EngineError
 from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
-from bot.engine.kb.primitives import localize
 from bot.engine.numbers.table import CountryNumbers
+from bot.engine.primitives import localize
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Ask, Result, Step
 from bot.engine.questionnaire.session import Session

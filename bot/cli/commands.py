@@ -20,8 +20,9 @@ from bot.cli import admin
 from bot.cli.stats import Stats, render_stats
 from bot.config import ConfigError, Settings, load_settings
 from bot.engine.errors import KnowledgeBaseError, StoreError
-from bot.engine.kb.loader import default_knowledge_dir, load_knowledge_base
+from bot.engine.kb.loader import default_knowledge_dir
 from bot.engine.kb.models import KnowledgeBase
+from bot.engine.lint import load_knowledge_base
 from bot.store import open_store
 from bot.telegram.app import ALLOWED_UPDATES
 

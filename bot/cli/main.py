@@ -28,7 +28,7 @@ from bot.engine import (
     run_case,
 )
 from bot.engine.kb.graph import dot, mermaid
-from bot.engine.kb.tables import load_tables
+from bot.engine.kb.loader import load_tables
 from bot.engine.lint.diff import diff_cases, diff_knowledge, render_diff
 from bot.engine.numbers.table import CountryNumbers, lookup
 

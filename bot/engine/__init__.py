@@ -15,10 +15,10 @@ from bot.engine.errors import (
     StoreError,
 )
 from bot.engine.issues import Issue
-from bot.engine.kb.loader import default_knowledge_dir, load_knowledge_base
+from bot.engine.kb.loader import default_knowledge_dir
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import Level
-from bot.engine.lint import has_errors, lint_knowledge_base
+from bot.engine.lint import has_errors, lint_knowledge_base, load_knowledge_base
+from bot.engine.primitives import Level
 from bot.engine.questionnaire.assess import CaseRun, check_facts, run_case
 from bot.engine.questionnaire.machine import (
     Ask,

@@ -16,7 +16,7 @@ from bot.engine.errors import EngineError
 from bot.engine.kb.conditions import PatternIs
 from bot.engine.kb.evaluation import Context, holds
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import Level
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Result, Step
 from bot.engine.questionnaire.session import Session

@@ -22,12 +22,10 @@ from bot.engine.kb.models import KnowledgeBase
 from bot.engine.questionnaire.machine import Result
 from bot.observability.http import Health, OpsServer, ops_routes
 from bot.observability.metrics import Metrics
+from bot.observability.requests import CountingRequest, RetryCounters
 from bot.observability.timed_store import InstrumentedStore
 from bot.observability.update_timer import UpdateTimer
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram.api.metrics import CountingRequest
-from bot.telegram.api.retry_metrics import RetryCounters
-from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +64,13 @@ class Observer:
         )
         return CountingRequest(inner, self.metrics)
 
-    def attach(self, app: AnyApplication, handlers: QuestionnaireHandlers) -> None:
-        """Time every update, count every new result and every Bot API retry and give-up."""
+    def attach(self, app: AnyApplication) -> None:
+        """Time every update and count every Bot API retry and give-up.
+
+        New results are counted by `on_result`, which the application hands to the
+        questionnaire as one of its after-result hooks (app.py).
+        """
         UpdateTimer(self.metrics).attach(app)
-        handlers.conversations.after_result.append(self.on_result)
         watched = self.retries.watch(app.bot)
         logger.debug("counting the retries of %d retrying request chain(s)", watched)
 

@@ -11,15 +11,14 @@ from datetime import UTC, datetime
 
 from bot.engine.checkins import Reply
 from bot.engine.kb.models import (
-    UNKNOWN,
     Advice,
     ChecklistQuestion,
     KnowledgeBase,
     LevelInfo,
     SingleQuestion,
 )
-from bot.engine.kb.primitives import Level, localize
 from bot.engine.numbers.table import CountryNumbers, numbers_line
+from bot.engine.primitives import UNKNOWN, Level, localize
 from bot.engine.questionnaire.machine import Ask, Result
 from bot.engine.questionnaire.scoring import RuleHit
 

@@ -28,18 +28,17 @@ from telegram.request import BaseRequest
 
 from bot import __version__
 from bot.config import ConfigError, Settings
+from bot.engine.kb.loader import load_tables
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.tables import load_tables
 from bot.observability.metrics import JsonFormatter
 from bot.observability.observer import Observer
 from bot.runtime import tune_gc
 from bot.store import SessionStore, open_store
 from bot.store.cached import CachingStore
-from bot.telegram.api.chain import reliable_request
+from bot.telegram.api.chain import http_transport, reliable_request
 from bot.telegram.api.client import CrampBot
 from bot.telegram.api.pacing.limiter import pacer_of
 from bot.telegram.api.redact import install_log_redaction
-from bot.telegram.api.transports import http_transport
 from bot.telegram.delivery.serving import serve
 from bot.telegram.features.checkins import CheckinHandlers, CheckinScheduler
 from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
@@ -102,7 +101,7 @@ def build_bot(
         store = observer.wrap_store(store)
     if request is None:  # retries, rate limits and screened updates around HTTP (api/chain.py)
         request = _chain(settings, observer, for_updates=False)
-        # getUpdates gets a transport of its own, as in PTB's builder (transports.py).
+        # getUpdates gets a transport of its own, as in PTB's builder (api/chain.py).
         updates_request = _chain(settings, observer, for_updates=True)
     else:
         request = updates_request = request if observer is None else observer.count(request)
@@ -136,7 +135,8 @@ def build_bot(
     checkin_handlers = CheckinHandlers(kb, store, scheduler, handlers.conversations)
     register(app, handlers, checkin_handlers, features)
     if observer is not None:
-        observer.attach(app, handlers)
+        handlers.conversations.after_result.append(observer.on_result)
+        observer.attach(app)
     return BotParts(app, handlers)
 
 

@@ -11,7 +11,7 @@ from bot.cli.chat import run_chat
 from bot.cli.main import main
 from bot.cli.sweat import run_sweat
 from bot.engine import Level, load_knowledge_base
-from bot.engine.kb.tables import load_tables
+from bot.engine.kb.loader import load_tables
 from bot.engine.numbers.table import lookup
 from tests.cli.scripted import ScriptedUser
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.cli.chat import run_chat
 from bot.engine import load_knowledge_base
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import Level
 from tests.cli.scripted import ScriptedUser
 
 KB = load_knowledge_base()

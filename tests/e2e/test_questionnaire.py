@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.engine.kb.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
-from bot.engine.kb.primitives import localize
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.primitives import UNKNOWN, localize
 from bot.engine.questionnaire.assess import run_case
 from bot.render.questionnaire import result_text
 from bot.store.base import SessionStore

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from bot.engine.kb.loader import default_knowledge_dir, load_knowledge_base
-from bot.engine.kb.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
+from bot.engine.kb.loader import default_knowledge_dir
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.lint import load_knowledge_base
+from bot.engine.primitives import UNKNOWN
 from bot.engine.questionnaire.machine import Ask, Result, Step, answer, done, start, tailor, toggle
 from bot.engine.questionnaire.session import Session
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.kb.primitives import Level, localize
+from bot.engine.primitives import Level, localize
 from bot.engine.questionnaire.freetext import mentions_emergency
 from bot.engine.questionnaire.scoring import likely_causes, rank_causes, select_advice, triage
 from tests.engine.helpers import real_kb

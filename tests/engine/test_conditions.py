@@ -21,8 +21,7 @@ from bot.engine.kb.conditions import (
     PatternIs,
 )
 from bot.engine.kb.evaluation import Context, compiled, findings_in, holds, maybe, walk
-from bot.engine.kb.models import UNKNOWN
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import UNKNOWN, Level
 
 _ADAPTER: TypeAdapter[Condition] = TypeAdapter(Condition)
 

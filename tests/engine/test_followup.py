@@ -9,8 +9,8 @@ import pytest
 from bot.engine import checkins
 from bot.engine.checkins import LATE_ONSET_PATTERN, Reply
 from bot.engine.errors import EngineError
-from bot.engine.kb.models import UNKNOWN, KnowledgeBase
-from bot.engine.kb.primitives import Level
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire.machine import Ask, Result, back, start, start_at
 from bot.engine.questionnaire.session import Answer
 from tests.engine.helpers import ENGINE_KB, asking, load_kb, real_kb, walk

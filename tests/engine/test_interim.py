@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.engine.errors import InvalidAnswer, SessionFinished
-from bot.engine.kb.models import UNKNOWN, ChecklistQuestion
-from bot.engine.kb.primitives import Level
+from bot.engine.kb.models import ChecklistQuestion
+from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Ask, Result, Step
 from bot.engine.questionnaire.session import Session

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.engine.errors import InvalidAnswer, SessionFinished, SessionOutdated
-from bot.engine.kb.models import UNKNOWN, KnowledgeBase
-from bot.engine.kb.primitives import Level
+from bot.engine.kb.models import KnowledgeBase
+from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire.machine import (
     Ask,
     Result,

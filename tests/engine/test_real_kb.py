@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from bot.engine.kb.conditions import FindingIs
 from bot.engine.kb.evaluation import findings_in
-from bot.engine.kb.models import UNKNOWN
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire.assess import run_case
 from bot.engine.questionnaire.machine import Ask
 from tests.engine.helpers import fact_sets, real_kb, walk

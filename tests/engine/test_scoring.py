@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 
 from bot.engine.kb.conditions import FindingIs
 from bot.engine.kb.evaluation import findings_in
-from bot.engine.kb.models import UNKNOWN, KnowledgeBase, Signal
-from bot.engine.kb.primitives import Level
+from bot.engine.kb.models import KnowledgeBase, Signal
+from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire.scoring import (
     LIKELY_SCORE,
     SECTION_ORDER,

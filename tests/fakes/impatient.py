@@ -49,7 +49,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import Level
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Result
 from bot.engine.questionnaire.session import Session

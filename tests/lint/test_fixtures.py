@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine.issues import Issue
-from bot.engine.kb.loader import load_knowledge_base
-from bot.engine.lint import has_errors, lint_knowledge_base
+from bot.engine.lint import has_errors, lint_knowledge_base, load_knowledge_base
 
 KB_FIXTURES = Path(__file__).resolve().parents[1] / "kb"
 VALID = KB_FIXTURES / "valid"

@@ -14,8 +14,8 @@ import pytest
 
 from bot.engine.errors import KnowledgeBaseError
 from bot.engine.issues import Issue
-from bot.engine.kb.loader import default_knowledge_dir, load_knowledge_base
-from bot.engine.lint import has_errors, lint_knowledge_base
+from bot.engine.kb.loader import default_knowledge_dir
+from bot.engine.lint import has_errors, lint_knowledge_base, load_knowledge_base
 
 KB_FIXTURES = Path(__file__).resolve().parents[1] / "kb"
 VALID = KB_FIXTURES / "valid"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.kb.tables import load_tables
+from bot.engine.kb.loader import load_tables
 from bot.engine.numbers.countries import find_country
 from bot.engine.numbers.table import EmergencyTable
 

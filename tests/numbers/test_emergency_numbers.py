@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from bot.engine.errors import KnowledgeBaseError
-from bot.engine.kb.loader import default_knowledge_dir
-from bot.engine.numbers.table import (
+from bot.engine.kb.loader import (
     EMERGENCY_NUMBERS_FILE,
+    default_knowledge_dir,
+    load_emergency_numbers,
+)
+from bot.engine.numbers.table import (
     CountryNumbers,
     EmergencyTable,
     format_coordinates,
-    load_emergency_numbers,
     lookup,
     numbers_line,
 )

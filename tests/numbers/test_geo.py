@@ -7,9 +7,13 @@ import math
 
 import pytest
 
-from bot.engine.kb.loader import default_knowledge_dir
+from bot.engine.kb.loader import (
+    EMERGENCY_NUMBERS_FILE,
+    default_knowledge_dir,
+    load_emergency_numbers,
+)
 from bot.engine.numbers.geo import country_at
-from bot.engine.numbers.table import EMERGENCY_NUMBERS_FILE, load_emergency_numbers, lookup
+from bot.engine.numbers.table import lookup
 
 PLACES = [
     ("Oslo", 59.91, 10.75, "NO"),

@@ -16,8 +16,8 @@ from bot.observability.metrics import (
     UPDATE_KINDS,
     Metrics,
 )
+from bot.observability.requests import METHODS
 from bot.telegram.api.retry import REASONS
-from bot.telegram.api.retry_metrics import METHODS
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

@@ -12,11 +12,11 @@ from telegram.request import BaseRequest, RequestData
 from bot.engine.errors import ConflictError
 from bot.engine.kb.models import KnowledgeBase
 from bot.observability.metrics import OTHER, Metrics, pick
+from bot.observability.requests import CountingRequest, status_kind
 from bot.observability.timed_store import InstrumentedStore
 from bot.observability.update_timer import update_kind
 from bot.store.base import SessionKey, SessionStore
 from bot.store.sqlite import SqliteStore
-from bot.telegram.api.metrics import CountingRequest, status_kind
 from tests.conftest import TOKEN
 from tests.fakes.botapi import FakeBotApi
 from tests.ops.helpers import sample

@@ -19,10 +19,10 @@ from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
 from bot.observability.metrics import OTHER, Metrics
 from bot.observability.observer import Observer
+from bot.observability.requests import RetryCounters, retrying_requests
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SqliteStore
 from bot.telegram.api.retry import REASONS, RetryEvent, RetryingRequest
-from bot.telegram.api.retry_metrics import RetryCounters, retrying_requests
 from bot.telegram.app import AnyApplication, build_application
 from tests.fakes.botapi import FakeBotApi
 from tests.ops.conftest import CHAT_ID

@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bot.engine.errors import EngineError, KnowledgeBaseError
+from bot.engine.kb.loader import load_planner_config
 from bot.engine.sweat.arithmetic import SweatPlan, compute_plan
 from bot.engine.sweat.config import (
     REQUIRED_TEXTS,
     PlannerConfig,
     PlannerError,
     PlannerInput,
-    load_planner_config,
     parse_number,
 )
 from bot.engine.sweat.text import render_error, render_plan

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.sweat.config import PlannerConfig, load_planner_config
+from bot.engine.kb.loader import load_planner_config
+from bot.engine.sweat.config import PlannerConfig
 from bot.engine.sweat.flow import (
     PlannerAsk,
     PlannerDone,

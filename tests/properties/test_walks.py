@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished
 from bot.engine.kb.conditions import FindingIs
 from bot.engine.kb.models import ChecklistQuestion
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import Level
 from bot.engine.questionnaire.assess import MAX_STEPS, run_case
 from bot.engine.questionnaire.machine import (
     Ask,

@@ -21,12 +21,12 @@ from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import CHECKIN, PROFILE, SessionKey, SessionStore
 from bot.telegram.app import AnyApplication, build_application
-from bot.telegram.delivery import ledger
-from bot.telegram.delivery.ledger import Verdict
 from bot.telegram.features.checkins import CheckIn, CheckinScheduler
 from bot.telegram.features.country import PROMPT, PromptRecord
 from bot.telegram.features.sweat import SCOPE, PlannerRecord
+from bot.telegram.state import ledger
 from bot.telegram.state.conversation import Conversation
+from bot.telegram.state.ledger import Verdict
 from tests.engine.helpers import walk
 from tests.fakes.botapi import FakeBotApi
 from tests.reliability.helpers import (

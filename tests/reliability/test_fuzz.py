@@ -24,9 +24,9 @@ from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import PROFILE, SESSION
 from bot.store.memory import MemoryStore
+from bot.telegram.api.intake import decode_body, parse_update, update_id_of
 from bot.telegram.api.retry import RetryingRequest, RetryPolicy
 from bot.telegram.app import build_application
-from bot.telegram.delivery.intake import decode_body, parse_update, update_id_of
 from bot.telegram.delivery.processing import Outcome
 from bot.telegram.delivery.webhook import build_webhook_app
 from bot.telegram.state.conversation import Conversation

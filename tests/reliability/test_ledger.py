@@ -6,9 +6,9 @@ import json
 
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.questionnaire import machine
-from bot.telegram.delivery import ledger
-from bot.telegram.delivery.ledger import WINDOW, Verdict, judge, remember
+from bot.telegram.state import ledger
 from bot.telegram.state.conversation import FORMAT, Conversation
+from bot.telegram.state.ledger import WINDOW, Verdict, judge, remember
 
 
 def test_remember_keeps_the_newest_ids_in_order_and_ignores_repeats() -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, run_case
-from bot.engine.kb.primitives import localize
-from bot.engine.kb.tables import load_tables
+from bot.engine.kb.loader import load_tables
 from bot.engine.numbers.table import CountryNumbers, lookup
+from bot.engine.primitives import localize
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Ask
 from bot.render.questionnaire import (

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.engine import KnowledgeBase, load_knowledge_base, run_case
-from bot.engine.kb.models import UNKNOWN
+from bot.engine.primitives import UNKNOWN
 from bot.engine.questionnaire.scoring import triage
 
 KB: KnowledgeBase = load_knowledge_base()

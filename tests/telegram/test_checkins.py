@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.engine.checkins import Offer, Reply
 from bot.engine.errors import StoreError
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import localize
+from bot.engine.primitives import localize
 from bot.render.questionnaire import checkin_reply_text
 from bot.store.base import CHECKIN, SessionKey, SessionStore
 from bot.store.memory import MemoryStore

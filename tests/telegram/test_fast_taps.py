@@ -29,7 +29,7 @@ import pytest
 from bot.config import Settings
 from bot.engine.errors import InvalidAnswer, SessionFinished
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import Level
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Ask, Result, Step
 from bot.engine.questionnaire.session import Session

@@ -15,16 +15,16 @@ import pytest
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.engine.kb.loader import load_tables
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.tables import load_tables
 from bot.engine.sweat import flow
 from bot.engine.sweat.config import PlannerConfig
 from bot.engine.sweat.flow import RESTRICTED, PlannerDraft
 from bot.engine.sweat.text import render_error
 from bot.render.questionnaire import apology_text
 from bot.store.base import PROFILE, SessionKey, SessionStore
+from bot.telegram.api.intake import broken_promise
 from bot.telegram.app import AnyApplication
-from bot.telegram.delivery.intake import broken_promise
 from bot.telegram.features.country import PROMPT, PromptRecord
 from bot.telegram.features.sweat import SCOPE, PlannerRecord
 from tests.fakes.driver import ChatDriver

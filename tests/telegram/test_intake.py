@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from telegram import Bot, InaccessibleMessage, MaybeInaccessibleMessage, Message, Update
 
-from bot.telegram.delivery.intake import parse_update
+from bot.telegram.api.intake import parse_update
 
 KEYBOARD = {"inline_keyboard": [[{"text": "Yes", "callback_data": "q:0:a0"}]]}
 DATE = 1_700_000_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import localize
+from bot.engine.primitives import localize
 from bot.engine.questionnaire.freetext import mentions_emergency
 from bot.store.base import PROFILE, SessionKey, SessionStore
 from bot.telegram.app import AnyApplication

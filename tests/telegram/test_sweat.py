@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bot.engine.kb.loader import load_tables
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.tables import load_tables
 from bot.engine.sweat.config import PlannerConfig
 from bot.store.base import SessionKey
 from bot.store.memory import MemoryStore

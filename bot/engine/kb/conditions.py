@@ -1,7 +1,7 @@
 """The condition language as frozen models: a discriminated union of findings, logic and levels.
 
 Questions (`ask_if`), rules, cause signals, advice, cards and named patterns all hold a
-`Condition`; `conditions.py` evaluates them and `analysis.py` reasons about them.
+`Condition`; `evaluation.py` evaluates them and `lint/analysis.py` reasons about them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Discriminator, Field, Tag
 
-from bot.engine.kb.primitives import Frozen, LevelCode, Slug
+from bot.engine.primitives import Frozen, LevelCode, Slug
 
 
 class FindingIs(Frozen):

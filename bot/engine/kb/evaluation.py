@@ -15,8 +15,7 @@ from bot.engine.kb.conditions import (
     NotOf,
     PatternIs,
 )
-from bot.engine.kb.models import UNKNOWN
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import UNKNOWN, Level
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from bot.engine.kb.conditions import (
 )
 from bot.engine.kb.evaluation import findings_in
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import localize
+from bot.engine.primitives import localize
 
 
 def describe(condition: Condition) -> str:

@@ -1,13 +1,19 @@
-"""Read `knowledge/` (YAML) into a KnowledgeBase; the only loader (the bot and lint share it).
+"""Read `knowledge/` (YAML): the only loader, for every file the bot and kb lint read.
 
-Each file is parsed with PyYAML's SafeLoader while keeping the line of every node, so that a
-schema error is reported as file, line, dotted path and reason.
+`read_knowledge_base` parses the questionnaire's files with PyYAML's SafeLoader while keeping
+the line of every node, so that a schema error is reported as file, line, dotted path and
+reason. The side tables beside it, the emergency numbers and the drinking planner, have models
+of their own (`numbers/table.py`, `sweat/config.py`) and are read here too (`load_tables`).
+
+Reading is not checking: `bot.engine.lint.load_knowledge_base` reads through here, runs every
+lint check and refuses a knowledge base with errors; this module never imports lint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +23,12 @@ from pydantic import TypeAdapter, ValidationError
 from bot.engine.errors import KnowledgeBaseError
 from bot.engine.issues import Issue
 from bot.engine.kb.models import Advice, Card, Cause, Finding, KnowledgeBase, Question, Rule
+from bot.engine.numbers.table import EmergencyTable
+from bot.engine.sweat.config import PlannerConfig
 
 KB_FILE = "kb.yaml"
+EMERGENCY_NUMBERS_FILE = "emergency_numbers.yaml"
+PLANNER_FILE = "planner.yaml"
 SECTION_FILES = {
     "findings": "findings.yaml",
     "rules": "rules.yaml",
@@ -77,26 +87,6 @@ def default_knowledge_dir() -> Path:
     return package.parent / "knowledge"
 
 
-def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:
-    """Load the knowledge base and lint it; raise KnowledgeBaseError listing every error.
-
-    The bot, the terminal chat and `assess` all load through here, so none of them can run
-    on a knowledge base that `crampcheck kb lint` would reject.
-    """
-    # lint builds on this module (it re-reads through read_knowledge_base), so it is
-    # imported here rather than at the top to keep the import graph one-way.
-    from bot.engine.lint import check_loaded
-
-    directory = directory or default_knowledge_dir()
-    loaded = read_knowledge_base(directory)
-    errors = [issue for issue in check_loaded(loaded) if issue.severity == "error"]
-    if loaded.kb is None or errors:
-        raise KnowledgeBaseError(
-            f"knowledge base in {directory} has {len(errors)} error(s)", tuple(errors)
-        )
-    return loaded.kb
-
-
 def read_knowledge_base(directory: Path) -> Loaded:
     """Parse and validate every file, collecting all structural issues rather than the first."""
     sources = SourceMap(root=directory)
@@ -132,6 +122,63 @@ def read_knowledge_base(directory: Path) -> Loaded:
     return Loaded(kb, issues, sources)
 
 
+# --------------------------------------------------------------- side tables --
+@dataclass(frozen=True, slots=True)
+class Tables:
+    numbers: EmergencyTable
+    planner: PlannerConfig
+
+
+def load_tables(directory: Path | None = None) -> Tables:
+    """Load both tables; raise KnowledgeBaseError when one is broken."""
+    numbers = _numbers(table_path(directory, EMERGENCY_NUMBERS_FILE))
+    return Tables(numbers=numbers, planner=_planner(table_path(directory, PLANNER_FILE)))
+
+
+def table_path(directory: Path | None, file: str) -> Path:
+    """Return `directory/file` when it exists, else the bundled copy."""
+    if directory is not None and (directory / file).is_file():
+        return directory / file
+    return default_knowledge_dir() / file
+
+
+@cache
+def _numbers(path: Path) -> EmergencyTable:
+    return load_emergency_numbers(path)
+
+
+@cache
+def _planner(path: Path) -> PlannerConfig:
+    return load_planner_config(path)
+
+
+def load_emergency_numbers(path: Path) -> EmergencyTable:
+    """Read and validate the emergency-number table; raise KnowledgeBaseError if it is bad."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise KnowledgeBaseError(f"{path.name}: cannot read: {error}") from error
+    try:
+        return EmergencyTable.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in detail['loc']) or '(top)'}: {detail['msg']}"
+            for detail in error.errors()
+        )
+        raise KnowledgeBaseError(f"{path.name}: {problems}") from error
+
+
+def load_planner_config(path: Path | None = None) -> PlannerConfig:
+    """Read and validate planner.yaml (default: the knowledge directory's); the only I/O."""
+    file = path or default_knowledge_dir() / PLANNER_FILE
+    try:
+        config = PlannerConfig.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as error:
+        raise KnowledgeBaseError(f"{file}: {error}") from error
+    return config
+
+
+# -------------------------------------------------------------------- parsing --
 def _read_section(
     directory: Path, file: str, section: str, sources: SourceMap, issues: list[Issue]
 ) -> Any:

@@ -1,23 +1,22 @@
 """Frozen models of the knowledge base: findings, questions, rules, causes, advice, texts.
 
-Built from the shared building blocks in `primitives.py` (Frozen, Slug, Text, Level) and the
-condition models in `condition_models.py`. Local invariants (unique option values within one
-question, say) are model validators; rules that span files (references, reachability,
-language coverage) live in lint (`lint.py` and its `lint_*.py` checks).
+Built from the shared building blocks in `engine/primitives.py` (Frozen, Slug, Text, Level,
+UNKNOWN) and the condition models in `conditions.py`, whose compiled tests (`evaluation.py`) a
+knowledge base keeps. Local invariants (unique option values within one question, say) are model
+validators; rules that span files (references, reachability, language coverage) live in lint
+(`engine/lint/`).
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from bot.engine.kb.conditions import Condition
-from bot.engine.kb.primitives import Frozen, Level, LevelCode, Slug, Text, localize
-
-if TYPE_CHECKING:
-    from bot.engine.kb.evaluation import Test
+from bot.engine.kb.evaluation import Test, compiled, findings_in
+from bot.engine.primitives import UNKNOWN, Frozen, Level, LevelCode, Slug, Text, localize
 
 REQUIRED_TEXTS = (
     "not_sure",
@@ -42,9 +41,6 @@ REQUIRED_TEXTS = (
     "chat_invalid",
 )
 """Texts the engine and the renderers look up by key; lint fails when one is missing."""
-
-UNKNOWN = "unknown"
-"""The value every finding also accepts: not sure, skipped, or never asked."""
 
 
 # ------------------------------------------------------------------ findings --
@@ -292,8 +288,6 @@ class KnowledgeBase(Frozen):
     @cached_property
     def urgency_tests(self) -> tuple[tuple[Test, Level], ...]:
         """`rules_by_urgency` as (compiled condition, level): `scoring.triage_level`'s loop."""
-        from bot.engine.kb.evaluation import compiled  # conditions imports this module
-
         return tuple(
             (compiled(rule.when), Level.from_code(rule.level)) for rule in self.rules_by_urgency
         )
@@ -319,8 +313,6 @@ class KnowledgeBase(Frozen):
     @cached_property
     def rule_reads(self) -> dict[str, frozenset[str]]:
         """Rule id -> the finding codes its condition reads (named patterns followed)."""
-        from bot.engine.kb.evaluation import findings_in  # conditions imports this module
-
         return {rule.id: frozenset(findings_in(rule.when, self.patterns)) for rule in self.rules}
 
     def finding(self, code: str) -> Finding:

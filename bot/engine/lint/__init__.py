@@ -8,8 +8,9 @@ Stable codes (tests assert codes, never wording):
   KB501-KB504  warnings: unused cause, advice never shown, finding never asked, empty help
 
 This module is the driver: it checks the side tables and runs the knowledge-base checks in
-order (`lint_structure`, `lint_conditions`, `lint_questions`, `lint_advice`), which share one
-`LintContext`.
+order (`structure`, `conditions`, `questions`, `advice`), which share one `LintContext`. It also
+owns `load_knowledge_base`, the way every caller gets a knowledge base: read through
+`kb/loader.py`, checked here, refused on any error. Lint builds on the loader, never the reverse.
 """
 
 from __future__ import annotations
@@ -19,15 +20,22 @@ from pathlib import Path
 
 from bot.engine.errors import KnowledgeBaseError
 from bot.engine.issues import Issue
-from bot.engine.kb.loader import Loaded, SourceMap, read_knowledge_base
+from bot.engine.kb.loader import (
+    EMERGENCY_NUMBERS_FILE,
+    PLANNER_FILE,
+    Loaded,
+    SourceMap,
+    default_knowledge_dir,
+    load_emergency_numbers,
+    load_planner_config,
+    read_knowledge_base,
+)
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.lint.advice import check_advice, check_usage
 from bot.engine.lint.conditions import check_conditions
 from bot.engine.lint.context import LintContext
 from bot.engine.lint.questions import check_answerable, check_questions
 from bot.engine.lint.structure import check_ids, check_patterns, check_texts
-from bot.engine.numbers.table import load_emergency_numbers
-from bot.engine.sweat.config import load_planner_config
 
 _CHECKS: tuple[Callable[[LintContext], None], ...] = (
     check_ids,
@@ -40,6 +48,22 @@ _CHECKS: tuple[Callable[[LintContext], None], ...] = (
     check_usage,
 )
 """The knowledge-base checks, in the order their issues are reported."""
+
+
+def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:
+    """Load the knowledge base and lint it; raise KnowledgeBaseError listing every error.
+
+    The bot, the terminal chat and `assess` all load through here, so none of them can run
+    on a knowledge base that `crampcheck kb lint` would reject.
+    """
+    directory = directory or default_knowledge_dir()
+    loaded = read_knowledge_base(directory)
+    errors = [issue for issue in check_loaded(loaded) if issue.severity == "error"]
+    if loaded.kb is None or errors:
+        raise KnowledgeBaseError(
+            f"knowledge base in {directory} has {len(errors)} error(s)", tuple(errors)
+        )
+    return loaded.kb
 
 
 def lint_knowledge_base(directory: Path) -> list[Issue]:
@@ -56,8 +80,8 @@ def check_loaded(loaded: Loaded) -> list[Issue]:
 
 
 SIDE_TABLES: dict[str, Callable[[Path], object]] = {
-    "emergency_numbers.yaml": load_emergency_numbers,
-    "planner.yaml": load_planner_config,
+    EMERGENCY_NUMBERS_FILE: load_emergency_numbers,
+    PLANNER_FILE: load_planner_config,
 }
 """Optional knowledge files with their own models and loaders, checked when present: the
 emergency-number table and the drinking planner are features a knowledge base may leave out."""

@@ -13,8 +13,8 @@ from typing import Any
 from bot.engine.kb.conditions import CauseIs
 from bot.engine.kb.evaluation import walk
 from bot.engine.kb.loader import KB_FILE
-from bot.engine.kb.primitives import Level
 from bot.engine.lint.context import LintContext, unknown
+from bot.engine.primitives import Level
 
 
 def check_advice(lint: LintContext) -> None:

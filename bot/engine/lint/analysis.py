@@ -12,8 +12,7 @@ from collections.abc import Collection, Mapping
 
 from bot.engine.kb.conditions import CauseIs, Condition, PatternIs
 from bot.engine.kb.evaluation import Context, findings_in, holds, nodes
-from bot.engine.kb.models import UNKNOWN
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import UNKNOWN, Level
 
 MAX_COMBINATIONS = 100_000
 

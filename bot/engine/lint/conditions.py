@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from bot.engine.kb.conditions import CauseIs, Condition, FindingIs, LevelIs, PatternIs
 from bot.engine.kb.evaluation import walk
 from bot.engine.kb.loader import KB_FILE
-from bot.engine.kb.models import UNKNOWN
 from bot.engine.lint.context import LintContext, Where, unknown
+from bot.engine.primitives import UNKNOWN
 
 
 def check_conditions(lint: LintContext) -> None:

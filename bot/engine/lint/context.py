@@ -15,8 +15,8 @@ from bot.engine.issues import Issue, Severity
 from bot.engine.kb.conditions import Condition
 from bot.engine.kb.loader import SourceMap
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import Level
 from bot.engine.lint.analysis import satisfiable
+from bot.engine.primitives import Level
 
 Where = tuple[str, int | None, str]
 

@@ -1,8 +1,8 @@
 """The bundled table of medical emergency numbers per country, and how to read it out.
 
-Owns the table models (`EmergencyTable`, `CountryNumbers`, `Source`), their only loader
-(`load_emergency_numbers`, this module's only I/O), lookup by ISO 3166-1 alpha-2 code, the
-short line shown with a result, and the coordinate string a caller reads out to an operator.
+Owns the table models (`EmergencyTable`, `CountryNumbers`, `Source`; read by
+`kb/loader.py`'s `load_emergency_numbers`), lookup by ISO 3166-1 alpha-2 code, the short line
+shown with a result, and the coordinate string a caller reads out to an operator.
 The data lives in `knowledge/emergency_numbers.yaml`, dated by its `checked` field.
 """
 
@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from bot.engine.errors import KnowledgeBaseError
-from bot.engine.kb.primitives import Frozen, Slug, Text, localize
+from bot.engine.primitives import Frozen, Slug, Text, localize
 
-EMERGENCY_NUMBERS_FILE = "emergency_numbers.yaml"
 REQUIRED_LANGUAGES = ("en", "nb")
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -105,22 +101,6 @@ class EmergencyTable(Frozen):
         if unknown:
             raise ValueError(f"unknown source for: {', '.join(unknown)}")
         return self
-
-
-def load_emergency_numbers(path: Path) -> EmergencyTable:
-    """Read and validate the emergency-number table; raise KnowledgeBaseError if it is bad."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise KnowledgeBaseError(f"{path.name}: cannot read: {error}") from error
-    try:
-        return EmergencyTable.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in detail['loc']) or '(top)'}: {detail['msg']}"
-            for detail in error.errors()
-        )
-        raise KnowledgeBaseError(f"{path.name}: {problems}") from error
 
 
 def lookup(table: EmergencyTable, code: str) -> CountryNumbers | None:

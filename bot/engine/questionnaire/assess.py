@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.engine.kb.models import UNKNOWN, ChecklistQuestion, KnowledgeBase
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.primitives import UNKNOWN
 from bot.engine.questionnaire.machine import Ask, Result, Step, answer, done, start, tailor, toggle
 
 MAX_STEPS = 200

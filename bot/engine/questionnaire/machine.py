@@ -15,15 +15,8 @@ from dataclasses import dataclass
 
 from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished, SessionOutdated
 from bot.engine.kb.evaluation import Context, holds
-from bot.engine.kb.models import (
-    UNKNOWN,
-    Advice,
-    ChecklistQuestion,
-    KnowledgeBase,
-    Option,
-    SingleQuestion,
-)
-from bot.engine.kb.primitives import Level
+from bot.engine.kb.models import Advice, ChecklistQuestion, KnowledgeBase, Option, SingleQuestion
+from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire.routing import Question, can_raise_level, next_question
 from bot.engine.questionnaire.scoring import (
     CauseScore,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bot.engine.kb.evaluation import Context, holds, maybe
 from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase, SingleQuestion
-from bot.engine.kb.primitives import Level
+from bot.engine.primitives import Level
 from bot.engine.questionnaire.scoring import (
     likely_causes,
     rank_causes,

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.engine.kb.evaluation import Context, findings_in, holds
-from bot.engine.kb.models import UNKNOWN, Advice, KnowledgeBase, Rule, Signal
-from bot.engine.kb.primitives import Level
+from bot.engine.kb.models import Advice, KnowledgeBase, Rule, Signal
+from bot.engine.primitives import UNKNOWN, Level
 
 LIKELY_SCORE = 2
 """A cause scoring at least this is named as likely (the top cause always is, if above 0)."""

@@ -42,8 +42,8 @@ from pydantic import (
 )
 
 from bot.engine.errors import InvalidAnswer
-from bot.engine.kb.models import UNKNOWN, ChecklistQuestion, KnowledgeBase, SingleQuestion
-from bot.engine.kb.primitives import Slug
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase, SingleQuestion
+from bot.engine.primitives import UNKNOWN, Slug
 
 FORMAT = 3
 

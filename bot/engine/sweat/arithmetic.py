@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from bot.engine.kb.primitives import Frozen
+from bot.engine.primitives import Frozen
 from bot.engine.sweat.config import INPUT_NUMBERS, PlannerConfig, PlannerError, PlannerInput
 
 MINUTES_PER_DRINK = 15

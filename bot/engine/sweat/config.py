@@ -2,25 +2,21 @@
 
 `PlannerConfig` is everything in `knowledge/planner.yaml` (limits, constants, questions and
 texts in every language; sources cited there) and validates against `PlannerInput`, the
-weigh-in, whose fields its questions must fill. `load_planner_config` is the planner's only
-I/O. The arithmetic is in `planner_arithmetic.py`, the wording in `planner_text.py`.
+weigh-in, whose fields its questions must fill. `kb/loader.py` reads the file
+(`load_planner_config`). The arithmetic is in `arithmetic.py`, the wording in `text.py`.
 """
 
 from __future__ import annotations
 
 import math
 import string
-from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from bot.engine.errors import EngineError, KnowledgeBaseError
-from bot.engine.kb.loader import default_knowledge_dir
-from bot.engine.kb.primitives import Frozen, Slug, Text, localize
+from bot.engine.errors import EngineError
+from bot.engine.primitives import Frozen, Slug, Text, localize
 
-PLANNER_FILE = "planner.yaml"
 REQUIRED_TEXTS = frozenset(
     """answer_yes answer_no answer_skip decimal_separator unit_kg unit_l unit_ml unit_l_per_h
     unit_percent duration_hours_minutes duration_hours duration_minutes title result_measured
@@ -147,16 +143,6 @@ def _check_languages(name: str, text: Text, languages: tuple[str, ...]) -> None:
 
 def _placeholders(text: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
-
-
-def load_planner_config(path: Path | None = None) -> PlannerConfig:
-    """Read and validate planner.yaml (default: the knowledge directory's); the only I/O."""
-    file = path or default_knowledge_dir() / PLANNER_FILE
-    try:
-        config = PlannerConfig.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as error:
-        raise KnowledgeBaseError(f"{file}: {error}") from error
-    return config
 
 
 # --------------------------------------------------------------------- input --

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.engine.kb.primitives import localize
+from bot.engine.primitives import localize
 from bot.engine.sweat.arithmetic import SweatPlan, compute_plan
 from bot.engine.sweat.config import (
     PlannerConfig,

@@ -1,4 +1,4 @@
-"""The Bot API request chain the bot runs on: retries and rate limits.
+"""The Bot API request chain the bot runs on: retries and pacing around the HTTP transport.
 
 Outside in: `RetryingRequest` (retry what is safe, honour 429), `RateLimitedRequest` (about 30
 messages/s in all; per chat a short burst, then 1/s), then the transport that does the I/O
@@ -9,20 +9,33 @@ updates in a getUpdates answer are dealt with where they are parsed, one by one
 (`CrampBot.get_updates`).
 
 With a Redis store (several workers may share it) the limiter keeps its pace in that Redis, so
-the limits hold for all workers together (shared_ratelimit.py); otherwise it paces this process.
+the limits hold for all workers together (pacing/shared.py); otherwise it paces this process.
 Its Redis client connects on the first message call and closes when the chain shuts down.
+
+The transport is picked by `CRAMPCHECK_HTTP` (`http_transport`): `aiohttp` (the default) is
+`transport.AiohttpRequest`, several times cheaper per call than PTB's httpx-based `HTTPXRequest`
+(`httpx`), which stays available as the fallback. As in PTB's `ApplicationBuilder`, the bot's
+calls share a pool of 256 connections and getUpdates gets an instance of its own with one
+connection, so a long poll neither waits for nor holds a slot the calls need; `Bot.get_updates`
+adds the poll's timeout to that instance's read timeout.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.telegram.api.pacing.limiter import Pacer, RateLimitedRequest, RateLimiter
 from bot.telegram.api.retry import RetryingRequest
+from bot.telegram.api.transport import AiohttpRequest
 
+HttpKind = Literal["aiohttp", "httpx"]
 POOL_SIZE = 256
 """PTB's default pool for the bot's calls (ApplicationBuilder._build_request)."""
+UPDATES_POOL_SIZE = 1
+"""PTB's default pool for getUpdates: one long poll at a time."""
 SHARED_SCHEMES = frozenset({"redis", "rediss"})
 
 
@@ -47,3 +60,11 @@ def rate_limiter(settings: Settings) -> Pacer:
             settings.store, per_second=per_second, per_chat=per_chat, burst=burst
         )
     return RateLimiter(per_second=per_second, per_chat=per_chat, burst=burst)
+
+
+def http_transport(kind: HttpKind, *, for_updates: bool = False) -> BaseRequest:
+    """Return a new transport of `kind`: for the bot's calls, or for getUpdates alone."""
+    size = UPDATES_POOL_SIZE if for_updates else POOL_SIZE
+    if kind == "httpx":
+        return HTTPXRequest(connection_pool_size=size)
+    return AiohttpRequest(connection_pool_size=size)

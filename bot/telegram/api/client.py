@@ -33,7 +33,7 @@ from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter  # what `_post` builds as well
 
-from bot.telegram.delivery.intake import parse_update, update_id_of
+from bot.telegram.api.intake import parse_update, update_id_of
 
 logger = logging.getLogger(__name__)
 

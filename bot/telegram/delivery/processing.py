@@ -37,9 +37,9 @@ from bot.store.base import SessionKey, SessionStore
 from bot.store.cached import CachingStore, update_scope
 from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.store.locks import ChatLocks, LocalLocks
-from bot.telegram.delivery import ledger
-from bot.telegram.delivery.ledger import Verdict
+from bot.telegram.state import ledger
 from bot.telegram.state.conversation import Conversation
+from bot.telegram.state.ledger import Verdict
 from bot.telegram.ui.callbacks import is_reply_only
 from bot.telegram.ui.outbox import Outbox
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from bot.config import ConfigError, Settings
-from bot.telegram.delivery.intake import decode_body, parse_update
+from bot.telegram.api.intake import decode_body, parse_update
 from bot.telegram.delivery.processing import UpdateProcessor
 
 logger = logging.getLogger(__name__)

@@ -31,13 +31,14 @@ from bot.engine import checkins
 from bot.engine.checkins import Offer
 from bot.engine.errors import ConflictError, SessionOutdated
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import LevelCode
+from bot.engine.primitives import LevelCode
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Result
 from bot.render.questionnaire import checkin_reply_text
 from bot.store.base import CHECKIN, Record, SessionKey, SessionStore
-from bot.telegram.delivery import ledger, origin
+from bot.telegram.delivery import origin
 from bot.telegram.features.questionnaire.keeper import Conversations
+from bot.telegram.state import ledger
 from bot.telegram.state.conversation import Stored
 from bot.telegram.state.preferences import Preferences
 from bot.telegram.ui import messages

@@ -34,15 +34,16 @@ from telegram.ext import ContextTypes
 
 from bot.engine.errors import ConflictError
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.kb.primitives import localize
 from bot.engine.numbers.countries import find_country
 from bot.engine.numbers.geo import country_at
 from bot.engine.numbers.table import CountryNumbers, EmergencyTable, format_coordinates, lookup
+from bot.engine.primitives import localize
 from bot.engine.questionnaire.machine import Result
 from bot.render.questionnaire import apology_text, country_text, location_text, shows_local_number
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram.delivery import ledger, origin
-from bot.telegram.delivery.ledger import Verdict
+from bot.telegram.delivery import origin
+from bot.telegram.state import ledger
+from bot.telegram.state.ledger import Verdict
 from bot.telegram.state.preferences import Preferences
 from bot.telegram.ui.callbacks import decode_country, encode_country
 from bot.telegram.ui.outbox import Outbox

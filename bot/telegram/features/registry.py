@@ -25,16 +25,17 @@ from typing import Any, Protocol
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
 
-from bot.engine.kb.tables import Tables
+from bot.engine.kb.loader import Tables
 from bot.engine.questionnaire.freetext import mentions_emergency
 from bot.render.questionnaire import apology_text
 from bot.store.base import SessionKey
-from bot.telegram.delivery import ledger, origin
-from bot.telegram.delivery.ledger import Verdict
+from bot.telegram.delivery import origin
 from bot.telegram.features.country import CountryHandlers
 from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
 from bot.telegram.features.summary import SummaryHandlers
 from bot.telegram.features.sweat import SweatHandlers
+from bot.telegram.state import ledger
+from bot.telegram.state.ledger import Verdict
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ from bot.engine.sweat.config import PlannerConfig, PlannerError
 from bot.engine.sweat.flow import PlannerAsk, PlannerDone, PlannerDraft, PlannerReply
 from bot.engine.sweat.text import render_error
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram.delivery import ledger, origin
+from bot.telegram.delivery import origin
+from bot.telegram.state import ledger
 from bot.telegram.state.preferences import Preferences
 from bot.telegram.ui.callbacks import decode_planner, encode_planner
 from bot.telegram.ui.outbox import Outbox

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.engine.questionnaire.session import Session
-from bot.telegram.delivery import ledger
+from bot.telegram.state import ledger
 
 FORMAT = 4
 """2 added `updates`, 3 an owed-screen flag, 4 the views; `_MIGRATIONS` upgrades older ones."""

@@ -18,7 +18,7 @@ from telegram import Update
 from bot.engine.errors import ConflictError
 from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import PROFILE, SessionKey, SessionStore
-from bot.telegram.delivery import ledger
+from bot.telegram.state import ledger
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.engine import checkins
 from bot.engine.checkins import Reply
 from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
-from bot.engine.kb.primitives import localize
 from bot.engine.numbers.table import CountryNumbers
+from bot.engine.primitives import localize
 from bot.engine.questionnaire.machine import Ask, Result, Step
 from bot.render.questionnaire import has_more, question_text, result_text
 from bot.telegram.ui.callbacks import (

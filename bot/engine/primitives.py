@@ -1,7 +1,8 @@
 """The building blocks every frozen model shares: the base model, ids, texts and triage levels.
 
-The knowledge base (`models.py`), its conditions (`condition_models.py`) and the side tables
-(`numbers.py`, `planner.py`) are all built from these, so that none imports another's models.
+The knowledge base (`kb/models.py`), its conditions (`kb/conditions.py`) and the side tables
+(`numbers/table.py`, `sweat/config.py`) are all built from these, so that none imports another's
+models, and the loader (`kb/loader.py`) can read every file without an import circle.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=40)]
 Text = dict[str, str]
 """User-facing text keyed by language code ("en", "nb")."""
+UNKNOWN = "unknown"
+"""The value every finding also accepts: not sure, skipped, or never asked."""
 
 
 class Level(IntEnum):
