@@ -252,8 +252,12 @@ class Conversations:
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - sync checked it
         chat_id = key.chat_id
-        is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
-        if await self.outbox.take_turn(chat_id, is_new_message=is_new):
+        is_urgent = isinstance(step, Result) and shows_local_number(step)
+        if is_urgent:  # the result comes first, drawn over the live message if there is one
+            is_new = conversation.message_id is None
+        else:  # owed first-aid cards come first
+            is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
+        if await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=is_urgent):
             # The chat's turn may come a second later: show the state as it is by then.
             newest = await self._newest(key)
             if newest is None:

@@ -78,6 +78,18 @@ def test_session_ttl_accepts_an_iso_duration(monkeypatch: pytest.MonkeyPatch) ->
     assert load_settings().session_ttl == timedelta(hours=2)
 
 
+def test_an_urgent_lane_as_large_as_the_total_rate_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_TOTAL", "2")
+    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_URGENT", "2")
+    with pytest.raises(ConfigError, match="RATE_LIMIT_URGENT must be less than"):
+        load_settings()
+
+    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_TOTAL", "0")  # no total limit: no lane to keep
+    assert load_settings().rate_limit_urgent == 2
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
