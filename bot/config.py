@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     session_ttl: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
     """Idle time after which a session is deleted: seconds, or an ISO 8601 duration."""
     knowledge: Path | None = None
-    rate_limit_total: float = Field(default=29.0, ge=0)
+    rate_limit_total: float = Field(default=28.0, ge=0)
     """Messages per second the bot sends at most (Telegram: about 30, less for jitter); 0: off."""
     rate_limit_chat: float = Field(default=1.0, ge=0)
     """New messages per second to one chat once its burst is spent (Telegram: about 1); 0: off.
