@@ -61,6 +61,7 @@ from bot.telegram.api.pacing.limiter import (
     bucket_violations,
     is_chat_paced,
     is_paced,
+    over_limit,
 )
 from bot.telegram.api.retry import RetryingRequest
 from bot.telegram.app import AnyApplication, build_bot
@@ -392,11 +393,8 @@ class Monitor:
             )
 
     def overall_violations(self) -> int:
-        """Message calls (edits too) that Telegram's overall 30/s would refuse, all processes."""
-        return sum(
-            bucket_violations(starts, rate=TELEGRAM_TOTAL, burst=1)
-            for starts in self.all_starts.values()
-        )
+        """Message calls (edits too) beyond Telegram's 30 in any second, for all processes."""
+        return sum(over_limit(starts, limit=TELEGRAM_TOTAL) for starts in self.all_starts.values())
 
     def _answer(self, call: WireCall) -> None:
         query_id = str(call.params.get("callback_query_id"))
@@ -799,6 +797,7 @@ def pacer(settings: Settings, clock: Callable[[], float]) -> RateLimiter:
         per_second=settings.rate_limit_total,
         per_chat=settings.rate_limit_chat,
         burst=settings.rate_limit_chat_burst,
+        urgent=settings.rate_limit_urgent,
         clock=clock,
         sleep=asyncio.sleep,
     )

@@ -24,6 +24,7 @@ from bot.telegram.api.pacing.limiter import (
     RateLimiter,
     bucket_violations,
     is_paced,
+    over_limit,
 )
 
 
@@ -332,3 +333,87 @@ async def test_chats_with_a_full_bucket_are_forgotten() -> None:
     await limiter.acquire("last")
 
     assert len(limiter._full) == 1  # the table itself is what is tested
+
+
+def urgent_limiter(time: FakeTime, *, per_second: float = 10, urgent: float = 2) -> RateLimiter:
+    return RateLimiter(
+        per_second=per_second,
+        per_chat=1,
+        burst=3,
+        urgent=urgent,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+
+
+async def test_an_urgent_result_goes_before_the_other_chats_queued_calls() -> None:
+    """Thirty edits queued (2.5 s of the queue); the emergency screen still starts at once."""
+    time = FakeTime()
+    limiter = urgent_limiter(time, per_second=14, urgent=2)
+    queued = [limiter.reserve(None) for _ in range(30)]
+
+    emergency = limiter.reserve(77, is_urgent=True)
+
+    assert emergency == 1000.0
+    assert queued[-1] == pytest.approx(1000.0 + 29 / 12)  # the queue runs at 14 - 2 a second
+
+
+async def test_the_urgent_lane_takes_at_most_its_rate_then_urgent_calls_queue() -> None:
+    time = FakeTime()
+    limiter = urgent_limiter(time, per_second=10, urgent=2)
+
+    starts = [limiter.reserve(chat, is_urgent=True) for chat in (1, 2, 3)]
+
+    # The first takes the lane; the lane's next start is 0.5 s away, the queue's is sooner.
+    assert starts == pytest.approx([1000.0, 1000.0, 1000.125])
+
+
+async def test_an_urgent_call_still_waits_for_its_chats_token() -> None:
+    time = FakeTime()
+    limiter = urgent_limiter(time)
+    for _ in range(3):
+        limiter.reserve(5)
+
+    assert limiter.reserve(5, is_urgent=True) == pytest.approx(1001.0)
+
+
+async def test_both_lanes_together_never_go_over_the_total_in_any_second() -> None:
+    """Seeded traffic, a third of it urgent, on many chats: at most `per_second` in any second."""
+    time = FakeTime()
+    per_second = 28
+    limiter = urgent_limiter(time, per_second=per_second, urgent=2)
+    rng = random.Random(12)  # noqa: S311 - a seeded workload, not a secret
+    starts: list[float] = []
+
+    async def call(after: float) -> None:
+        await time.sleep(after)
+        chat = rng.choice([None, rng.randrange(40)])
+        starts.append(await limiter.acquire(chat, is_urgent=rng.random() < 0.3))
+
+    await time.run(asyncio.gather(*(call(rng.uniform(0, 5)) for _ in range(600))))
+
+    assert len(starts) == 600
+    assert over_limit(starts, limit=per_second) == 0
+    assert over_limit(starts, limit=per_second - 1) > 0  # the total is used, not undershot
+
+
+async def test_a_429_without_a_chat_holds_the_urgent_lane_back_too() -> None:
+    time = FakeTime()
+    limiter = urgent_limiter(time)
+
+    await limiter.hold_off(None, 3)
+
+    assert limiter.reserve(1, is_urgent=True) == pytest.approx(1003.0)
+
+
+def test_an_urgent_lane_as_large_as_the_total_is_refused() -> None:
+    with pytest.raises(ValueError, match="urgent"):
+        RateLimiter(per_second=2, per_chat=1, burst=1, urgent=2)
+
+
+def test_over_limit_counts_the_sends_beyond_the_number_in_a_second() -> None:
+    # 0.95 finds three in the second up to it, and so does 1.05 (0.1, 0.2, 0.95).
+    assert over_limit([0.0, 0.1, 0.2, 0.95, 1.05], limit=3) == 2
+    # A second later is the next second: 1.0 no longer sees 0.0, 1.1 no longer sees 0.1.
+    assert over_limit([0.0, 0.1, 0.2, 1.0, 1.1], limit=3) == 0
+    assert over_limit([], limit=1) == 0

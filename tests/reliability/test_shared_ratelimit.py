@@ -436,3 +436,37 @@ async def test_the_chain_shares_the_pace_only_through_a_redis_store(
     assert type(request.limiter) is expected
     assert request.limiter.burst == 5
     await request.limiter.aclose()  # nothing was sent: it never connected
+
+
+async def test_an_urgent_result_goes_before_the_queue_of_every_worker(
+    worker: MakeWorker,
+) -> None:
+    """Another worker queued thirty edits (2.5 s); this worker's emergency screen goes at once."""
+    busy = worker(per_second=14, per_chat=1, urgent=2, sleep=Sleeps())
+    sleeps = Sleeps()
+    urgent = worker(per_second=14, per_chat=1, urgent=2, sleep=sleeps)
+    for _ in range(30):
+        await busy.acquire(None)
+
+    await urgent.acquire(77, is_urgent=True)  # the lane, at once
+    await urgent.acquire(78, is_urgent=True)  # the lane's next start, before the queue's end
+    await urgent.acquire(None)  # not urgent: behind the thirty
+
+    first, second = sleeps.delays[:2]
+    assert first == pytest.approx(0.5, abs=0.05)
+    assert second == pytest.approx(30 / 12, abs=0.05)
+
+
+async def test_two_workers_with_urgent_calls_stay_within_the_total(
+    worker: MakeWorker,
+) -> None:
+    per_second = 20
+    workers = [worker(per_second=per_second, per_chat=0, urgent=4) for _ in range(2)]
+    starts: list[float] = []
+
+    async def send(limiter: SharedRateLimiter, n: int) -> None:
+        starts.append(await limiter.acquire(None, is_urgent=n % 3 == 0))
+
+    await asyncio.gather(*(send(workers[n % 2], n) for n in range(50)))
+
+    assert max_in_any_second([micros(start) for start in starts]) <= per_second

@@ -248,3 +248,45 @@ async def replay(
     problems += map(str, monitor.violations)
     report = "\n".join(problems)
     assert not problems, f"{report}\n{monitor.summary()}\n{monitor.transcript(CHAT, last=60)}"
+
+
+def test_a_red_flag_ticked_while_the_first_aid_screen_waits_for_its_turn_goes_first(
+    kb: KnowledgeBase, settings: Settings
+) -> None:
+    """The welcome, the first screen and the first-aid card spend the chat's burst; the screen
+    after the card waits a second for the chat's token. A red flag ticked meanwhile on the
+    same checklist must not wait behind it: the emergency screen is the next message call."""
+
+    async def scenario() -> None:
+        world = World(kb, settings, seed=12)
+        await world.start()
+        try:
+            person = Person(world, CHAT)
+            person.send("/start")
+            first = await shown(world, screen_at(world, None))
+            started = world.monitor.sessions[CHAT]
+            assert started is not None
+            aid = pick(
+                kb, started, first, lambda _, step: isinstance(step, Ask) and bool(step.cards)
+            )
+            person.press(first, aid["callback_data"], aid["text"])
+            await asyncio.sleep(0.2)  # the card is out; its screen waits for the chat's token
+            after_aid = world.monitor.sessions[CHAT]
+            assert after_aid is not None
+            flag = pick(kb, after_aid, first, is_emergency)
+            calls_before = len(world.monitor.calls)
+            press = person.press(first, flag["callback_data"], flag["text"])
+            await world.settle()
+        finally:
+            await world.stop()
+        banner = kb.levels[Level.EMERGENCY.code].banner
+        shown_after = [
+            c for c in world.monitor.calls[calls_before:] if c.ok and c.method in SHOWING
+        ]
+        transcript = world.monitor.transcript(CHAT, last=20)
+        assert shown_after, transcript
+        assert str(shown_after[0].params.get("text", "")).startswith(banner), transcript
+        assert shown_after[0].at - press.at <= URGENT_WITHIN, transcript
+        assert not world.monitor.violations, transcript
+
+    run_in_virtual_time(scenario)

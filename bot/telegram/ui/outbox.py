@@ -156,6 +156,7 @@ class Outbox:
         """Edit message `message_id` to `text` (or send it anew if it is gone), in turn."""
 
         async def edit() -> None:
+            await self.take_turn(chat_id, is_new_message=False)  # an emergency may go first
             await messages.edit_or_send(
                 bot, chat_id=chat_id, message_id=message_id, text=text, markup=markup
             )
@@ -166,17 +167,24 @@ class Outbox:
         """Take the buttons off message `message_id`, in turn."""
 
         async def retire() -> None:
+            await self.take_turn(chat_id, is_new_message=False)  # an emergency may go first
             await messages.retire_keyboard(bot, chat_id=chat_id, message_id=message_id)
 
         self.post(chat_id, retire)
 
     async def take_turn(
-        self, chat_id: int, *, is_new_message: bool = True, may_yield: bool = True
+        self,
+        chat_id: int,
+        *,
+        is_new_message: bool = True,
+        may_yield: bool = True,
+        is_urgent: bool = False,
     ) -> bool:
         """Wait until the chat's next call (a new message, or an edit) may start; False: no
         pacer known.
 
-        `may_yield`: an urgent show may stop the job while it waits here (`show`).
+        `may_yield`: an urgent show may stop the job while it waits here (`show`). `is_urgent`:
+        the call shows an urgent or emergency result, which the pacer lets past other chats.
         """
         if self.pacer is None:
             return False
@@ -184,7 +192,9 @@ class Outbox:
         if may_yield and task is not None:
             self._turn_waits[chat_id] = task
         try:
-            await take_turn(self.pacer, chat_id, is_new_message=is_new_message)
+            await take_turn(
+                self.pacer, chat_id, is_new_message=is_new_message, is_urgent=is_urgent
+            )
         finally:
             if self._turn_waits.get(chat_id) is task:
                 del self._turn_waits[chat_id]

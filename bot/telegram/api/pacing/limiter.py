@@ -13,16 +13,23 @@ except `sendChatAction`); answers to callback queries and getUpdates are never d
   is reserved *before* the caller sleeps, so concurrent callers of a chat queue in the order
   they came. Nothing is held while the call runs: a chat's sends are serialised upstream
   (`outbox.py`, one worker per chat).
-* In all, starts at least 1/`per_second` apart (GCRA without burst). A call that may start now
-  queues behind the bot's last reserved start (`_next`); a call that waits for its chat's token
+* In all, at most `per_second` starts in any second, in two lanes. The queue: starts at least
+  1/(`per_second` - `urgent`) apart (GCRA without burst). A call that may start now queues
+  behind the bot's last reserved start (`_next`); a call that waits for its chat's token
   reserves a start at that later time ("island") without pushing `_next`, so one chat's wait
-  never holds the other chats back, and the pointer later steps over the islands.
+  never holds the other chats back, and the pointer later steps over the islands. The urgent
+  lane: `urgent` starts a second (1/`urgent` apart) kept for the call that shows an urgent or
+  emergency result (`is_urgent`), which takes the earlier of its lane's next start and its
+  place in the queue. Under load the queue holds a few hundred milliseconds of other chats'
+  calls; the person who ticked "chest pain" must not wait behind them. The two lanes together
+  never go over `per_second` in a second (`over_limit` checks sends with that rule).
 * A 429 with `retry_after` for a chat empties its bucket until then (one token is due at that
   moment, the next 1/`per_chat` later: no burst right after a flood wait); without a chat it holds
   back every call.
 
-`bucket_violations` counts the sends of one chat that such a bucket would have refused; the tests
-and the benchmark harnesses check the sends they see with it.
+`bucket_violations` counts the sends of one chat that such a bucket would have refused, and
+`over_limit` the sends beyond a number a second in all; the tests and the benchmark harnesses
+check the sends they see with them.
 
 `RateLimiter` keeps its state in the process. Several webhook workers on one Redis share theirs
 through `bot.telegram.api.pacing.shared.SharedRateLimiter` instead (the same rules in one Lua
@@ -102,11 +109,25 @@ def bucket_violations(
     return refused
 
 
+def over_limit(starts: Iterable[float], *, limit: float, within: float = 1.0) -> int:
+    """Count the sends, started at `starts` (seconds), that find `limit` others in the `within`
+    seconds up to them (Telegram: "no more than 30 messages per second")."""
+    ordered = sorted(starts)
+    return sum(
+        1
+        for index, at in enumerate(ordered)
+        if index - bisect_right(ordered, at - within) + 1 > limit
+    )
+
+
 class Pacer(Protocol):
     """What `RateLimitedRequest` needs of a limiter, in-process or shared."""
 
-    async def acquire(self, chat: Chat | None) -> float:
-        """Take a start for one message call to `chat`, wait until it and return it."""
+    async def acquire(self, chat: Chat | None, *, is_urgent: bool = False) -> float:
+        """Take a start for one message call to `chat`, wait until it and return it.
+
+        `is_urgent`: the call shows an urgent or emergency result (the urgent lane).
+        """
 
     async def hold_off(self, chat: Chat | None, seconds: float) -> None:
         """Start no call to `chat` (or, without a chat, to anyone) for `seconds` (a 429)."""
@@ -124,13 +145,16 @@ class RateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
+        urgent: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if burst < 1:
             raise ValueError("burst must be at least 1")
         self.burst = burst
-        self._interval = 1 / per_second if per_second > 0 else 0.0
+        self._interval, self._urgent_interval = lane_intervals(per_second, urgent)
+        self._urgent_next = -math.inf
+        """The urgent lane's next start."""
         self._chat_interval = 1 / per_chat if per_chat > 0 else 0.0
         self._tolerance = (burst - 1) * self._chat_interval
         """How far ahead of its bucket's `full` time a chat may start: `burst - 1` tokens."""
@@ -144,7 +168,7 @@ class RateLimiter:
         """When each chat's bucket is full again (GCRA's theoretical arrival time)."""
         self._calls = 0
 
-    def reserve(self, chat: Chat | None) -> float:
+    def reserve(self, chat: Chat | None, *, is_urgent: bool = False) -> float:
         """Reserve the start of one message call to `chat` and return it (on `clock`).
 
         The token and the start are taken at once: a caller cancelled before its start loses them.
@@ -153,7 +177,11 @@ class RateLimiter:
         self._next = max(self._next, now)
         full = self._full.get(chat, now) if chat is not None and self._chat_interval else now
         earliest = max(now, full - self._tolerance)
-        if earliest <= self._next:  # no wait for the chat: queue behind the bot's last start
+        lane = max(earliest, self._urgent_next)
+        if is_urgent and self._urgent_interval and lane < self._fit(max(earliest, self._next)):
+            start = lane  # the urgent lane is free before the call's place in the queue
+            self._urgent_next = start + self._urgent_interval
+        elif earliest <= self._next:  # no wait for the chat: queue behind the bot's last start
             start = self._fit(self._next)
             self._next = start + self._interval
         else:  # the chat's token comes later: an island there, the queue goes on meanwhile
@@ -167,9 +195,9 @@ class RateLimiter:
         self._prune(now)
         return start
 
-    async def acquire(self, chat: Chat | None) -> float:
+    async def acquire(self, chat: Chat | None, *, is_urgent: bool = False) -> float:
         """Reserve a start for one message call to `chat`, wait until it and return it."""
-        start = self.reserve(chat)
+        start = self.reserve(chat, is_urgent=is_urgent)
         wait = start - self._clock()
         if wait > 0:
             await self._sleep(wait)
@@ -183,6 +211,7 @@ class RateLimiter:
         until = self._clock() + seconds
         if chat is None:
             self._next = max(self._next, until)
+            self._urgent_next = max(self._urgent_next, until)
         elif self._chat_interval:
             full = until + self._tolerance
             self._full[chat] = max(self._full.get(chat, full), full)
@@ -209,15 +238,31 @@ _prepaid: ContextVar[tuple[Chat, bool] | None] = ContextVar("prepaid_turn", defa
 """A chat whose next call (a new message, or not) already waited for its start (`take_turn`)."""
 
 
-async def take_turn(pacer: Pacer, chat: Chat, *, is_new_message: bool = True) -> None:
+async def take_turn(
+    pacer: Pacer, chat: Chat, *, is_new_message: bool = True, is_urgent: bool = False
+) -> None:
     """Wait for the start of the chat's next call now; the task's next such call then goes at once.
 
     The outbox waits for its turn *before* it reads what to show, so that a screen sent after
     a wait is the newest state, not the one from before the wait (conversation.py). An edit
-    (`is_new_message` False) waits for a start in the total only.
+    (`is_new_message` False) waits for a start in the total only; `is_urgent`: the call shows an
+    urgent or emergency result (the urgent lane).
     """
-    await pacer.acquire(chat if is_new_message else None)
+    await pacer.acquire(chat if is_new_message else None, is_urgent=is_urgent)
     _prepaid.set((chat, is_new_message))
+
+
+def lane_intervals(per_second: float, urgent: float) -> tuple[float, float]:
+    """Return the seconds between starts in the queue and in the urgent lane (0: no limit).
+
+    The urgent lane's `urgent` starts a second come out of `per_second`, so that both lanes
+    together stay within it.
+    """
+    if per_second <= 0:
+        return 0.0, 0.0
+    if not 0 <= urgent < per_second:
+        raise ValueError("the urgent lane must be less than the total rate")
+    return 1 / (per_second - urgent), (1 / urgent if urgent > 0 else 0.0)
 
 
 def pacer_of(request: BaseRequest) -> Pacer | None:

@@ -7,14 +7,16 @@ bot token, not per process: N webhook workers each pacing themselves could send 
 
 * One Lua script reserves a start atomically: the chat's token (its bucket's "full again" time
   moves on by 1/`per_chat`) and the bot's start, in the queue behind the bot's last one, or, when
-  the chat's token comes later, as an "island" at that time that the queue steps over. It reads
+  the chat's token comes later, as an "island" at that time that the queue steps over; the call
+  that shows an urgent result takes the urgent lane's next start when that comes first. It reads
   Redis's own `TIME`, so the workers' clocks never matter, and it returns how long the caller
   must sleep (a relative wait) and the start (Redis time). The reservation is made before the
   caller sleeps, so concurrent callers queue fairly; nothing is held during the call, so a worker
   that dies mid-call blocks nothing.
 * A 429 empties the chat's bucket until its `retry_after` (or, without a chat, pushes the bot's
   queue back) for every worker.
-* Keys (under the store's namespace): `<ns>:rate:bot` (a hash: `next`, the queue's next start),
+* Keys (under the store's namespace): `<ns>:rate:bot` (a hash: `next`, the queue's next start;
+  `urgent`, the urgent lane's),
   `<ns>:rate:islands` (a sorted set of the starts reserved ahead of the queue) and
   `<ns>:rate:chat:<chat>` (a hash: `full`, when its bucket is full again). Each expires a second
   after it stops mattering (a full bucket is the same as no key), so nothing piles up.
@@ -40,7 +42,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from bot.telegram.api.pacing.limiter import Chat, RateLimiter, Sleep
+from bot.telegram.api.pacing.limiter import Chat, RateLimiter, Sleep, lane_intervals
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +85,8 @@ local function push(key, name, at, now)
 end
 """
 # KEYS: bot hash, islands sorted set[, chat hash]. ARGV (microseconds): interval, chat interval,
-# tolerance (burst - 1 chat intervals). Returns {wait, start}: start at `start` (Redis time),
-# after sleeping `wait`.
+# tolerance (burst - 1 chat intervals), the urgent lane's interval (0: not an urgent call).
+# Returns {wait, start}: start at `start` (Redis time), after sleeping `wait`.
 _RESERVE = (
     _LUA_COMMON
     + """
@@ -113,7 +115,12 @@ local function fit(at)
     return at
 end
 local start
-if earliest <= next_start then
+local urgent_interval = tonumber(ARGV[4])
+local lane = math.max(earliest, field(bot, 'urgent'))
+if urgent_interval > 0 and lane < fit(math.max(earliest, next_start)) then
+    start = lane
+    push(bot, 'urgent', start + urgent_interval, now)
+elseif earliest <= next_start then
     start = fit(next_start)
     next_start = start + interval
     push(bot, 'next', next_start, now)
@@ -131,12 +138,15 @@ end
 return {start - now, start}
 """
 )
-# KEYS: bot or chat hash. ARGV: its field (`next` or `full`), microseconds from now.
+# KEYS: bot or chat hash. ARGV: microseconds from now, then its fields (`next` and `urgent`, or
+# `full`).
 _HOLD = (
     _LUA_COMMON
     + """
 local now = now_us()
-push(KEYS[1], ARGV[1], now + tonumber(ARGV[2]), now)
+for i = 2, #ARGV do
+    push(KEYS[1], ARGV[i], now + tonumber(ARGV[1]), now)
+end
 return 1
 """
 )
@@ -157,17 +167,25 @@ class SharedRateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
+        urgent: float = 0.0,
         namespace: str = NAMESPACE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._local = RateLimiter(
-            per_second=per_second, per_chat=per_chat, burst=burst, clock=clock, sleep=sleep
+            per_second=per_second,
+            per_chat=per_chat,
+            burst=burst,
+            urgent=urgent,
+            clock=clock,
+            sleep=sleep,
         )
         """Paces this process alone while Redis is unreachable (and checks `burst`)."""
         self.burst = burst
         self._redis = client
-        self._interval = micros(1 / per_second) if per_second > 0 else 0
+        interval, urgent_interval = lane_intervals(per_second, urgent)
+        self._interval = micros(interval) if interval else 0
+        self._urgent_interval = micros(urgent_interval) if urgent_interval else 0
         self._chat_interval = micros(1 / per_chat) if per_chat > 0 else 0
         self._tolerance = (burst - 1) * self._chat_interval
         self._prefix = f"{namespace}:rate"
@@ -185,6 +203,7 @@ class SharedRateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
+        urgent: float = 0.0,
         namespace: str = NAMESPACE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -204,6 +223,7 @@ class SharedRateLimiter:
             per_second=per_second,
             per_chat=per_chat,
             burst=burst,
+            urgent=urgent,
             namespace=namespace,
             clock=clock,
             sleep=sleep,
@@ -214,22 +234,23 @@ class SharedRateLimiter:
         """Tell whether starts come from Redis now (False while falling back after a failure)."""
         return self._down_until is None or self._clock() >= self._down_until
 
-    async def acquire(self, chat: Chat | None) -> float:
+    async def acquire(self, chat: Chat | None, *, is_urgent: bool = False) -> float:
         """Reserve a start for one message call to `chat`, wait until it and return it.
 
         The start is Redis's time (seconds since the epoch) when it is shared, and the local
-        clock's while falling back.
+        clock's while falling back. `is_urgent`: the call shows an urgent result (urgent lane).
         """
         chat = chat if self._chat_interval else None  # the chat limit is off: no chat key
         keys = [self._key("bot"), self._key("islands")]
         if chat is not None:
             keys.append(self._key(f"chat:{chat}"))
-        args = [self._interval, self._chat_interval, self._tolerance]
+        urgent_interval = self._urgent_interval if is_urgent else 0
+        args = [self._interval, self._chat_interval, self._tolerance, urgent_interval]
         answer = None
         if self.is_shared:
             answer = await self._call_redis(self._reserve, keys=keys, args=args)
         if answer is None:  # falling back, or Redis just failed
-            return await self._local.acquire(chat)
+            return await self._local.acquire(chat, is_urgent=is_urgent)
         wait = int(answer[0]) / MICROS
         if wait > 0:
             await self._sleep(wait)
@@ -246,9 +267,9 @@ class SharedRateLimiter:
         if not self.is_shared:
             return  # falling back: do not wait for a Redis that just failed
         if chat is None:
-            keys, args = [self._key("bot")], ["next", micros(seconds)]
+            keys, args = [self._key("bot")], [micros(seconds), "next", "urgent"]
         else:
-            keys, args = [self._key(f"chat:{chat}")], ["full", micros(seconds) + self._tolerance]
+            keys, args = [self._key(f"chat:{chat}")], [micros(seconds) + self._tolerance, "full"]
         await self._call_redis(self._hold, keys=keys, args=args)
 
     async def aclose(self) -> None:

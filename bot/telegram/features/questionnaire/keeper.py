@@ -252,8 +252,12 @@ class Conversations:
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - sync checked it
         chat_id = key.chat_id
-        is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
-        if await self.outbox.take_turn(chat_id, is_new_message=is_new):
+        is_urgent = isinstance(step, Result) and shows_local_number(step)
+        if is_urgent:  # the result comes first, drawn over the live message if there is one
+            is_new = conversation.message_id is None
+        else:  # owed first-aid cards come first
+            is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
+        if await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=is_urgent):
             # The chat's turn may come a second later: show the state as it is by then.
             newest = await self._newest(key)
             if newest is None:
@@ -266,19 +270,19 @@ class Conversations:
         is_urgent = isinstance(step, Result) and shows_local_number(step)
         if not is_urgent and cards:  # first aid before the question it came with
             await self._send_cards(bot, chat_id, cards, language)
-            sent = conversation.view
-            cards = ()
-            if conversation.needs_new_message and await self.outbox.take_turn(
-                chat_id,
-                may_yield=False,  # the cards are out, not recorded yet
-            ):  # the screen's own turn: show what is newest by then, unless it owes more cards
+            recorded = await self._record(key, stored, None)  # sent: never owed again
+            if recorded is None:
+                return
+            stored, cards = recorded, ()
+            # The screen's own turn; an urgent result committed meanwhile may go first.
+            if conversation.needs_new_message and await self.outbox.take_turn(chat_id):
                 newest = await self._newest(key)
-                if newest is None:
-                    return
-                newer = newest[0].conversation
-                if newer is not None and not any(card.view > sent for card in newer.cards):
-                    stored, step = newest
-                    conversation = newer
+                if newest is None or self._owed_cards(newest[0].conversation):
+                    return  # shown meanwhile, or newer cards owed: `sync` sends them first
+                stored, step = newest
+                conversation = stored.conversation
+                assert conversation is not None  # noqa: S101 - _newest checked it
+                is_urgent = isinstance(step, Result) and shows_local_number(step)
         local = await self.local_numbers(key.user_id) if isinstance(step, Result) else None
         text, markup = screen(self.kb, step, language, local=local)
         old_id = conversation.message_id
@@ -304,7 +308,9 @@ class Conversations:
             )
 
     @staticmethod
-    def _owed_cards(conversation: Conversation) -> tuple[OwedCard, ...]:
+    def _owed_cards(conversation: Conversation | None) -> tuple[OwedCard, ...]:
+        if conversation is None:
+            return ()
         return tuple(card for card in conversation.cards if card.view > conversation.shown)
 
     async def _newest(self, key: SessionKey) -> tuple[Stored, Step] | None:
@@ -327,11 +333,14 @@ class Conversations:
                 bot, chat_id=chat_id, text=card_text(blocks, language), markup=None
             )
 
-    async def _record(self, key: SessionKey, sent: Stored, message_id: int) -> None:
-        """Record `message_id` as showing the view of `sent`, over any commit since.
+    async def _record(
+        self, key: SessionKey, sent: Stored, message_id: int | None
+    ) -> Stored | None:
+        """Record the cards owed up to the view of `sent` as sent and, given `message_id`, that
+        message as showing that view, over any commit since; return what is stored then.
 
         A commit that came meanwhile keeps its answer and stays owed (its view is higher); a
-        record replaced meanwhile (/cancel, then /start) is left alone.
+        record replaced meanwhile (/cancel, then /start) is left alone (None).
         """
         shown = sent.conversation
         assert shown is not None  # noqa: S101 - _send has it
@@ -340,19 +349,20 @@ class Conversations:
             current = latest.conversation
             if current is None or current.view < shown.view:
                 logger.info("%s was replaced while it was shown", key.render())
-                return
-            update = {
-                "message_id": message_id,
-                "shown": max(current.shown, shown.view),
-                "cards": tuple(card for card in current.cards if card.view > shown.view),
+                return None
+            update: dict[str, object] = {
+                "cards": tuple(card for card in current.cards if card.view > shown.view)
             }
+            if message_id is not None:
+                update.update(message_id=message_id, shown=max(current.shown, shown.view))
             merged = current.model_copy(update=update)
             try:
-                await self.store.put(key, merged.dump(), expected_revision=latest.revision)
+                revision = await self.store.put(
+                    key, merged.dump(), expected_revision=latest.revision
+                )
             except ConflictError:
                 latest = await self.get(key)
                 continue
-            return
-        logger.warning(
-            "message %d in %s not recorded: the record kept moving", message_id, key.render()
-        )
+            return Stored(merged, revision)
+        logger.warning("a send to %s not recorded: the record kept moving", key.render())
+        return None
