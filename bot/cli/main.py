@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "--country", default=None, help="your country (e.g. NO): its emergency number"
     )
     chat.set_defaults(handler=_chat)
-    sweat = commands.add_parser("sweat", help="the drinking planner in this terminal")
+    sweat = commands.add_parser("sweat", help="/sweat in this terminal")
     sweat.add_argument("--lang", default="en", help="language code (en)")
     sweat.set_defaults(handler=_sweat)
     assess = commands.add_parser("assess", help="run clinical cases (JSON) through the bot")
@@ -217,7 +217,7 @@ def _sweat(args: argparse.Namespace) -> int:
     from bot.cli.sweat import run_sweat
 
     try:
-        config = load_tables(args.kb).planner
+        config = load_tables(args.kb).sweat
     except KnowledgeBaseError as error:
         _say(f"crampcheck: {error}", error=True)
         return 1

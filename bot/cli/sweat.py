@@ -1,4 +1,4 @@
-"""`crampcheck sweat`: the drinking planner in a terminal, with the same questions as /sweat.
+"""`crampcheck sweat`: /sweat in a terminal, with the same questions as /sweat.
 
 Numbers are typed ("70,5" or "70.5"); yes/no questions take yes or no in English or Norwegian
 (or y, j, n), and the optional question takes skip. `q` quits. The flow is the pure
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.engine.sweat import flow
-from bot.engine.sweat.config import PlannerConfig
-from bot.engine.sweat.flow import PlannerAsk, PlannerDone
+from bot.engine.sweat.config import SweatConfig
+from bot.engine.sweat.flow import SweatAsk, SweatDone
 from bot.engine.sweat.text import render_error
 
 Read = Callable[[str], str]
@@ -19,13 +19,13 @@ Write = Callable[[str], object]
 
 
 def run_sweat(
-    config: PlannerConfig, *, read: Read, write: Write, language: str = "en"
-) -> PlannerDone | None:
-    """Ask the planner's questions until the plan is shown; return it (None on quit or EOF)."""
+    config: SweatConfig, *, read: Read, write: Write, language: str = "en"
+) -> SweatDone | None:
+    """Ask /sweat's questions until the plan is shown; return it (None on quit or EOF)."""
     intro = config.text("intro", language, count=str(len(config.questions)))
     write(f"{intro} {config.text('quit_hint', language)}\n")
     reply = flow.begin(config)
-    while isinstance(reply.step, PlannerAsk):
+    while isinstance(reply.step, SweatAsk):
         write("\n" + _question(config, reply.step, language) + "\n")
         try:
             typed = read("> ").strip()
@@ -42,7 +42,7 @@ def run_sweat(
     return reply.step
 
 
-def _question(config: PlannerConfig, ask: PlannerAsk, language: str) -> str:
+def _question(config: SweatConfig, ask: SweatAsk, language: str) -> str:
     text = flow.question_text(config, ask, language)
     choices = " / ".join(flow.choice_label(config, c, language) for c in ask.choices)
     return f"{text}\n({choices})" if choices else text

@@ -169,7 +169,7 @@ def register(
             # Follow-up check-ins: c:<revision>:<h|m> under a result, k:<answer> on a check-in.
             CallbackQueryHandler(checkins.on_offer, pattern=r"^c:"),
             CallbackQueryHandler(checkins.on_reply, pattern=r"^k:[bswn]$"),
-            # Summary s:<revision>, country g:<CC>, drinking planner p:<step>:<y|n|s>.
+            # Summary s:<revision>, country g:<CC>, /sweat p:<step>:<y|n|s>.
             *features.buttons(),
             # Any other callback data is forged or from an old version: "moved on".
             CallbackQueryHandler(handlers.on_button),

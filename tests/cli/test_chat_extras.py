@@ -97,7 +97,7 @@ def test_chat_command_accepts_a_country(
 def test_sweat_in_the_terminal_gives_the_hand_checked_plan(
     language: str, replies: list[str], figures: list[str]
 ) -> None:
-    config = load_tables().planner
+    config = load_tables().sweat
     user = ScriptedUser(replies)
     done = run_sweat(config, read=user.read, write=user.write, language=language)
     assert done is not None
@@ -108,7 +108,7 @@ def test_sweat_in_the_terminal_gives_the_hand_checked_plan(
 
 
 def test_sweat_in_the_terminal_refuses_bad_numbers_and_stops_for_heart_or_kidney() -> None:
-    config = load_tables().planner
+    config = load_tables().sweat
     user = ScriptedUser(["no", "heavy", "q"])
     assert run_sweat(config, read=user.read, write=user.write) is None
     assert config.text("error_not_a_number", "en") in user.screen
@@ -121,7 +121,7 @@ def test_sweat_in_the_terminal_refuses_bad_numbers_and_stops_for_heart_or_kidney
     assert config.text("contraindication", "en") in user.screen
 
 
-def test_sweat_command_rejects_a_language_the_planner_lacks(
+def test_sweat_command_rejects_a_language_the_sweat_lacks(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["sweat", "--lang", "de"]) == 2

@@ -1,6 +1,6 @@
-"""The drinking planner (/sweat): hand-calculated plans, refusals, rendering and safety properties.
+"""/sweat (/sweat): hand-calculated plans, refusals, rendering and safety properties.
 
-Constants from knowledge/planner.yaml used in the hand calculations below:
+Constants from knowledge/sweat.yaml used in the hand calculations below:
 replacement fraction 0.8, fraction after a small gain 0.5, ceiling 0.8 L/h (hard cap 1.0),
 loss warning above 2 %, no plan at a gain of 1 % or more, implausible above a 6 % loss or
 a 3 % gain or a 4 L/h sweat rate, sodium advice for salty sweaters from 1 h.
@@ -20,31 +20,31 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bot.engine.errors import EngineError, KnowledgeBaseError
-from bot.engine.kb.loader import load_planner_config
+from bot.engine.kb.loader import load_sweat_config
 from bot.engine.sweat.arithmetic import SweatPlan, compute_plan
 from bot.engine.sweat.config import (
     REQUIRED_TEXTS,
-    PlannerConfig,
-    PlannerError,
-    PlannerInput,
+    SweatConfig,
+    SweatError,
+    SweatInput,
     parse_number,
 )
 from bot.engine.sweat.text import render_error, render_plan
 
-PLANNER_YAML = Path(__file__).resolve().parents[2] / "knowledge" / "planner.yaml"
+SWEAT_YAML = Path(__file__).resolve().parents[2] / "knowledge" / "sweat.yaml"
 LANGUAGES = ("en", "nb")
 TOLERANCE = 1e-9
 
 
 @pytest.fixture(scope="module")
-def config() -> PlannerConfig:
-    return load_planner_config(PLANNER_YAML)
+def config() -> SweatConfig:
+    return load_sweat_config(SWEAT_YAML)
 
 
 def weigh(
     before: float, after: float, fluid: float, hours: float, urine: float = 0.0, **flags: bool
-) -> PlannerInput:
-    return PlannerInput(
+) -> SweatInput:
+    return SweatInput(
         weight_before_kg=before,
         weight_after_kg=after,
         fluid_l=fluid,
@@ -55,14 +55,14 @@ def weigh(
 
 
 def raw_yaml() -> dict[str, Any]:
-    data = yaml.safe_load(PLANNER_YAML.read_text(encoding="utf-8"))
+    data = yaml.safe_load(SWEAT_YAML.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
 
 
 # ------------------------------------------------------- hand calculations --
 def test_two_percent_loss_is_within_the_aim_and_plan_stops_at_ceiling(
-    config: PlannerConfig,
+    config: SweatConfig,
 ) -> None:
     # 70.0 -> 68.6 kg, 1.0 L drunk, 2 h, no urine.
     # loss = (70.0 - 68.6) + 1.0 - 0 = 1.4 + 1.0 = 2.4 L; rate = 2.4 / 2 = 1.2 L/h
@@ -86,7 +86,7 @@ def test_two_percent_loss_is_within_the_aim_and_plan_stops_at_ceiling(
         assert shown in norwegian
 
 
-def test_moderate_sweater_gets_eighty_percent_of_the_sweat_rate(config: PlannerConfig) -> None:
+def test_moderate_sweater_gets_eighty_percent_of_the_sweat_rate(config: SweatConfig) -> None:
     # 80.0 -> 79.4 kg, 0.3 L drunk, 1.5 h, 0.1 L urine.
     # loss = 0.6 + 0.3 - 0.1 = 0.8 L; rate = 0.8 / 1.5 = 0.5333 L/h
     # change = -0.6 / 80 * 100 = -0.75 % -> ok
@@ -108,7 +108,7 @@ def test_moderate_sweater_gets_eighty_percent_of_the_sweat_rate(config: PlannerC
 
 
 def test_loss_over_two_percent_is_flagged_and_planned_below_losses(
-    config: PlannerConfig,
+    config: SweatConfig,
 ) -> None:
     # 50.0 -> 48.8 kg, 0.2 L drunk, 2.5 h, no urine.
     # loss = 1.2 + 0.2 = 1.4 L; rate = 1.4 / 2.5 = 0.56 L/h; change = -1.2 / 50 * 100 = -2.4 %
@@ -125,7 +125,7 @@ def test_loss_over_two_percent_is_flagged_and_planned_below_losses(
     assert "1.1 L in 2 h 30 min" in text
 
 
-def test_heavy_sweater_over_two_percent_is_capped_at_the_ceiling(config: PlannerConfig) -> None:
+def test_heavy_sweater_over_two_percent_is_capped_at_the_ceiling(config: SweatConfig) -> None:
     # 60.0 -> 58.5 kg, 0.5 L drunk, 1.5 h, 0.2 L urine.
     # loss = 1.5 + 0.5 - 0.2 = 1.8 L; rate = 1.2 L/h; change = -1.5 / 60 * 100 = -2.5 %
     # plan = min(1.2 * 0.8 = 0.96, 0.8) = 0.8 L/h
@@ -137,7 +137,7 @@ def test_heavy_sweater_over_two_percent_is_capped_at_the_ceiling(config: Planner
 
 
 def test_small_gain_warns_of_overdrinking_and_plans_half_the_losses(
-    config: PlannerConfig,
+    config: SweatConfig,
 ) -> None:
     # 70.0 -> 70.35 kg, 1.6 L drunk, 2 h, 0.25 L urine.
     # loss = -0.35 + 1.6 - 0.25 = 1.0 L; rate = 0.5 L/h; change = +0.35 / 70 * 100 = +0.5 %
@@ -164,7 +164,7 @@ def test_small_gain_warns_of_overdrinking_and_plans_half_the_losses(
     ],
 )
 def test_gain_of_one_percent_or_more_gives_no_volume_at_all(
-    config: PlannerConfig, after: float, fluid: float
+    config: SweatConfig, after: float, fluid: float
 ) -> None:
     plan = compute_plan(config, weigh(60.0, after, fluid, 2.0))
     assert plan.status == "gained"
@@ -174,7 +174,7 @@ def test_gain_of_one_percent_or_more_gives_no_volume_at_all(
     assert "ingen mengde å drikke" in render_plan(config, plan, "nb")
 
 
-def test_unchanged_weight_is_fine_and_plans_from_what_was_drunk(config: PlannerConfig) -> None:
+def test_unchanged_weight_is_fine_and_plans_from_what_was_drunk(config: SweatConfig) -> None:
     # 70 -> 70 kg, 0.5 L drunk, 1 h: loss = 0 + 0.5 = 0.5 L; rate 0.5 L/h; change 0 % -> ok
     # plan = 0.5 * 0.8 = 0.4 L/h -> 100 mL per 15 min
     plan = compute_plan(config, weigh(70.0, 70.0, 0.5, 1.0))
@@ -184,7 +184,7 @@ def test_unchanged_weight_is_fine_and_plans_from_what_was_drunk(config: PlannerC
     assert "did not change" in render_plan(config, plan, "en")
 
 
-def test_no_measurable_sweat_gives_drink_to_thirst_and_no_amount(config: PlannerConfig) -> None:
+def test_no_measurable_sweat_gives_drink_to_thirst_and_no_amount(config: SweatConfig) -> None:
     # 70 -> 70 kg, nothing drunk, 1 h: loss 0 L, rate 0, plan 0 -> "no set amount"
     plan = compute_plan(config, weigh(70.0, 70.0, 0.0, 1.0))
     assert plan.sweat_loss_l == 0
@@ -204,7 +204,7 @@ def test_no_measurable_sweat_gives_drink_to_thirst_and_no_amount(config: Planner
     ],
 )
 def test_sodium_advice_only_for_salty_sweaters_in_sessions_of_an_hour_or_more(
-    config: PlannerConfig, hours: float, salty: bool, restricted: bool, expected: bool
+    config: SweatConfig, hours: float, salty: bool, restricted: bool, expected: bool
 ) -> None:
     data = weigh(70.0, 69.5, 0.5, hours, salty_sweater=salty, fluid_restricted=restricted)
     plan = compute_plan(config, data)
@@ -214,7 +214,7 @@ def test_sodium_advice_only_for_salty_sweaters_in_sessions_of_an_hour_or_more(
 
 
 def test_heart_or_kidney_condition_gives_only_the_contraindication(
-    config: PlannerConfig,
+    config: SweatConfig,
 ) -> None:
     plan = compute_plan(
         config, weigh(70.0, 68.6, 1.0, 2.0, salty_sweater=True, fluid_restricted=True)
@@ -251,10 +251,10 @@ def test_heart_or_kidney_condition_gives_only_the_contraindication(
     ],
 )
 def test_impossible_numbers_are_refused_with_a_specific_code(
-    config: PlannerConfig, data: dict[str, float], code: str, field: str
+    config: SweatConfig, data: dict[str, float], code: str, field: str
 ) -> None:
     values = {"before": 70.0, "after": 69.0, "fluid": 1.0, "hours": 1.0} | data
-    with pytest.raises(PlannerError) as caught:
+    with pytest.raises(SweatError) as caught:
         compute_plan(config, weigh(**values))
     assert (caught.value.code, caught.value.field) == (code, field)
     assert isinstance(caught.value, EngineError)
@@ -276,7 +276,7 @@ def test_impossible_numbers_are_refused_with_a_specific_code(
     ],
 )
 def test_implausible_balances_ask_to_recheck(
-    config: PlannerConfig,
+    config: SweatConfig,
     before: float,
     after: float,
     fluid: float,
@@ -285,7 +285,7 @@ def test_implausible_balances_ask_to_recheck(
     code: str,
     key: str,
 ) -> None:
-    with pytest.raises(PlannerError) as caught:
+    with pytest.raises(SweatError) as caught:
         compute_plan(config, weigh(before, after, fluid, hours, urine))
     assert (caught.value.code, caught.value.key) == (code, key)
 
@@ -300,7 +300,7 @@ def test_implausible_balances_ask_to_recheck(
     ],
 )
 def test_limits_themselves_are_accepted(
-    config: PlannerConfig, before: float, after: float, fluid: float, hours: float
+    config: SweatConfig, before: float, after: float, fluid: float, hours: float
 ) -> None:
     assert isinstance(compute_plan(config, weigh(before, after, fluid, hours)), SweatPlan)
 
@@ -309,19 +309,19 @@ def test_limits_themselves_are_accepted(
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (PlannerError("weight_range", field="weight_after_kg"), ("25", "250")),
-        (PlannerError("duration_range", field="duration_h"), ("10", "24")),
-        (PlannerError("fluid_range", field="fluid_l"), ("0", "15")),
-        (PlannerError("urine_range", field="urine_l"), ("0", "10")),
-        (PlannerError("implausible_change", "error_implausible_loss", percent=-7.14), ("7", "6")),
-        (PlannerError("implausible_change", "error_implausible_gain", percent=14.29), ("14", "3")),
-        (PlannerError("implausible_rate", rate=10.0), ("10", "4")),
-        (PlannerError("negative_sweat_loss"), ()),
-        (PlannerError("not_a_number"), ()),
+        (SweatError("weight_range", field="weight_after_kg"), ("25", "250")),
+        (SweatError("duration_range", field="duration_h"), ("10", "24")),
+        (SweatError("fluid_range", field="fluid_l"), ("0", "15")),
+        (SweatError("urine_range", field="urine_l"), ("0", "10")),
+        (SweatError("implausible_change", "error_implausible_loss", percent=-7.14), ("7", "6")),
+        (SweatError("implausible_change", "error_implausible_gain", percent=14.29), ("14", "3")),
+        (SweatError("implausible_rate", rate=10.0), ("10", "4")),
+        (SweatError("negative_sweat_loss"), ()),
+        (SweatError("not_a_number"), ()),
     ],
 )
 def test_every_error_renders_with_its_limits(
-    config: PlannerConfig, error: PlannerError, expected: tuple[str, ...], language: str
+    config: SweatConfig, error: SweatError, expected: tuple[str, ...], language: str
 ) -> None:
     text = render_error(config, error, language)
     assert text
@@ -332,7 +332,7 @@ def test_every_error_renders_with_its_limits(
 
 
 def test_error_message_carries_code_not_health_numbers() -> None:
-    error = PlannerError("implausible_change", "error_implausible_gain", percent=14.2857)
+    error = SweatError("implausible_change", "error_implausible_gain", percent=14.2857)
     assert "14" not in str(error)
     assert "implausible_change" in str(error)
 
@@ -344,7 +344,7 @@ def test_parse_number_accepts_decimal_comma_and_point(text: str, value: float) -
 
 @pytest.mark.parametrize("text", ["", "abc", "70 kg", "nan", "inf", "1,2,3"])
 def test_parse_number_refuses_anything_else(text: str) -> None:
-    with pytest.raises(PlannerError) as caught:
+    with pytest.raises(SweatError) as caught:
         parse_number(text)
     assert caught.value.code == "not_a_number"
 
@@ -362,14 +362,14 @@ def test_every_text_and_question_has_english_and_bokmal() -> None:
 
 
 def test_config_cites_its_sources_and_never_recommends_over_a_litre_an_hour(
-    config: PlannerConfig,
+    config: SweatConfig,
 ) -> None:
     assert {"acsm_2007", "hew_butler_2015", "wms_eah_2019"} <= {s.id for s in config.sources}
     assert config.plan.ceiling_l_per_h <= config.plan.absolute_max_l_per_h <= 1.0
     assert 0 < config.plan.gain_replacement_fraction < config.plan.replacement_fraction <= 1
 
 
-def test_heart_and_kidney_question_comes_first(config: PlannerConfig) -> None:
+def test_heart_and_kidney_question_comes_first(config: SweatConfig) -> None:
     assert config.questions[0].field == "fluid_restricted"
     assert {q.field for q in config.questions if q.optional} == {"urine_l"}
 
@@ -389,32 +389,32 @@ def test_no_text_suggests_salt_tablets_or_brine() -> None:
         (lambda d: d["texts"]["title"].pop("nb"), "no text in nb"),
         (lambda d: d["texts"].pop("safety_note"), "safety_note"),
         (lambda d: d["texts"]["status_ok"].update(nb="{percent}"), "placeholders"),
-        (lambda d: d["questions"].pop(), "every PlannerInput field"),
+        (lambda d: d["questions"].pop(), "every SweatInput field"),
     ],
 )
 def test_unsafe_or_incomplete_config_is_refused(change: Any, message: str) -> None:
     data = raw_yaml()
     change(data)
     with pytest.raises(ValidationError, match=message):
-        PlannerConfig.model_validate(data)
+        SweatConfig.model_validate(data)
 
 
 def test_broken_config_file_raises_knowledge_base_error(tmp_path: Path) -> None:
-    broken = tmp_path / "planner.yaml"
+    broken = tmp_path / "sweat.yaml"
     broken.write_text("version: [", encoding="utf-8")
     with pytest.raises(KnowledgeBaseError):
-        load_planner_config(broken)
+        load_sweat_config(broken)
     with pytest.raises(KnowledgeBaseError):
-        load_planner_config(tmp_path / "missing.yaml")
+        load_sweat_config(tmp_path / "missing.yaml")
 
 
 def test_default_path_loads_the_real_config() -> None:
-    assert load_planner_config().version == load_planner_config(PLANNER_YAML).version
+    assert load_sweat_config().version == load_sweat_config(SWEAT_YAML).version
 
 
 # ------------------------------------------------------------- properties --
 @st.composite
-def weigh_ins(draw: st.DrawFn) -> PlannerInput:
+def weigh_ins(draw: st.DrawFn) -> SweatInput:
     """Valid weigh-ins, drawn from the sweat side so that nearly every draw is plausible."""
     before = draw(st.floats(25, 250))
     after = before * (1 + draw(st.floats(-6, 3)) / 100)
@@ -429,17 +429,17 @@ def weigh_ins(draw: st.DrawFn) -> PlannerInput:
     return weigh(before, after, fluid, hours, urine, salty_sweater=draw(st.booleans()))
 
 
-def plan_or_none(config: PlannerConfig, data: PlannerInput) -> SweatPlan | None:
+def plan_or_none(config: SweatConfig, data: SweatInput) -> SweatPlan | None:
     try:
         return compute_plan(config, data)
-    except PlannerError:
+    except SweatError:
         return None  # edges the construction could not keep plausible
 
 
 @settings(max_examples=300, deadline=None)
 @given(data=weigh_ins())
 def test_plan_never_exceeds_the_sweat_rate_nor_the_ceiling(
-    config: PlannerConfig, data: PlannerInput
+    config: SweatConfig, data: SweatInput
 ) -> None:
     plan = plan_or_none(config, data)
     if plan is None or plan.planned_l_per_h is None:
@@ -453,7 +453,7 @@ def test_plan_never_exceeds_the_sweat_rate_nor_the_ceiling(
 @settings(max_examples=300, deadline=None)
 @given(data=weigh_ins())
 def test_after_a_gain_the_plan_is_half_the_losses_at_most_and_none_from_one_percent(
-    config: PlannerConfig, data: PlannerInput
+    config: SweatConfig, data: SweatInput
 ) -> None:
     """Decision: any gain warns; under 1 % plans at most half the losses; 1 % or more, nothing."""
     plan = plan_or_none(config, data)
@@ -470,7 +470,7 @@ def test_after_a_gain_the_plan_is_half_the_losses_at_most_and_none_from_one_perc
 @settings(max_examples=200, deadline=None)
 @given(data=weigh_ins())
 def test_every_plan_renders_completely_in_both_languages(
-    config: PlannerConfig, data: PlannerInput
+    config: SweatConfig, data: SweatInput
 ) -> None:
     plan = plan_or_none(config, data)
     if plan is None:
@@ -483,7 +483,7 @@ def test_every_plan_renders_completely_in_both_languages(
 
 @settings(max_examples=100, deadline=None)
 @given(data=weigh_ins())
-def test_fluid_restricted_never_gets_a_number(config: PlannerConfig, data: PlannerInput) -> None:
+def test_fluid_restricted_never_gets_a_number(config: SweatConfig, data: SweatInput) -> None:
     restricted = data.model_copy(update={"fluid_restricted": True})
     plan = plan_or_none(config, restricted)
     if plan is None:
@@ -499,13 +499,13 @@ any_number = st.floats(allow_nan=True, allow_infinity=True, width=64)
 
 @settings(max_examples=300, deadline=None)
 @given(before=any_number, after=any_number, fluid=any_number, hours=any_number, urine=any_number)
-def test_any_numbers_give_a_plan_or_a_planner_error(
-    config: PlannerConfig, before: float, after: float, fluid: float, hours: float, urine: float
+def test_any_numbers_give_a_plan_or_a_sweat_error(
+    config: SweatConfig, before: float, after: float, fluid: float, hours: float, urine: float
 ) -> None:
     outcome: SweatPlan | str
     try:
         outcome = compute_plan(config, weigh(before, after, fluid, hours, urine))
-    except PlannerError as error:
+    except SweatError as error:
         outcome = render_error(config, error, "nb")
     if isinstance(outcome, SweatPlan):
         planned = outcome.planned_l_per_h

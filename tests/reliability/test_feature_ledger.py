@@ -23,7 +23,7 @@ from bot.store.base import CHECKIN, PROFILE, SessionKey, SessionStore
 from bot.telegram.app import AnyApplication, build_application
 from bot.telegram.features.checkins import CheckIn, CheckinScheduler
 from bot.telegram.features.country import PROMPT, PromptRecord
-from bot.telegram.features.sweat import SCOPE, PlannerRecord
+from bot.telegram.features.sweat import SCOPE, SweatRecord
 from bot.telegram.state import ledger
 from bot.telegram.state.conversation import Conversation
 from bot.telegram.state.ledger import Verdict
@@ -111,9 +111,9 @@ def user(bot: AnyApplication, gated: GatedStore, api: FakeBotApi) -> Bot:
     return Bot(bot, gated, api)
 
 
-async def planner(store: SessionStore) -> PlannerRecord | None:
+async def sweat_record(store: SessionStore) -> SweatRecord | None:
     record = await store.get(SessionKey(CHAT, CHAT, scope=SCOPE))
-    return None if record is None else PlannerRecord.model_validate_json(record.data)
+    return None if record is None else SweatRecord.model_validate_json(record.data)
 
 
 async def prompt(store: SessionStore) -> PromptRecord | None:
@@ -136,18 +136,18 @@ async def test_a_typed_weight_redelivered_after_a_crash_is_taken_once(
     await user.say("/start", "/sweat")
     await user.press("p:0:n")
     weight = message_update(api, "70")
-    await user.crash(weight, at_put=2)  # the planner's write and its reply went through
+    await user.crash(weight, at_put=2)  # /sweat's write and its reply went through
 
     methods = await user.redeliver(weight)
 
-    draft = await planner(gated)
+    draft = await sweat_record(gated)
     assert draft is not None
     assert methods == []
     assert draft.numbers == {"weight_before_kg": 70.0}, "not taken as the weight after too"
     assert weight["update_id"] in draft.updates
 
 
-async def test_a_redelivered_planner_press_changes_and_sends_nothing(
+async def test_a_redelivered_sweat_press_changes_and_sends_nothing(
     user: Bot, gated: GatedStore
 ) -> None:
     await user.say("/sweat")
@@ -155,7 +155,7 @@ async def test_a_redelivered_planner_press_changes_and_sends_nothing(
 
     methods = await user.redeliver(press)
 
-    draft = await planner(gated)
+    draft = await sweat_record(gated)
     assert draft is not None
     assert methods == []
     assert draft.flags == {"fluid_restricted": False}
@@ -173,14 +173,14 @@ async def test_a_redelivered_last_answer_does_not_send_the_plan_again(
 
     methods = await user.redeliver(last)
 
-    closed = await planner(gated)
+    closed = await sweat_record(gated)
     assert methods == []
     assert closed is not None
     assert (closed.is_open, closed.numbers, closed.flags) == (False, {}, {}), "answers dropped"
     assert last["update_id"] in closed.updates
 
 
-async def test_an_older_unrecorded_planner_press_is_only_answered(
+async def test_an_older_unrecorded_sweat_press_is_only_answered(
     user: Bot, api: FakeBotApi, gated: GatedStore
 ) -> None:
     await user.say("/sweat")
@@ -189,7 +189,7 @@ async def test_an_older_unrecorded_planner_press_is_only_answered(
 
     methods = await user.redeliver(older)
 
-    draft = await planner(gated)
+    draft = await sweat_record(gated)
     assert draft is not None
     assert methods == ["answerCallbackQuery"]
     assert older["callback_query"]["id"] in api.answered_callback_queries
@@ -197,7 +197,7 @@ async def test_an_older_unrecorded_planner_press_is_only_answered(
     assert draft.flags == {"fluid_restricted": False}
 
 
-async def test_an_emergency_phrase_redelivered_while_the_planner_asks_sends_nothing(
+async def test_an_emergency_phrase_redelivered_while_the_sweat_asks_sends_nothing(
     user: Bot, api: FakeBotApi, kb: KnowledgeBase
 ) -> None:
     await user.say("/sweat")
@@ -216,20 +216,20 @@ async def test_a_redelivered_cancel_says_stopped_once(
     await user.deliver(cancel)
 
     assert await user.redeliver(cancel) == []
-    assert await planner(gated) is not None, "a closed record keeps the ledger"
+    assert await sweat_record(gated) is not None, "a closed record keeps the ledger"
 
 
-async def test_redelivered_country_then_sweat_leave_the_planner_open(
+async def test_redelivered_country_then_sweat_leave_the_sweat_open(
     user: Bot, api: FakeBotApi, gated: GatedStore
 ) -> None:
-    """Replaying /country must not close the planner the later /sweat opened."""
+    """Replaying /country must not close /sweat the later /sweat opened."""
     country, sweat = message_update(api, "/country"), message_update(api, "/sweat")
     await user.deliver(country)
     await user.deliver(sweat)
 
     methods = [*await user.redeliver(country), *await user.redeliver(sweat)]
 
-    draft, closed = await planner(gated), await prompt(gated)
+    draft, closed = await sweat_record(gated), await prompt(gated)
     assert methods == []
     assert draft is not None
     assert draft.is_open
@@ -372,11 +372,11 @@ def test_a_duplicate_marks_the_update_skipped_for_the_processor() -> None:
 async def test_records_of_the_earlier_formats_still_work(
     user: Bot, gated: GatedStore, kb: KnowledgeBase
 ) -> None:
-    """A bare planner draft (format 1) goes on; an old country marker reads as an open prompt."""
+    """A bare sweat draft (format 1) goes on; an old country marker reads as an open prompt."""
     draft = '{"format":1,"numbers":{},"flags":{"fluid_restricted":false}}'
     await gated.put(SessionKey(CHAT, CHAT, scope=SCOPE), draft, expected_revision=0)
     await user.say("70")
-    taken = await planner(gated)
+    taken = await sweat_record(gated)
     assert taken is not None
     assert taken.numbers == {"weight_before_kg": 70.0}
 
@@ -393,7 +393,7 @@ async def no_wait(delay: float) -> None:
     """The processor's pause between attempts, without the waiting."""
 
 
-async def test_a_planner_reply_that_failed_after_its_commit_is_sent_again_not_lost(
+async def test_a_sweat_reply_that_failed_after_its_commit_is_sent_again_not_lost(
     user: Bot, api: FakeBotApi, gated: GatedStore
 ) -> None:
     """The outbox tries a failed reply again; the number typed is kept once."""
@@ -405,7 +405,7 @@ async def test_a_planner_reply_that_failed_after_its_commit_is_sent_again_not_lo
 
     await user.say("70")
 
-    draft = await planner(gated)
+    draft = await sweat_record(gated)
     assert draft is not None
     assert draft.numbers == {"weight_before_kg": 70.0}
     question = texts(api)[-1]

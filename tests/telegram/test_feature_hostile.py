@@ -18,15 +18,15 @@ from telegram.ext import ContextTypes
 from bot.engine.kb.loader import load_tables
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.sweat import flow
-from bot.engine.sweat.config import PlannerConfig
-from bot.engine.sweat.flow import RESTRICTED, PlannerDraft
+from bot.engine.sweat.config import SweatConfig
+from bot.engine.sweat.flow import RESTRICTED, SweatDraft
 from bot.engine.sweat.text import render_error
 from bot.render.questionnaire import apology_text
 from bot.store.base import PROFILE, SessionKey, SessionStore
 from bot.telegram.api.intake import broken_promise
 from bot.telegram.app import AnyApplication
 from bot.telegram.features.country import PROMPT, PromptRecord
-from bot.telegram.features.sweat import SCOPE, PlannerRecord
+from bot.telegram.features.sweat import SCOPE, SweatRecord
 from tests.fakes.driver import ChatDriver
 
 NAN, INF = float("nan"), float("inf")
@@ -59,8 +59,8 @@ ODD_NUMBERS += [
 
 
 @pytest.fixture(scope="module")
-def config() -> PlannerConfig:
-    return load_tables().planner
+def config() -> SweatConfig:
+    return load_tables().sweat
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def texts(driver: ChatDriver) -> list[str]:
     return [sent.text for sent in driver.bot_messages()]
 
 
-def question(config: PlannerConfig, field: str) -> str:
+def question(config: SweatConfig, field: str) -> str:
     return next(q for q in config.questions if q.field == field).text["en"]
 
 
@@ -217,10 +217,10 @@ async def test_a_press_without_a_sender_is_answered_and_changes_nothing(
 
 
 @pytest.mark.parametrize("text", [70, 1.5, ["70"], {"text": "70"}])
-async def test_text_that_is_not_a_string_gets_a_note_and_the_planner_question_again(
+async def test_text_that_is_not_a_string_gets_a_note_and_the_sweat_question_again(
     driver: ChatDriver,
     kb: KnowledgeBase,
-    config: PlannerConfig,
+    config: SweatConfig,
     failures: list[BaseException | None],
     text: object,
 ) -> None:
@@ -262,7 +262,7 @@ async def test_text_that_is_not_a_string_without_a_prompt_gets_the_note_alone(
 async def test_an_odd_number_gets_a_refusal_and_the_question_again(
     driver: ChatDriver,
     store: SessionStore,
-    config: PlannerConfig,
+    config: SweatConfig,
     failures: list[BaseException | None],
     typed: str,
 ) -> None:
@@ -272,11 +272,11 @@ async def test_an_odd_number_gets_a_refusal_and_the_question_again(
     await driver.send(typed)
 
     record = await store.get(key)
-    refused = flow.answer_text(config, PlannerDraft(flags={RESTRICTED: False}), typed)
-    assert refused.error is not None, "the planner refuses it"
+    refused = flow.answer_text(config, SweatDraft(flags={RESTRICTED: False}), typed)
+    assert refused.error is not None, "/sweat refuses it"
     assert failures == []
     assert record is not None
-    assert PlannerRecord.model_validate_json(record.data).numbers == {}
+    assert SweatRecord.model_validate_json(record.data).numbers == {}
     assert texts(driver)[-2] == render_error(config, refused.error, "en")
     assert question(config, "weight_before_kg") in driver.last_text()
 
@@ -287,7 +287,7 @@ async def test_an_odd_number_gets_a_refusal_and_the_question_again(
 async def test_digits_of_any_script_are_read_as_the_number(
     driver: ChatDriver,
     store: SessionStore,
-    config: PlannerConfig,
+    config: SweatConfig,
     failures: list[BaseException | None],
     typed: str,
 ) -> None:
@@ -306,7 +306,7 @@ DAMAGED = [
     {"numbers": {"weight_before_kg": 70, "bogus": 1}, "flags": {"fluid_restricted": False}},
     {"numbers": {}, "flags": {"fluid_restricted": False, "weight_before_kg": True}},
 ]
-"""Drafts no version of the bot writes, which the planner cannot go on from."""
+"""Drafts no version of the bot writes, which /sweat cannot go on from."""
 
 
 def complete(damage: dict[str, Any]) -> str:
@@ -322,7 +322,7 @@ def complete(damage: dict[str, Any]) -> str:
 async def test_a_damaged_draft_starts_the_numbers_again_instead_of_failing(
     driver: ChatDriver,
     store: SessionStore,
-    config: PlannerConfig,
+    config: SweatConfig,
     failures: list[BaseException | None],
     damage: dict[str, Any],
     typed: str,
@@ -337,6 +337,6 @@ async def test_a_damaged_draft_starts_the_numbers_again_instead_of_failing(
     assert record is not None
     assert texts(driver)[-2] == config.text("restart_numbers", "en")
     assert question(config, "weight_before_kg") in driver.last_text()
-    stored = PlannerRecord.model_validate_json(record.data)
+    stored = SweatRecord.model_validate_json(record.data)
     assert stored.numbers == {}
     assert set(stored.flags) <= {"fluid_restricted", "salty_sweater"}

@@ -14,11 +14,11 @@ from bot.telegram.ui.callbacks import (
     MAX_NUMBER,
     SummaryRequest,
     decode_country,
-    decode_planner,
     decode_summary,
+    decode_sweat,
     encode_country,
-    encode_planner,
     encode_summary,
+    encode_sweat,
 )
 from tests.fakes.botapi import FakeBotApi
 from tests.fakes.driver import ChatDriver
@@ -105,14 +105,14 @@ def test_feature_button_data_round_trips_and_stays_within_64_bytes() -> None:
         assert len(data.encode()) <= MAX_BYTES
         assert decode_summary(data) == request
     assert decode_country(encode_country("NO")) == "NO"
-    assert decode_planner(encode_planner(4, "skip")) == (4, "skip")
+    assert decode_sweat(encode_sweat(4, "skip")) == (4, "skip")
 
 
 @pytest.mark.parametrize(
     "forged", ["s:", "s:01", "s:1:EN:5", "s:1:en", "g:no", "g:NOR", "p:1:x", "p:-1:y", None]
 )
 def test_forged_feature_button_data_is_refused(forged: object) -> None:
-    decoders = (decode_summary, decode_country, decode_planner)
+    decoders = (decode_summary, decode_country, decode_sweat)
     for decode in decoders:
         with pytest.raises(ValueError, match="malformed"):
             decode(forged)

@@ -1,4 +1,4 @@
-"""/sweat over the Bot API double: the guided planner, its refusals, its record in the store."""
+"""/sweat over the Bot API double: the guided sweat, its refusals, its record in the store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from bot.engine.kb.loader import load_tables
 from bot.engine.kb.models import KnowledgeBase
-from bot.engine.sweat.config import PlannerConfig
+from bot.engine.sweat.config import SweatConfig
 from bot.store.base import SessionKey
 from bot.store.memory import MemoryStore
 from bot.telegram.features.sweat import SCOPE
@@ -23,15 +23,15 @@ WORDS = {
 
 
 @pytest.fixture(scope="module")
-def config() -> PlannerConfig:
-    return load_tables().planner
+def config() -> SweatConfig:
+    return load_tables().sweat
 
 
 def draft_key(driver: ChatDriver) -> SessionKey:
     return SessionKey(driver.chat_id, driver.user_id, scope=SCOPE)
 
 
-def question(config: PlannerConfig, field: str, language: str = "en") -> str:
+def question(config: SweatConfig, field: str, language: str = "en") -> str:
     return next(q for q in config.questions if q.field == field).text[language]
 
 
@@ -50,7 +50,7 @@ async def test_sweat_walks_the_questions_and_shows_the_hand_checked_plan(
     app: Any,
     api: FakeBotApi,
     store: MemoryStore,
-    config: PlannerConfig,
+    config: SweatConfig,
     language: str,
     numbers: list[str],
     expected: list[str],
@@ -83,7 +83,7 @@ async def test_sweat_walks_the_questions_and_shows_the_hand_checked_plan(
 
 
 async def test_an_invalid_number_gets_a_clear_error_and_the_question_again(
-    driver: ChatDriver, store: MemoryStore, config: PlannerConfig
+    driver: ChatDriver, store: MemoryStore, config: SweatConfig
 ) -> None:
     await driver.send("/sweat")
     await driver.press("No")
@@ -103,7 +103,7 @@ async def test_an_invalid_number_gets_a_clear_error_and_the_question_again(
 
 
 async def test_heart_or_kidney_condition_gets_the_contraindication_and_no_numbers(
-    driver: ChatDriver, store: MemoryStore, config: PlannerConfig
+    driver: ChatDriver, store: MemoryStore, config: SweatConfig
 ) -> None:
     await driver.send("/sweat")
     await driver.press("Yes")
@@ -117,7 +117,7 @@ async def test_heart_or_kidney_condition_gets_the_contraindication_and_no_number
 
 
 async def test_norwegian_heart_or_kidney_yes_typed_gets_the_contraindication(
-    app: Any, api: FakeBotApi, config: PlannerConfig
+    app: Any, api: FakeBotApi, config: SweatConfig
 ) -> None:
     driver = ChatDriver(app, api, language_code="nb")
     await driver.send("/sweat")
@@ -125,7 +125,7 @@ async def test_norwegian_heart_or_kidney_yes_typed_gets_the_contraindication(
     assert driver.last_text().startswith(config.text("contraindication", "nb"))
 
 
-async def test_an_old_planner_button_only_gets_moved_on(
+async def test_an_old_sweat_button_only_gets_moved_on(
     driver: ChatDriver, api: FakeBotApi, kb: KnowledgeBase
 ) -> None:
     await driver.send("/sweat")
@@ -136,8 +136,8 @@ async def test_an_old_planner_button_only_gets_moved_on(
     assert driver.unanswered_callbacks() == []
 
 
-async def test_cancel_stops_the_planner_and_deletes_its_record(
-    driver: ChatDriver, store: MemoryStore, kb: KnowledgeBase, config: PlannerConfig
+async def test_cancel_stops_the_sweat_and_deletes_its_record(
+    driver: ChatDriver, store: MemoryStore, kb: KnowledgeBase, config: SweatConfig
 ) -> None:
     await driver.send("/sweat")
     await driver.press("No")
@@ -148,8 +148,8 @@ async def test_cancel_stops_the_planner_and_deletes_its_record(
     assert driver.unanswered_callbacks() == []
 
 
-async def test_an_emergency_phrase_gets_the_card_then_the_planner_question_again(
-    driver: ChatDriver, store: MemoryStore, kb: KnowledgeBase, config: PlannerConfig
+async def test_an_emergency_phrase_gets_the_card_then_the_sweat_question_again(
+    driver: ChatDriver, store: MemoryStore, kb: KnowledgeBase, config: SweatConfig
 ) -> None:
     await driver.send("/sweat")
     await driver.press("No")
@@ -165,14 +165,14 @@ async def test_an_emergency_phrase_gets_the_card_then_the_planner_question_again
     assert after.data == before.data, "the phrase is not taken as an answer"
 
 
-async def test_start_closes_the_planner(driver: ChatDriver, store: MemoryStore) -> None:
+async def test_start_closes_the_sweat(driver: ChatDriver, store: MemoryStore) -> None:
     await driver.send("/sweat")
     await driver.send("/start")
     assert await store.get(draft_key(driver)) is None
     assert driver.last_text().startswith("First, a safety check.")
 
 
-async def test_forget_erases_the_planner_record(
+async def test_forget_erases_the_sweat_record(
     driver: ChatDriver, store: MemoryStore, kb: KnowledgeBase
 ) -> None:
     await driver.send("/sweat")

@@ -2,7 +2,7 @@
 
 `read_knowledge_base` parses the questionnaire's files with PyYAML's SafeLoader while keeping
 the line of every node, so that a schema error is reported as file, line, dotted path and
-reason. The side tables beside it, the emergency numbers and the drinking planner, have models
+reason. The side tables beside it, the emergency numbers and /sweat, have models
 of their own (`numbers/table.py`, `sweat/config.py`) and are read here too (`load_tables`).
 
 Reading is not checking: `bot.engine.lint.load_knowledge_base` reads through here, runs every
@@ -24,11 +24,11 @@ from bot.engine.errors import KnowledgeBaseError
 from bot.engine.issues import Issue
 from bot.engine.kb.models import Advice, Card, Cause, Finding, KnowledgeBase, Question, Rule
 from bot.engine.numbers.table import EmergencyTable
-from bot.engine.sweat.config import PlannerConfig
+from bot.engine.sweat.config import SweatConfig
 
 KB_FILE = "kb.yaml"
 EMERGENCY_NUMBERS_FILE = "emergency_numbers.yaml"
-PLANNER_FILE = "planner.yaml"
+SWEAT_FILE = "sweat.yaml"
 SECTION_FILES = {
     "findings": "findings.yaml",
     "rules": "rules.yaml",
@@ -126,13 +126,13 @@ def read_knowledge_base(directory: Path) -> Loaded:
 @dataclass(frozen=True, slots=True)
 class Tables:
     numbers: EmergencyTable
-    planner: PlannerConfig
+    sweat: SweatConfig
 
 
 def load_tables(directory: Path | None = None) -> Tables:
     """Load both tables; raise KnowledgeBaseError when one is broken."""
     numbers = _numbers(table_path(directory, EMERGENCY_NUMBERS_FILE))
-    return Tables(numbers=numbers, planner=_planner(table_path(directory, PLANNER_FILE)))
+    return Tables(numbers=numbers, sweat=_sweat(table_path(directory, SWEAT_FILE)))
 
 
 def table_path(directory: Path | None, file: str) -> Path:
@@ -148,8 +148,8 @@ def _numbers(path: Path) -> EmergencyTable:
 
 
 @cache
-def _planner(path: Path) -> PlannerConfig:
-    return load_planner_config(path)
+def _sweat(path: Path) -> SweatConfig:
+    return load_sweat_config(path)
 
 
 def load_emergency_numbers(path: Path) -> EmergencyTable:
@@ -168,11 +168,11 @@ def load_emergency_numbers(path: Path) -> EmergencyTable:
         raise KnowledgeBaseError(f"{path.name}: {problems}") from error
 
 
-def load_planner_config(path: Path | None = None) -> PlannerConfig:
-    """Read and validate planner.yaml (default: the knowledge directory's); the only I/O."""
-    file = path or default_knowledge_dir() / PLANNER_FILE
+def load_sweat_config(path: Path | None = None) -> SweatConfig:
+    """Read and validate sweat.yaml (default: the knowledge directory's); the only I/O."""
+    file = path or default_knowledge_dir() / SWEAT_FILE
     try:
-        config = PlannerConfig.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+        config = SweatConfig.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as error:
         raise KnowledgeBaseError(f"{file}: {error}") from error
     return config

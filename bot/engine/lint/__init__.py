@@ -22,12 +22,12 @@ from bot.engine.errors import KnowledgeBaseError
 from bot.engine.issues import Issue
 from bot.engine.kb.loader import (
     EMERGENCY_NUMBERS_FILE,
-    PLANNER_FILE,
+    SWEAT_FILE,
     Loaded,
     SourceMap,
     default_knowledge_dir,
     load_emergency_numbers,
-    load_planner_config,
+    load_sweat_config,
     read_knowledge_base,
 )
 from bot.engine.kb.models import KnowledgeBase
@@ -81,10 +81,10 @@ def check_loaded(loaded: Loaded) -> list[Issue]:
 
 SIDE_TABLES: dict[str, Callable[[Path], object]] = {
     EMERGENCY_NUMBERS_FILE: load_emergency_numbers,
-    PLANNER_FILE: load_planner_config,
+    SWEAT_FILE: load_sweat_config,
 }
 """Optional knowledge files with their own models and loaders, checked when present: the
-emergency-number table and the drinking planner are features a knowledge base may leave out."""
+emergency-number table and /sweat are features a knowledge base may leave out."""
 
 
 def _check_side_tables(directory: Path) -> list[Issue]:

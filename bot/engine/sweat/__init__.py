@@ -1,3 +1,3 @@
-"""/sweat, the drinking plan from a weigh-in: its configuration (`knowledge/planner.yaml`),
+"""/sweat, the drinking plan from a weigh-in: its configuration (`knowledge/sweat.yaml`),
 arithmetic and question flow.
 """

@@ -1,13 +1,13 @@
-"""The drinking planner's arithmetic: sweat rate from a weigh-in, and a plan capped below it.
+"""/sweat's arithmetic: sweat rate from a weigh-in, and a plan capped below it.
 
 The formula (ACSM 2007; NATA 2017), 1 kg taken as 1 L, with every limit and constant from
-`knowledge/planner.yaml` (see `planner.py`):
+`knowledge/sweat.yaml` (see `config.py`):
 
     sweat_loss_l    = (weight_before - weight_after) + fluid - urine
     sweat_rate      = sweat_loss_l / duration_h
     planned_l_per_h = min(sweat_rate * fraction, ceiling, sweat_rate)
 
-`SweatPlan` keeps exact floats; only `planner_text.py` rounds.
+`SweatPlan` keeps exact floats; only `text.py` rounds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from bot.engine.primitives import Frozen
-from bot.engine.sweat.config import INPUT_NUMBERS, PlannerConfig, PlannerError, PlannerInput
+from bot.engine.sweat.config import INPUT_NUMBERS, SweatConfig, SweatError, SweatInput
 
 MINUTES_PER_DRINK = 15
 """The plan is also given per 15 minutes: small, regular drinks rather than a bottle at once."""
@@ -30,7 +30,7 @@ Status = Literal["gained", "ok", "over_2_percent"]
 class SweatPlan(Frozen):
     """The measured balance and, unless withheld, the plan; exact floats, never rounded."""
 
-    input: PlannerInput
+    input: SweatInput
     weight_change_kg: float
     percent_body_weight_change: float
     sweat_loss_l: float
@@ -62,15 +62,15 @@ class SweatPlan(Frozen):
         return None if rate is None else rate * self.input.duration_h
 
 
-def _balance(data: PlannerInput) -> tuple[float, float, float]:
+def _balance(data: SweatInput) -> tuple[float, float, float]:
     """Return (percent body-weight change, sweat loss in L, sweat rate in L/h)."""
     change = data.weight_after_kg - data.weight_before_kg
     loss = -change + data.fluid_l - data.urine_l
     return change / data.weight_before_kg * 100, loss, loss / data.duration_h
 
 
-def validate_input(config: PlannerConfig, data: PlannerInput) -> None:
-    """Raise PlannerError when a number is out of range or the balance is implausible."""
+def validate_input(config: SweatConfig, data: SweatInput) -> None:
+    """Raise SweatError when a number is out of range or the balance is implausible."""
     limits = config.limits
     checks = (
         ("weight_before_kg", data.weight_before_kg, limits.weight_kg),
@@ -81,19 +81,19 @@ def validate_input(config: PlannerConfig, data: PlannerInput) -> None:
     )
     for field, value, bounds in checks:
         if not bounds.min - _EPSILON <= value <= bounds.max + _EPSILON:
-            raise PlannerError(INPUT_NUMBERS[field][0], field=field)
+            raise SweatError(INPUT_NUMBERS[field][0], field=field)
     percent, loss, rate = _balance(data)
     if -percent > limits.max_loss_percent + _EPSILON:
-        raise PlannerError("implausible_change", "error_implausible_loss", percent=percent)
+        raise SweatError("implausible_change", "error_implausible_loss", percent=percent)
     if percent > limits.max_gain_percent + _EPSILON:
-        raise PlannerError("implausible_change", "error_implausible_gain", percent=percent)
+        raise SweatError("implausible_change", "error_implausible_gain", percent=percent)
     if loss < -_EPSILON:
-        raise PlannerError("negative_sweat_loss")
+        raise SweatError("negative_sweat_loss")
     if rate > limits.max_sweat_rate_l_per_h + _EPSILON:
-        raise PlannerError("implausible_rate", rate=rate)
+        raise SweatError("implausible_rate", rate=rate)
 
 
-def compute_plan(config: PlannerConfig, data: PlannerInput) -> SweatPlan:
+def compute_plan(config: SweatConfig, data: SweatInput) -> SweatPlan:
     """Validate the weigh-in and compute the sweat rate, status and drinking plan."""
     validate_input(config, data)
     percent, loss, rate = _balance(data)
@@ -124,7 +124,7 @@ def compute_plan(config: PlannerConfig, data: PlannerInput) -> SweatPlan:
 
 
 def _plan_rate(
-    config: PlannerConfig, status: Status, percent: float, rate: float
+    config: SweatConfig, status: Status, percent: float, rate: float
 ) -> tuple[float | None, float | None]:
     """Return (fraction, planned L/h); (None, None) when the gain is too big for any plan."""
     if status == "gained" and percent >= config.thresholds.no_plan_gain_percent - _EPSILON:

@@ -1,9 +1,9 @@
-"""The drinking planner's configuration and input: planner.yaml's models and the weigh-in.
+"""/sweat's configuration and input: sweat.yaml's models and the weigh-in.
 
-`PlannerConfig` is everything in `knowledge/planner.yaml` (limits, constants, questions and
-texts in every language; sources cited there) and validates against `PlannerInput`, the
+`SweatConfig` is everything in `knowledge/sweat.yaml` (limits, constants, questions and
+texts in every language; sources cited there) and validates against `SweatInput`, the
 weigh-in, whose fields its questions must fill. `kb/loader.py` reads the file
-(`load_planner_config`). The arithmetic is in `arithmetic.py`, the wording in `text.py`.
+(`load_sweat_config`). The arithmetic is in `arithmetic.py`, the wording in `text.py`.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ REQUIRED_TEXTS = frozenset(
 )
 
 
-class PlannerError(EngineError):
-    """Input the planner refuses; `code` is stable, `key` names the text that explains it.
+class SweatError(EngineError):
+    """Input /sweat refuses; `code` is stable, `key` names the text that explains it.
 
     The message holds only the code and field: the numbers are health data, kept in `values`.
     """
 
     def __init__(self, code: str, key: str = "", *, field: str = "", **values: float) -> None:
-        super().__init__(f"planner input refused: {code}" + (f" ({field})" if field else ""))
+        super().__init__(f"sweat input refused: {code}" + (f" ({field})" if field else ""))
         self.code = code
         self.key = key or f"error_{code}"
         self.field = field
@@ -74,7 +74,7 @@ class PlanRules(Frozen):
     gain_replacement_fraction: float = Field(gt=0, le=1)
     ceiling_l_per_h: float = Field(gt=0)
     absolute_max_l_per_h: float = Field(gt=0, le=1.0)
-    """Never recommend above about 1 L/h, whatever the file says (see planner.yaml)."""
+    """Never recommend above about 1 L/h, whatever the file says (see sweat.yaml)."""
     sodium_min_duration_h: float = Field(ge=0)
 
     @model_validator(mode="after")
@@ -92,17 +92,17 @@ class Source(Frozen):
     url: str = Field(min_length=1)
 
 
-class PlannerQuestion(Frozen):
+class SweatQuestion(Frozen):
     field: str
-    """The PlannerInput field the answer fills."""
+    """The SweatInput field the answer fills."""
     kind: Literal["number", "yes_no"]
     optional: bool = False
     text: Text
     help: Text | None = None
 
 
-class PlannerConfig(Frozen):
-    """Everything in planner.yaml: limits, constants, questions and texts in every language."""
+class SweatConfig(Frozen):
+    """Everything in sweat.yaml: limits, constants, questions and texts in every language."""
 
     version: str = Field(min_length=1)
     languages: tuple[str, ...] = Field(min_length=1)
@@ -110,15 +110,15 @@ class PlannerConfig(Frozen):
     limits: Limits
     thresholds: Thresholds
     plan: PlanRules
-    questions: tuple[PlannerQuestion, ...]
+    questions: tuple[SweatQuestion, ...]
     texts: dict[Slug, Text]
 
     @model_validator(mode="after")
-    def _complete(self) -> PlannerConfig:
+    def _complete(self) -> SweatConfig:
         if missing := sorted(REQUIRED_TEXTS - self.texts.keys()):
             raise ValueError(f"texts missing: {', '.join(missing)}")
-        if sorted(q.field for q in self.questions) != sorted(PlannerInput.model_fields):
-            raise ValueError("questions must fill every PlannerInput field exactly once")
+        if sorted(q.field for q in self.questions) != sorted(SweatInput.model_fields):
+            raise ValueError("questions must fill every SweatInput field exactly once")
         named = {f"texts.{key}": text for key, text in self.texts.items()}
         for q in self.questions:
             named[f"questions.{q.field}.text"] = q.text
@@ -146,10 +146,10 @@ def _placeholders(text: str) -> set[str]:
 
 
 # --------------------------------------------------------------------- input --
-class PlannerInput(Frozen):
+class SweatInput(Frozen):
     """One weigh-in; refuses what no configuration could accept.
 
-    The configured limits are checked by `planner_arithmetic.validate_input`.
+    The configured limits are checked by `arithmetic.validate_input`.
     """
 
     weight_before_kg: float
@@ -161,14 +161,14 @@ class PlannerInput(Frozen):
     fluid_restricted: bool = False
 
     @model_validator(mode="after")
-    def _possible(self) -> PlannerInput:
-        # PlannerError is not a ValueError, so pydantic lets it through unwrapped.
+    def _possible(self) -> SweatInput:
+        # SweatError is not a ValueError, so pydantic lets it through unwrapped.
         for field, (code, is_zero_possible) in INPUT_NUMBERS.items():
             value = getattr(self, field)
             if not math.isfinite(value):
-                raise PlannerError("not_a_number", field=field)
+                raise SweatError("not_a_number", field=field)
             if value < 0 or (value == 0 and not is_zero_possible):
-                raise PlannerError(code, field=field)
+                raise SweatError(code, field=field)
         return self
 
 
@@ -186,7 +186,7 @@ def parse_number(text: str) -> float:
     try:
         value = float(text.strip().replace(",", "."))
     except ValueError:
-        raise PlannerError("not_a_number") from None
+        raise SweatError("not_a_number") from None
     if not math.isfinite(value):
-        raise PlannerError("not_a_number")
+        raise SweatError("not_a_number")
     return value

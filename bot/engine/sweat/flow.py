@@ -1,10 +1,10 @@
-"""The /sweat conversation: which planner question comes next and what an answer does to it.
+"""The /sweat conversation: which sweat question comes next and what an answer does to it.
 
 Pure, shared by the Telegram adapter and the terminal. Between messages the adapter keeps a
-`PlannerDraft` (the answers so far, JSON); `answer_text` and `answer_choice` return the next
-draft and step, with a `PlannerError` to show when the answer was refused. Questions, their
-order and every word come from planner.yaml. The heart/kidney question comes first and a "yes"
-ends the planner with the contraindication alone: no amounts, no salt advice.
+`SweatDraft` (the answers so far, JSON); `answer_text` and `answer_choice` return the next
+draft and step, with a `SweatError` to show when the answer was refused. Questions, their
+order and every word come from sweat.yaml. The heart/kidney question comes first and a "yes"
+ends /sweat with the contraindication alone: no amounts, no salt advice.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.engine.primitives import localize
 from bot.engine.sweat.arithmetic import SweatPlan, compute_plan
 from bot.engine.sweat.config import (
-    PlannerConfig,
-    PlannerError,
-    PlannerInput,
-    PlannerQuestion,
+    SweatConfig,
+    SweatError,
+    SweatInput,
+    SweatQuestion,
     parse_number,
 )
 from bot.engine.sweat.text import render_plan
 
 DRAFT_FORMAT = 1
 RESTRICTED = "fluid_restricted"
-"""The field whose "yes" ends the planner with the contraindication alone."""
+"""The field whose "yes" ends /sweat with the contraindication alone."""
 _EPSILON = 1e-9
 
 Choice = Literal["yes", "no", "skip"]
@@ -35,7 +35,7 @@ _CHOICES: tuple[Choice, ...] = ("yes", "no", "skip")
 _SHORT_CHOICES: dict[str, Choice] = {"y": "yes", "j": "yes", "n": "no"}
 
 
-class PlannerDraft(BaseModel):
+class SweatDraft(BaseModel):
     """The answers typed or tapped so far; `step` counts them, so that old buttons are spotted."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,10 +53,10 @@ class PlannerDraft(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class PlannerAsk:
+class SweatAsk:
     """Ask `question`, number `number` of `total`."""
 
-    question: PlannerQuestion
+    question: SweatQuestion
     number: int
     total: int
     step: int
@@ -71,73 +71,73 @@ class PlannerAsk:
 
 
 @dataclass(frozen=True, slots=True)
-class PlannerDone:
-    """The end: a plan, or None when the planner must give no numbers (heart, kidney...)."""
+class SweatDone:
+    """The end: a plan, or None when /sweat must give no numbers (heart, kidney...)."""
 
     plan: SweatPlan | None
 
 
-PlannerStep = PlannerAsk | PlannerDone
+SweatStep = SweatAsk | SweatDone
 
 
 @dataclass(frozen=True, slots=True)
-class PlannerReply:
+class SweatReply:
     """What an answer led to; `error` (if any) is shown before the step is asked (again)."""
 
-    draft: PlannerDraft
-    step: PlannerStep
-    error: PlannerError | None = None
+    draft: SweatDraft
+    step: SweatStep
+    error: SweatError | None = None
     is_restarted: bool = False
     """The weigh-in as a whole was refused: its numbers are asked again from the first."""
 
 
-def begin(config: PlannerConfig) -> PlannerReply:
-    """Start the planner with its first question."""
-    draft = PlannerDraft()
-    return PlannerReply(draft, next_step(config, draft))
+def begin(config: SweatConfig) -> SweatReply:
+    """Start /sweat with its first question."""
+    draft = SweatDraft()
+    return SweatReply(draft, next_step(config, draft))
 
 
-def next_step(config: PlannerConfig, draft: PlannerDraft) -> PlannerStep:
+def next_step(config: SweatConfig, draft: SweatDraft) -> SweatStep:
     """Return the first unanswered question, or the end (the plan is computed here)."""
     if draft.flags.get(RESTRICTED):
-        return PlannerDone(None)
+        return SweatDone(None)
     total = len(config.questions)
     for number, question in enumerate(config.questions, start=1):
         if not draft.has(question.field):
-            return PlannerAsk(question, number, total, draft.step)
-    data = PlannerInput.model_validate({**draft.numbers, **draft.flags})
-    return PlannerDone(compute_plan(config, data))
+            return SweatAsk(question, number, total, draft.step)
+    data = SweatInput.model_validate({**draft.numbers, **draft.flags})
+    return SweatDone(compute_plan(config, data))
 
 
-def answer_text(config: PlannerConfig, draft: PlannerDraft, text: str) -> PlannerReply:
+def answer_text(config: SweatConfig, draft: SweatDraft, text: str) -> SweatReply:
     """Apply typed text to the current question; a refused answer comes back as `error`."""
     step = next_step(config, draft)
-    if not isinstance(step, PlannerAsk):
-        return PlannerReply(draft, step)
+    if not isinstance(step, SweatAsk):
+        return SweatReply(draft, step)
     choice = parse_choice(config, text)
     if step.question.kind == "yes_no":
         if choice not in ("yes", "no"):
-            return PlannerReply(draft, step, PlannerError("yes_no", field=step.question.field))
+            return SweatReply(draft, step, SweatError("yes_no", field=step.question.field))
         return answer_choice(config, draft, choice)
     if step.question.optional and choice in ("skip", "no"):  # "no" to "did you pass urine?"
         return answer_choice(config, draft, "skip")
     try:
         value = parse_number(text)
         _check_range(config, step.question.field, value)
-    except PlannerError as error:
-        return PlannerReply(draft, step, error)
+    except SweatError as error:
+        return SweatReply(draft, step, error)
     updated = draft.model_copy(update={"numbers": {**draft.numbers, step.question.field: value}})
     return _advance(config, updated)
 
 
-def answer_choice(config: PlannerConfig, draft: PlannerDraft, choice: Choice) -> PlannerReply:
+def answer_choice(config: SweatConfig, draft: SweatDraft, choice: Choice) -> SweatReply:
     """Apply a tapped Yes, No or Skip; one the current question does not offer is refused."""
     step = next_step(config, draft)
-    if not isinstance(step, PlannerAsk):
-        return PlannerReply(draft, step)
+    if not isinstance(step, SweatAsk):
+        return SweatReply(draft, step)
     field = step.question.field
     if choice not in step.choices:
-        return PlannerReply(draft, step, PlannerError("yes_no", field=field))
+        return SweatReply(draft, step, SweatError("yes_no", field=field))
     if choice == "skip":  # only an optional number offers Skip: nothing passed, nothing drunk
         updated = draft.model_copy(update={"numbers": {**draft.numbers, field: 0.0}})
     else:
@@ -145,8 +145,8 @@ def answer_choice(config: PlannerConfig, draft: PlannerDraft, choice: Choice) ->
     return _advance(config, updated)
 
 
-def parse_choice(config: PlannerConfig, text: str) -> Choice | None:
-    """Read a typed yes, no or skip, in any language of the planner ("ja", "Hopp over", "y")."""
+def parse_choice(config: SweatConfig, text: str) -> Choice | None:
+    """Read a typed yes, no or skip, in any language of /sweat ("ja", "Hopp over", "y")."""
     typed = " ".join(text.casefold().split())
     for choice in _CHOICES:
         words = config.texts[f"answer_{choice}"].values()
@@ -155,16 +155,16 @@ def parse_choice(config: PlannerConfig, text: str) -> Choice | None:
     return _SHORT_CHOICES.get(typed)
 
 
-def _advance(config: PlannerConfig, draft: PlannerDraft) -> PlannerReply:
+def _advance(config: SweatConfig, draft: SweatDraft) -> SweatReply:
     """Move on; when the whole weigh-in is refused, ask for the numbers again from the top."""
     try:
-        return PlannerReply(draft, next_step(config, draft))
-    except PlannerError as error:
+        return SweatReply(draft, next_step(config, draft))
+    except SweatError as error:
         restarted = draft.model_copy(update={"numbers": {}})
-        return PlannerReply(restarted, next_step(config, restarted), error, is_restarted=True)
+        return SweatReply(restarted, next_step(config, restarted), error, is_restarted=True)
 
 
-_RANGES = {  # field: (limit in planner.yaml, factor from the asked unit to the limit's, code)
+_RANGES = {  # field: (limit in sweat.yaml, factor from the asked unit to the limit's, code)
     "weight_before_kg": ("weight_kg", 1.0, "weight_range"),
     "weight_after_kg": ("weight_kg", 1.0, "weight_range"),
     "fluid_l": ("fluid_l", 1.0, "fluid_range"),
@@ -173,15 +173,15 @@ _RANGES = {  # field: (limit in planner.yaml, factor from the asked unit to the 
 }
 
 
-def _check_range(config: PlannerConfig, field: str, value: float) -> None:
+def _check_range(config: SweatConfig, field: str, value: float) -> None:
     """Refuse a number outside its own range at once, before the next question."""
     limit, factor, code = _RANGES[field]
     bounds = getattr(config.limits, limit)
     if not bounds.min - _EPSILON <= value * factor <= bounds.max + _EPSILON:
-        raise PlannerError(code, field=field)
+        raise SweatError(code, field=field)
 
 
-def question_text(config: PlannerConfig, ask: PlannerAsk, language: str) -> str:
+def question_text(config: SweatConfig, ask: SweatAsk, language: str) -> str:
     """Return the question with its number ("(2/7) ...") and its help, if any."""
     parts = [f"({ask.number}/{ask.total}) {localize(ask.question.text, language)}"]
     if ask.question.help is not None:
@@ -189,7 +189,7 @@ def question_text(config: PlannerConfig, ask: PlannerAsk, language: str) -> str:
     return "\n\n".join(parts)
 
 
-def done_text(config: PlannerConfig, done: PlannerDone, language: str) -> str:
+def done_text(config: SweatConfig, done: SweatDone, language: str) -> str:
     """Return the plan, or the contraindication and safety note alone."""
     if done.plan is None:
         return "\n\n".join(
@@ -198,5 +198,5 @@ def done_text(config: PlannerConfig, done: PlannerDone, language: str) -> str:
     return render_plan(config, done.plan, language)
 
 
-def choice_label(config: PlannerConfig, choice: Choice, language: str) -> str:
+def choice_label(config: SweatConfig, choice: Choice, language: str) -> str:
     return config.text(f"answer_{choice}", language)

@@ -1,6 +1,6 @@
-"""The drinking planner's plain-text rendering: a plan or a refused input, in one language.
+"""/sweat's plain-text rendering: a plan or a refused input, in one language.
 
-Every word comes from `knowledge/planner.yaml`. Numbers are rounded here and only here
+Every word comes from `knowledge/sweat.yaml`. Numbers are rounded here and only here
 (0.1 kg, 0.1 L, 0.01 L/h, 10 mL, 0.1 %), half up, and shown as magnitudes: the wording
 carries the sign.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from bot.engine.sweat.arithmetic import SweatPlan
-from bot.engine.sweat.config import PlannerConfig, PlannerError
+from bot.engine.sweat.config import SweatConfig, SweatError
 
 
 def _round_half_up(value: float, step: str) -> Decimal:
@@ -21,7 +21,7 @@ def _round_half_up(value: float, step: str) -> Decimal:
 class _Writer:
     """Texts and numbers in one language; numbers as magnitudes (the wording carries the sign)."""
 
-    def __init__(self, config: PlannerConfig, language: str) -> None:
+    def __init__(self, config: SweatConfig, language: str) -> None:
         self.config = config
         self.language = language
 
@@ -54,7 +54,7 @@ class _Writer:
         return self("duration_hours_minutes", hours=str(whole), minutes=str(minutes))
 
 
-def render_plan(config: PlannerConfig, plan: SweatPlan, language: str) -> str:
+def render_plan(config: SweatConfig, plan: SweatPlan, language: str) -> str:
     """Render the result as plain text: measurements, status, plan, advice, safety note."""
     say = _Writer(config, language)
     if plan.is_restricted:
@@ -73,7 +73,7 @@ def render_plan(config: PlannerConfig, plan: SweatPlan, language: str) -> str:
     return "\n\n".join(parts)
 
 
-def _status_text(say: _Writer, config: PlannerConfig, plan: SweatPlan) -> str:
+def _status_text(say: _Writer, config: SweatConfig, plan: SweatPlan) -> str:
     change = say.unit("unit_kg", plan.weight_change_kg)
     percent = say.unit("unit_percent", plan.percent_body_weight_change)
     limit = say.percent_limit(config.thresholds.loss_warning_percent)
@@ -86,7 +86,7 @@ def _status_text(say: _Writer, config: PlannerConfig, plan: SweatPlan) -> str:
     return say("status_ok", weight_change=change, percent=percent, limit=limit)
 
 
-def _plan_texts(say: _Writer, config: PlannerConfig, plan: SweatPlan) -> list[str]:
+def _plan_texts(say: _Writer, config: SweatConfig, plan: SweatPlan) -> list[str]:
     if plan.planned_l_per_h is None or plan.replacement_fraction is None:
         return [say("plan_none_gained")]
     per_15_min = plan.planned_ml_per_15_min or 0.0
@@ -109,7 +109,7 @@ def _plan_texts(say: _Writer, config: PlannerConfig, plan: SweatPlan) -> list[st
     return [*texts, say("thirst_guidance")]  # the no-plan texts already say "drink to thirst"
 
 
-def render_error(config: PlannerConfig, error: PlannerError, language: str) -> str:
+def render_error(config: SweatConfig, error: SweatError, language: str) -> str:
     """Render a refused input as one plain-text message with the limits filled in."""
     say = _Writer(config, language)
     limits = config.limits

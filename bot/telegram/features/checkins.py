@@ -37,9 +37,9 @@ from bot.engine.questionnaire.machine import Result
 from bot.render.questionnaire import checkin_reply_text
 from bot.store.base import CHECKIN, Record, SessionKey, SessionStore
 from bot.telegram.delivery import origin
-from bot.telegram.features.questionnaire.keeper import Conversations
+from bot.telegram.features.questionnaire.keeper import ConversationKeeper
 from bot.telegram.state import ledger
-from bot.telegram.state.conversation import Stored
+from bot.telegram.state.conversation import StoredConversation
 from bot.telegram.state.preferences import Preferences
 from bot.telegram.ui import messages
 from bot.telegram.ui.callbacks import decode_offer, decode_reply
@@ -216,7 +216,7 @@ class CheckinHandlers:
         kb: KnowledgeBase,
         store: SessionStore,
         scheduler: CheckinScheduler,
-        conversations: Conversations,
+        conversations: ConversationKeeper,
     ) -> None:
         self.kb = kb
         self.scheduler = scheduler
@@ -274,7 +274,7 @@ class CheckinHandlers:
         await context.bot.send_message(key.chat_id, self.kb.text("checkin_recheck", language))
         await self._recheck(context.bot, key, language)
 
-    def _offered(self, stored: Stored, data: object) -> tuple[Offer, Result] | None:
+    def _offered(self, stored: StoredConversation, data: object) -> tuple[Offer, Result] | None:
         """Return the offer and the live result it belongs to, or None for a stale press."""
         conversation = stored.conversation
         try:

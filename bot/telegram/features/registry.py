@@ -1,7 +1,7 @@
 """The features beside the questionnaire, wired in one place: /country and shared locations,
 /sweat, and the summary button; and where typed text goes while one of them asks.
 
-At most one prompt is open at a time: the drinking planner or the country prompt (starting one
+At most one prompt is open at a time: /sweat or the country prompt (starting one
 closes the other, and /start and /restart close both). While one is open, typed text goes to it,
 except that an emergency phrase first gets the emergency card, then the prompt asks again.
 /cancel closes an open prompt, and the questionnaire too if one is running. `app.register` adds
@@ -44,7 +44,7 @@ Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 class Prompt(Protocol):
-    """A feature that can ask for typed text: the planner, the country prompt."""
+    """A feature that can ask for typed text: /sweat, the country prompt."""
 
     async def status(self, key: SessionKey) -> tuple[bool, tuple[int, ...]]:
         """Return whether the prompt is open and the ids of the updates its record applied."""
@@ -62,7 +62,7 @@ class Features:
         kb, store, preferences = core.kb, core.store, core.preferences
         self.core = core
         self.country = CountryHandlers(kb, store, tables.numbers, preferences, core.outbox)
-        self.sweat = SweatHandlers(kb, store, tables.planner, preferences, core.outbox)
+        self.sweat = SweatHandlers(kb, store, tables.sweat, preferences, core.outbox)
         self.summary = SummaryHandlers(kb, core.conversations, preferences)
         self.prompts: tuple[Prompt, ...] = (self.sweat, self.country)
         # Results name the user's country's number, and urgent ones offer "Share location".
@@ -82,7 +82,7 @@ class Features:
         return self._with_sender(found)
 
     def buttons(self) -> list[BaseHandler[Update, Any, Any]]:
-        """Return the handlers of the summary (s:), country (g:) and planner (p:) buttons."""
+        """Return the handlers of the summary (s:), country (g:) and sweat (p:) buttons."""
         return [
             CallbackQueryHandler(self._with_sender(self.summary.on_summary), pattern=r"^s:"),
             CallbackQueryHandler(self._with_sender(self.country.on_choice), pattern=r"^g:"),
@@ -90,7 +90,7 @@ class Features:
         ]
 
     async def on_country(self, update: Update, context: Context) -> None:
-        """Close the planner and open the country prompt (a redelivery does neither)."""
+        """Close /sweat and open the country prompt (a redelivery does neither)."""
         key = origin.key(update)
         _, judged = await self._prompts(key)
         if judged is Verdict.NEW:
@@ -98,7 +98,7 @@ class Features:
             await self.country.on_country(update, context)
 
     async def on_sweat(self, update: Update, context: Context) -> None:
-        """Close the country prompt and start the planner (a redelivery does neither)."""
+        """Close the country prompt and start /sweat (a redelivery does neither)."""
         key = origin.key(update)
         _, judged = await self._prompts(key)
         if judged is Verdict.NEW:

@@ -21,7 +21,7 @@ from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Result
 from bot.render.questionnaire import summary_text
 from bot.telegram.delivery import origin
-from bot.telegram.features.questionnaire.keeper import Conversations
+from bot.telegram.features.questionnaire.keeper import ConversationKeeper
 from bot.telegram.state.conversation import Conversation
 from bot.telegram.state.preferences import Preferences
 from bot.telegram.ui.callbacks import SummaryRequest, decode_summary, encode_summary
@@ -36,7 +36,7 @@ class SummaryHandlers:
     """The Summary and In English buttons."""
 
     def __init__(
-        self, kb: KnowledgeBase, conversations: Conversations, preferences: Preferences
+        self, kb: KnowledgeBase, conversations: ConversationKeeper, preferences: Preferences
     ) -> None:
         self.kb = kb
         self.conversations = conversations

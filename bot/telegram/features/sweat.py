@@ -1,16 +1,16 @@
-"""/sweat: the drinking planner as a short guided conversation in the chat.
+"""/sweat: the drinking plan as a short guided conversation in the chat.
 
-Asks planner.yaml's questions in order (the heart/kidney question first), one message each:
+Asks sweat.yaml's questions in order (the heart/kidney question first), one message each:
 Yes/No (or Skip) buttons `p:<step>:<y|n|s>` where the question offers them, typed numbers
-otherwise ("70,5" and "70.5"). A refused answer gets the planner's error and the question again.
-The answers so far are a `PlannerRecord` under the user's `sweat` scope in the session store, so
+otherwise ("70,5" and "70.5"). A refused answer gets /sweat's error and the question again.
+The answers so far are a `SweatRecord` under the user's `sweat` scope in the session store, so
 they expire with its idle TTL; they are dropped as soon as the plan is shown, on /cancel and by
 /forget. What comes next is decided by the pure `bot.engine.sweat.flow`; numbers typed are
 never logged.
 
 Every write carries the id of the update being processed (`ledger.py`), and is made before
 anything is sent: a redelivered answer that was applied (after a crash, before Telegram was told)
-is recognised and changes and sends nothing, instead of moving the planner on a second step.
+is recognised and changes and sends nothing, instead of moving /sweat on a second step.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from telegram.ext import ContextTypes
 from bot.engine.errors import ConflictError
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.sweat import flow
-from bot.engine.sweat.config import PlannerConfig, PlannerError
-from bot.engine.sweat.flow import PlannerAsk, PlannerDone, PlannerDraft, PlannerReply
+from bot.engine.sweat.config import SweatConfig, SweatError
+from bot.engine.sweat.flow import SweatAsk, SweatDone, SweatDraft, SweatReply
 from bot.engine.sweat.text import render_error
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram.delivery import origin
 from bot.telegram.state import ledger
 from bot.telegram.state.preferences import Preferences
-from bot.telegram.ui.callbacks import decode_planner, encode_planner
+from bot.telegram.ui.callbacks import decode_sweat, encode_sweat
 from bot.telegram.ui.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -41,13 +41,13 @@ logger = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 SCOPE = "sweat"
 FORMAT = 2
-"""2 added `is_open` and `updates`; format 1 was the bare `PlannerDraft`, read as open."""
-REFUSED = (PlannerError, ValueError, ArithmeticError)
-"""What the planner raises on a draft it cannot go on from (see `SweatHandlers._attempt`)."""
+"""2 added `is_open` and `updates`; format 1 was the bare `SweatDraft`, read as open."""
+REFUSED = (SweatError, ValueError, ArithmeticError)
+"""What /sweat raises on a draft it cannot go on from (see `SweatHandlers._attempt`)."""
 
 
-class PlannerRecord(BaseModel):
-    """The `sweat` record: the answers so far (flat, as in `PlannerDraft`) and the ids of the
+class SweatRecord(BaseModel):
+    """The `sweat` record: the answers so far (flat, as in `SweatDraft`) and the ids of the
     updates applied to them, written together.
 
     A closed record (the plan shown, /cancel) keeps only the ids, so that a redelivered last
@@ -64,18 +64,18 @@ class PlannerRecord(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
+class StoredDraft:
     """The record under the `sweat` key (None if absent or unreadable) and its store revision."""
 
-    record: PlannerRecord | None
+    record: SweatRecord | None
     revision: int
 
     @property
-    def draft(self) -> PlannerDraft | None:
-        """The open planner's answers; None when there is none."""
+    def draft(self) -> SweatDraft | None:
+        """The open /sweat's answers; None when there is none."""
         if self.record is None or not self.record.is_open:
             return None
-        return PlannerDraft(numbers=self.record.numbers, flags=self.record.flags)
+        return SweatDraft(numbers=self.record.numbers, flags=self.record.flags)
 
     @property
     def applied(self) -> tuple[int, ...]:
@@ -89,7 +89,7 @@ class SweatHandlers:
         self,
         kb: KnowledgeBase,
         store: SessionStore,
-        config: PlannerConfig,
+        config: SweatConfig,
         preferences: Preferences,
         outbox: Outbox,
     ) -> None:
@@ -101,7 +101,7 @@ class SweatHandlers:
         """Where replies go: sent in turn, without holding the chat's next update back."""
 
     async def on_sweat(self, update: Update, context: Context) -> None:
-        """Explain the planner and ask its first question (a planner already open restarts).
+        """Explain /sweat and ask its first question (a /sweat already open restarts).
 
         `Features` has judged the update against the prompts' ledgers before calling this.
         """
@@ -126,7 +126,7 @@ class SweatHandlers:
             return
         language, draft = await self.preferences.language(update), stored.draft
         try:
-            step, choice = decode_planner(query.data)
+            step, choice = decode_sweat(query.data)
         except ValueError:
             step, choice = -1, "no"
         if draft is None or step != draft.step:
@@ -144,7 +144,7 @@ class SweatHandlers:
     # --- the open prompt (see features.py) ------------------------------------------------------
 
     async def status(self, key: SessionKey) -> tuple[bool, tuple[int, ...]]:
-        """Return whether the planner is open and the ids of the updates applied to its record."""
+        """Return whether /sweat is open and the ids of the updates applied to its record."""
         stored = await self._load(key)
         return stored.draft is not None, stored.applied
 
@@ -168,12 +168,12 @@ class SweatHandlers:
         draft = stored.draft
         if draft is None:
             return
-        reply = self._attempt(draft, lambda d: PlannerReply(d, flow.next_step(self.config, d)))
+        reply = self._attempt(draft, lambda d: SweatReply(d, flow.next_step(self.config, d)))
         if await self._save(key, reply, stored):
             await self._show(context.bot, key, reply, language)
 
     async def stop(self, key: SessionKey) -> bool:
-        """Close the planner; return whether it was open."""
+        """Close /sweat; return whether it was open."""
         stored = await self._load(key)
         if stored.revision == 0 or (stored.record is not None and not stored.record.is_open):
             return False
@@ -183,48 +183,48 @@ class SweatHandlers:
     # --- internals ------------------------------------------------------------------------------
 
     def _attempt(
-        self, draft: PlannerDraft, answer: Callable[[PlannerDraft], PlannerReply]
-    ) -> PlannerReply:
-        """Return `answer(draft)`; a draft the planner refuses as a whole takes the numbers again.
+        self, draft: SweatDraft, answer: Callable[[SweatDraft], SweatReply]
+    ) -> SweatReply:
+        """Return `answer(draft)`; a draft /sweat refuses as a whole takes the numbers again.
 
-        Typed text never causes this (the planner refuses it with an error to show); a stored
+        Typed text never causes this (/sweat refuses it with an error to show); a stored
         draft can, one written by another version or damaged, and it must not fail every message
         the user sends from then on.
         """
         try:
             return answer(draft)
         except REFUSED as error:
-            logger.warning("planner draft refused (%s): numbers asked again", type(error).__name__)
+            logger.warning("sweat draft refused (%s): numbers asked again", type(error).__name__)
         answered = {q.field for q in self.config.questions if q.kind == "yes_no"}
         flags = {field: value for field, value in draft.flags.items() if field in answered}
-        restarted = PlannerDraft(flags=flags)
-        return PlannerReply(restarted, flow.next_step(self.config, restarted), is_restarted=True)
+        restarted = SweatDraft(flags=flags)
+        return SweatReply(restarted, flow.next_step(self.config, restarted), is_restarted=True)
 
-    async def _save(self, key: SessionKey, reply: PlannerReply, stored: Stored) -> bool:
+    async def _save(self, key: SessionKey, reply: SweatReply, stored: StoredDraft) -> bool:
         """Write the reply's draft with the update's id, or close the record when the plan is
         shown; False when another write won the race (its update shows what comes next)."""
-        if isinstance(reply.step, PlannerDone):
+        if isinstance(reply.step, SweatDone):
             await self._close(key, stored)
             return True
         applied = ledger.remember(stored.applied, ledger.stamp())
         draft = reply.draft
-        record = PlannerRecord(numbers=draft.numbers, flags=draft.flags, updates=applied)
+        record = SweatRecord(numbers=draft.numbers, flags=draft.flags, updates=applied)
         try:
             await self.store.put(
                 _draft_key(key), record.model_dump_json(), expected_revision=stored.revision
             )
         except ConflictError:
-            logger.info("planner answer in %s lost a race", key.render())
+            logger.info("sweat answer in %s lost a race", key.render())
             return False
         return True
 
-    async def _close(self, key: SessionKey, stored: Stored) -> None:
+    async def _close(self, key: SessionKey, stored: StoredDraft) -> None:
         """Drop the answers; keep the ids (a closed record) if there is an update to remember."""
         update_id = ledger.stamp()
         if update_id is None:
             await self.store.delete(_draft_key(key))
             return
-        closed = PlannerRecord(is_open=False, updates=ledger.remember(stored.applied, update_id))
+        closed = SweatRecord(is_open=False, updates=ledger.remember(stored.applied, update_id))
         try:
             await self.store.put(
                 _draft_key(key), closed.model_dump_json(), expected_revision=stored.revision
@@ -232,29 +232,29 @@ class SweatHandlers:
         except ConflictError:  # written meanwhile: the answers go all the same
             await self.store.delete(_draft_key(key))
 
-    async def _show(self, bot: Bot, key: SessionKey, reply: PlannerReply, language: str) -> None:
+    async def _show(self, bot: Bot, key: SessionKey, reply: SweatReply, language: str) -> None:
         """Show the refusal if any, then ask the next question, or show the plan."""
         refusal = self._refusal_text(reply, language)
         if refusal is not None:
             self.outbox.send(bot, key.chat_id, refusal)
-        if isinstance(reply.step, PlannerDone):
-            logger.info("planner done in %s", key.render())
+        if isinstance(reply.step, SweatDone):
+            logger.info("sweat done in %s", key.render())
             text = flow.done_text(self.config, reply.step, language)
             self.outbox.send(bot, key.chat_id, text)
             return
         await self._ask(bot, key.chat_id, reply.step, language)
 
-    def _refusal_text(self, reply: PlannerReply, language: str) -> str | None:
+    def _refusal_text(self, reply: SweatReply, language: str) -> str | None:
         parts = [] if reply.error is None else [render_error(self.config, reply.error, language)]
         if reply.is_restarted:
             parts.append(self.config.text("restart_numbers", language))
         return "\n\n".join(parts) or None
 
-    async def _ask(self, bot: Bot, chat_id: int, ask: PlannerAsk, language: str) -> None:
+    async def _ask(self, bot: Bot, chat_id: int, ask: SweatAsk, language: str) -> None:
         buttons = [
             InlineKeyboardButton(
                 flow.choice_label(self.config, choice, language),
-                callback_data=encode_planner(ask.step, choice),
+                callback_data=encode_sweat(ask.step, choice),
             )
             for choice in ask.choices
         ]
@@ -262,16 +262,16 @@ class SweatHandlers:
         text = flow.question_text(self.config, ask, language)
         self.outbox.send(bot, chat_id, text, reply_markup=markup)
 
-    async def _load(self, key: SessionKey) -> Stored:
+    async def _load(self, key: SessionKey) -> StoredDraft:
         """Return the record (None if absent or unreadable) and the store revision to write at."""
         record = await self.store.get(_draft_key(key))
         if record is None:
-            return Stored(None, 0)
+            return StoredDraft(None, 0)
         try:
-            return Stored(PlannerRecord.model_validate_json(record.data), record.revision)
+            return StoredDraft(SweatRecord.model_validate_json(record.data), record.revision)
         except ValidationError:
-            logger.warning("unreadable planner draft %s rev %d", key.render(), record.revision)
-            return Stored(None, record.revision)
+            logger.warning("unreadable sweat draft %s rev %d", key.render(), record.revision)
+            return StoredDraft(None, record.revision)
 
     def _stale_text(self, language: str, *, is_gone: bool) -> str:
         if is_gone:

@@ -5,7 +5,7 @@ the live message (the newest screen sent, edited in place), the language, the id
 applied to it (the ledger) and the screen bookkeeping. State comes first, screens after: a
 handler commits the new state with `view` one higher (and says what the new screen owes: a new
 message, first-aid cards, the location offer); the chat's sender (`outbox.py`,
-`Conversations.sync`) then shows the newest view at Telegram's pace and records it as `shown`.
+`ConversationKeeper.sync`) then shows the newest view at Telegram's pace and records it as `shown`.
 A screen is owed while `shown < view`, so a kill between the commit and the send leaves it owed,
 and whoever syncs the chat next (a redelivery, the user's next press or message) sends it.
 Several commits before one send are shown once, as the newest (last write wins).
@@ -143,7 +143,7 @@ _MIGRATIONS: list[Any] = [
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
+class StoredConversation:
     """What the store holds under one key, with the store revision to write against.
 
     `conversation` is None when there is none (revision 0) or the record cannot be read (an old

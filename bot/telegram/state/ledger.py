@@ -6,10 +6,10 @@ that the update changed therefore carries the ids of the last few updates it app
 the same compare-and-set as the change itself, so a second delivery is recognised and skipped.
 
 `current_update` names the update being processed; `UpdateProcessor` sets it around each update,
-and `Conversations` stamps its id into every record it writes. Updates processed without it (tests
-that call `Application.process_update` directly) stamp nothing.
+and `ConversationKeeper` stamps its id into every record it writes. Updates processed without it
+(tests that call `Application.process_update` directly) stamp nothing.
 
-The features' own records (the planner's draft, the country prompt, the profile, a check-in)
+The features' own records (/sweat's draft, the country prompt, the profile, a check-in)
 carry such a ledger too, stamped in the same write as their change. `UpdateProcessor` judges an
 update against the conversation only, so a feature judges against its records itself
 (`verdict`, `admits_press`) before it changes or sends anything.
@@ -69,7 +69,7 @@ def stamp() -> int | None:
 def verdict(*ledgers: tuple[int, ...]) -> Verdict:
     """Judge the update being processed against the ids that one or more records applied.
 
-    For the records beside the conversation (the planner's draft, the country prompt, the
+    For the records beside the conversation (/sweat's draft, the country prompt, the
     profile, a check-in), which `UpdateProcessor` does not read: the feature that writes them
     judges here before it changes or sends anything. An update that may write either of two
     records (a country choice: the profile, or the prompt) is judged against both, as one

@@ -8,7 +8,7 @@ advice) or `m` (more: the rest of the result). The /forget confirmation carries 
 follow-up offer under a result carries `c:<revision>:h` (in 30 minutes) or `c:<revision>:m` (in the
 morning), and a reply to a check-in `k:b`, `k:s`, `k:w` or `k:n` (better, the same, worse, new
 symptoms). Telegram limits callback data to 64 bytes, and anyone can send any data, so decoding
-accepts only the canonical form. Summary (`s:`), country (`g:`) and planner (`p:`) buttons are
+accepts only the canonical form. Summary (`s:`), country (`g:`) and sweat (`p:`) buttons are
 described at their section. `apply_callback` says what a decoded button does to a session, in
 engine terms.
 """
@@ -212,15 +212,15 @@ def apply_callback(
     raise InvalidAnswer(f"action {callback.action} does not fit the current step")
 
 
-# --- summary (s:), country (g:) and drinking-planner (p:) buttons -----------------------------
+# --- summary (s:), country (g:) and /sweat (p:) buttons -----------------------------
 # `s:<revision>` asks for the summary of the result drawn at that revision, in the conversation's
 # language; `s:<revision>:<language>:<epoch seconds>` for it in another language, dated like the
-# first. `g:<CC>` picks a country (ISO 3166-1 alpha-2). `p:<step>:<y|n|s>` answers the planner
+# first. `g:<CC>` picks a country (ISO 3166-1 alpha-2). `p:<step>:<y|n|s>` answers /sweat
 # question asked at that step with Yes, No or Skip.
 
 _SUMMARY = re.compile(rf"s:{_NUMBER}(?::([a-z]{{2}}):{_NUMBER})?", re.ASCII)
 _COUNTRY = re.compile(r"g:([A-Z]{2})", re.ASCII)
-_PLANNER = re.compile(rf"p:{_NUMBER}:([yns])", re.ASCII)
+_SWEAT = re.compile(rf"p:{_NUMBER}:([yns])", re.ASCII)
 _CHOICE_CODES: dict[Choice, str] = {"yes": "y", "no": "n", "skip": "s"}
 _CHOICES = {code: choice for choice, code in _CHOICE_CODES.items()}
 
@@ -265,16 +265,16 @@ def decode_country(data: object) -> str:
     return match.group(1)
 
 
-def encode_planner(step: int, choice: Choice) -> str:
-    """Return the data of a planner button: the step it was drawn at and the choice."""
-    return _checked(_PLANNER, f"p:{step}:{_CHOICE_CODES[choice]}")
+def encode_sweat(step: int, choice: Choice) -> str:
+    """Return the data of a sweat button: the step it was drawn at and the choice."""
+    return _checked(_SWEAT, f"p:{step}:{_CHOICE_CODES[choice]}")
 
 
-def decode_planner(data: object) -> tuple[int, Choice]:
-    """Return (step, choice) of planner button data; ValueError on anything else."""
-    match = _PLANNER.fullmatch(data) if isinstance(data, str) else None
+def decode_sweat(data: object) -> tuple[int, Choice]:
+    """Return (step, choice) of sweat button data; ValueError on anything else."""
+    match = _SWEAT.fullmatch(data) if isinstance(data, str) else None
     if match is None:
-        raise ValueError("malformed planner button data")
+        raise ValueError("malformed sweat button data")
     return int(match.group(1)), _CHOICES[match.group(2)]
 
 

@@ -3,7 +3,7 @@
 Handling an update (`processing.py`) commits the new state and answers the press under the
 chat's lock, and never waits for pacing: what the chat should see next is posted here. Each chat
 has one worker task that runs the chat's jobs in order: plain messages (a welcome, a why-text)
-and `show` jobs, which bring the chat to its committed record (`Conversations.sync`). A `show`
+and `show` jobs, which bring the chat to its committed record (`ConversationKeeper.sync`). A `show`
 job still queued is not queued twice, and it reads the newest record when it runs, so several
 commits before one send are shown once, as the newest (last write wins): a double tap can never
 send two screens, and the next press is handled while the bot is still sending.

@@ -1,7 +1,7 @@
 """The Telegram handlers: decode an update, load the conversation, call the engine, save, show.
 
 Each handler is a bound method of `QuestionnaireHandlers`, built with the knowledge base, the
-store and the outbox; committing and showing live in `conversation.Conversations`. A press is
+store and the outbox; committing and showing live in `keeper.ConversationKeeper`. A press is
 applied when its button was drawn at the session's current revision, whichever message carries
 it: decoding, one store read, the pure engine step and the commit come first, then the answer, and
 the new screen goes out afterwards from the chat's outbox, so no press waits for another's
@@ -35,8 +35,8 @@ from bot.render.questionnaire import (
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram.delivery import origin
 from bot.telegram.features.checkins import cancel_checkin
-from bot.telegram.features.questionnaire.keeper import Conversations, continued
-from bot.telegram.state.conversation import Conversation, Stored
+from bot.telegram.features.questionnaire.keeper import ConversationKeeper, continued
+from bot.telegram.state.conversation import Conversation, StoredConversation
 from bot.telegram.state.preferences import Preferences
 from bot.telegram.ui import messages
 from bot.telegram.ui.callbacks import (
@@ -73,7 +73,7 @@ class QuestionnaireHandlers:
         self.kb = kb
         self.store = store
         self.outbox = outbox if outbox is not None else Outbox()
-        self.conversations = Conversations(kb, store, self.outbox)
+        self.conversations = ConversationKeeper(kb, store, self.outbox)
         self.preferences = Preferences(kb, store)
         self.session_ttl = session_ttl
 
@@ -254,7 +254,7 @@ class QuestionnaireHandlers:
             stored = await self.conversations.get(key)
         except Exception:  # the store may be what failed: apologise all the same
             logger.warning("store unavailable after update %d", update.update_id)
-            stored = Stored(None, 0)
+            stored = StoredConversation(None, 0)
         has_session = stored.conversation is not None
         language = self.preferences.from_telegram(update)  # the store may be what failed
         text = apology_text(self.kb, language, has_session=has_session)
@@ -287,7 +287,7 @@ class QuestionnaireHandlers:
         self,
         context: Context,
         key: SessionKey,
-        stored: Stored,
+        stored: StoredConversation,
         callback: Callback,
         *,
         session: Session,
@@ -323,7 +323,7 @@ class QuestionnaireHandlers:
         query: CallbackQuery,
         context: Context,
         key: SessionKey,
-        stored: Stored,
+        stored: StoredConversation,
         error: Exception,
     ) -> None:
         """Say the question has moved on; make sure the chat is brought to the current step."""

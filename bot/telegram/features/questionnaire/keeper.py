@@ -35,7 +35,12 @@ from bot.engine.questionnaire.machine import Result, Step
 from bot.engine.questionnaire.session import Session
 from bot.render.questionnaire import card_text, shows_local_number
 from bot.store.base import SessionKey, SessionStore
-from bot.telegram.state.conversation import DEFAULT_LANGUAGE, Conversation, OwedCard, Stored
+from bot.telegram.state.conversation import (
+    DEFAULT_LANGUAGE,
+    Conversation,
+    OwedCard,
+    StoredConversation,
+)
 from bot.telegram.ui import messages
 from bot.telegram.ui.keyboards import screen
 from bot.telegram.ui.outbox import Outbox
@@ -63,7 +68,7 @@ def continued(session: Session, after: Conversation | None) -> Session:
     return session.model_copy(update={"rev": after.session.rev + 1})
 
 
-class Conversations:
+class ConversationKeeper:
     """Load and commit conversations; show them through the chat's outbox."""
 
     def __init__(self, kb: KnowledgeBase, store: SessionStore, outbox: Outbox) -> None:
@@ -76,18 +81,18 @@ class Conversations:
         self.after_result: list[AfterResult] = []
         """Called once when a new result is committed (metrics)."""
 
-    async def get(self, key: SessionKey) -> Stored:
+    async def get(self, key: SessionKey) -> StoredConversation:
         """Return what is stored under `key`; an unreadable record is logged and reads as none."""
         record = await self.store.get(key)
         if record is None:
-            return Stored(None, 0)
+            return StoredConversation(None, 0)
         try:
-            return Stored(Conversation.load(record.data), record.revision)
+            return StoredConversation(Conversation.load(record.data), record.revision)
         except ValidationError as error:
             # Log the error codes only: the record holds answers, which are health data.
             codes = sorted({str(item["type"]) for item in error.errors(include_input=False)})
             logger.warning("unreadable record %s rev %d: %s", key.render(), record.revision, codes)
-            return Stored(None, record.revision)
+            return StoredConversation(None, record.revision)
 
     async def delete(self, key: SessionKey) -> bool:
         return await self.store.delete(key)
@@ -148,7 +153,7 @@ class Conversations:
         updated = stored.conversation.model_copy(update={"language": language})
         await self.commit(bot, key, stored, updated, step, fresh=False)
 
-    async def resurface(self, bot: Bot, key: SessionKey, stored: Stored) -> None:
+    async def resurface(self, bot: Bot, key: SessionKey, stored: StoredConversation) -> None:
         """Show the current step again below the chat's other messages (after typed text)."""
         conversation = stored.conversation
         if conversation is None:
@@ -166,7 +171,7 @@ class Conversations:
         self,
         bot: Bot,
         key: SessionKey,
-        stored: Stored,
+        stored: StoredConversation,
         conversation: Conversation,
         step: Step,
         *,
@@ -247,7 +252,9 @@ class Conversations:
                 return  # the next update restarts it politely
             await self._send(bot, key, stored, step)
 
-    async def _send(self, bot: Bot, key: SessionKey, stored: Stored, step: Step) -> None:
+    async def _send(
+        self, bot: Bot, key: SessionKey, stored: StoredConversation, step: Step
+    ) -> None:
         """Send what `stored` owes, record it as shown, then the notes that follow it."""
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - sync checked it
@@ -313,7 +320,7 @@ class Conversations:
             return ()
         return tuple(card for card in conversation.cards if card.view > conversation.shown)
 
-    async def _newest(self, key: SessionKey) -> tuple[Stored, Step] | None:
+    async def _newest(self, key: SessionKey) -> tuple[StoredConversation, Step] | None:
         """Return the record and step to show now; None when nothing is owed any more."""
         stored = await self.get(key)
         conversation = stored.conversation
@@ -334,8 +341,8 @@ class Conversations:
             )
 
     async def _record(
-        self, key: SessionKey, sent: Stored, message_id: int | None
-    ) -> Stored | None:
+        self, key: SessionKey, sent: StoredConversation, message_id: int | None
+    ) -> StoredConversation | None:
         """Record the cards owed up to the view of `sent` as sent and, given `message_id`, that
         message as showing that view, over any commit since; return what is stored then.
 
@@ -363,6 +370,6 @@ class Conversations:
             except ConflictError:
                 latest = await self.get(key)
                 continue
-            return Stored(merged, revision)
+            return StoredConversation(merged, revision)
         logger.warning("a send to %s not recorded: the record kept moving", key.render())
         return None
