@@ -12,7 +12,7 @@ from collections.abc import Callable
 from bot.engine.sweat import flow
 from bot.engine.sweat.config import SweatConfig
 from bot.engine.sweat.flow import SweatAsk, SweatDone
-from bot.engine.sweat.text import render_error
+from bot.render.sweat import choice_label, done_text, question_text, render_error
 
 Read = Callable[[str], str]
 Write = Callable[[str], object]
@@ -38,11 +38,11 @@ def run_sweat(
             write("\n" + render_error(config, reply.error, language) + "\n")
             if reply.is_restarted:
                 write(config.text("restart_numbers", language) + "\n")
-    write("\n" + flow.done_text(config, reply.step, language) + "\n")
+    write("\n" + done_text(config, reply.step, language) + "\n")
     return reply.step
 
 
 def _question(config: SweatConfig, ask: SweatAsk, language: str) -> str:
-    text = flow.question_text(config, ask, language)
-    choices = " / ".join(flow.choice_label(config, c, language) for c in ask.choices)
+    text = question_text(config, ask, language)
+    choices = " / ".join(choice_label(config, c, language) for c in ask.choices)
     return f"{text}\n({choices})" if choices else text

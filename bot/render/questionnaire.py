@@ -1,8 +1,9 @@
-"""Plain-text wording of every engine step: the only place that formats messages.
+"""Plain-text wording of every questionnaire step and of the bot's own messages.
 
-Shared by the terminal chat and the Telegram adapter (which adds buttons). Wording comes
-from the knowledge base; this module only arranges it. Plain text (no markup) so that no
-user-facing string ever needs escaping.
+With `sweat.py` and `numbers.py` beside it, the only place that formats messages. Shared by the
+terminal chat and the Telegram adapter (which adds buttons). Wording comes from the knowledge base;
+this module only arranges it. Plain text (no markup) so that no user-facing string ever needs
+escaping.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from bot.engine.kb.models import (
     LevelInfo,
     SingleQuestion,
 )
-from bot.engine.numbers.table import CountryNumbers, numbers_line
+from bot.engine.numbers.table import CountryNumbers
 from bot.engine.primitives import UNKNOWN, Level, localize
 from bot.engine.questionnaire.machine import Ask, Result
 from bot.engine.questionnaire.scoring import RuleHit
+from bot.render.numbers import numbers_line
 
 TELEGRAM_TEXT_LIMIT = 4096
 

@@ -16,13 +16,8 @@ from bot.engine.kb.loader import (
     default_knowledge_dir,
     load_emergency_numbers,
 )
-from bot.engine.numbers.table import (
-    CountryNumbers,
-    EmergencyTable,
-    format_coordinates,
-    lookup,
-    numbers_line,
-)
+from bot.engine.numbers.table import CountryNumbers, EmergencyTable, lookup
+from bot.render.numbers import format_coordinates, numbers_line
 
 EU_MEMBERS = [
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",

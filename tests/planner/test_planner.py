@@ -29,7 +29,7 @@ from bot.engine.sweat.config import (
     SweatInput,
     parse_number,
 )
-from bot.engine.sweat.text import render_error, render_plan
+from bot.render.sweat import render_error, render_plan
 
 SWEAT_YAML = Path(__file__).resolve().parents[2] / "knowledge" / "sweat.yaml"
 LANGUAGES = ("en", "nb")

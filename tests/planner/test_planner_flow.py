@@ -16,11 +16,10 @@ from bot.engine.sweat.flow import (
     answer_choice,
     answer_text,
     begin,
-    done_text,
     next_step,
     parse_choice,
-    question_text,
 )
+from bot.render.sweat import done_text, question_text
 
 SWEAT_YAML = Path(__file__).resolve().parents[2] / "knowledge" / "sweat.yaml"
 

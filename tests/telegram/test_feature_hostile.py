@@ -20,8 +20,8 @@ from bot.engine.kb.models import KnowledgeBase
 from bot.engine.sweat import flow
 from bot.engine.sweat.config import SweatConfig
 from bot.engine.sweat.flow import RESTRICTED, SweatDraft
-from bot.engine.sweat.text import render_error
 from bot.render.questionnaire import apology_text
+from bot.render.sweat import render_error
 from bot.store.base import PROFILE, SessionKey, SessionStore
 from bot.telegram.api.intake import broken_promise
 from bot.telegram.app import AnyApplication

@@ -1,20 +1,19 @@
-"""The bundled table of medical emergency numbers per country, and how to read it out.
+"""The bundled table of medical emergency numbers per country: its models and lookup.
 
 Owns the table models (`EmergencyTable`, `CountryNumbers`, `Source`; read by
-`kb/loader.py`'s `load_emergency_numbers`), lookup by ISO 3166-1 alpha-2 code, the short line
-shown with a result, and the coordinate string a caller reads out to an operator.
+`kb/loader.py`'s `load_emergency_numbers`) and lookup by ISO 3166-1 alpha-2 code. How the numbers
+and a position are written out for the user is `bot/render/numbers.py`.
 The data lives in `knowledge/emergency_numbers.yaml`, dated by its `checked` field.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from bot.engine.primitives import Frozen, Slug, Text, localize
+from bot.engine.primitives import Frozen, Slug, Text
 
 REQUIRED_LANGUAGES = ("en", "nb")
 
@@ -22,21 +21,6 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 """ISO 3166-1 alpha-2, upper case (plus the user-assigned XK for Kosovo)."""
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,8}$")]
 """A short number as dialled: digits only, so that "000" keeps its zeros."""
-
-_WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "medical": "medical emergency",
-        "or": "or",
-        "mobile_112": "112 also works from mobiles",
-        "general": "general emergency",
-    },
-    "nb": {
-        "medical": "medisinsk nødnummer",
-        "or": "eller",
-        "mobile_112": "112 virker også fra mobil",
-        "general": "generelt nødnummer",
-    },
-}
 
 
 def _has_languages(text: Text, what: str) -> Text:
@@ -107,38 +91,3 @@ def lookup(table: EmergencyTable, code: str) -> CountryNumbers | None:
     """Return the entry for an ISO 3166-1 alpha-2 code (any case), or None if not listed."""
     wanted = code.strip().upper()
     return next((country for country in table.countries if country.code == wanted), None)
-
-
-def numbers_line(entry: CountryNumbers, language: str) -> str:
-    """Return one short line such as "Norway: medical emergency 113 (112 also works ...)"."""
-    words = _WORDS.get(language, _WORDS["en"])
-    numbers = f" {words['or']} ".join(entry.ambulance)
-    extras = []
-    if entry.mobile_112 and "112" not in entry.ambulance:
-        extras.append(words["mobile_112"])
-    if entry.general is not None and not (entry.general == "112" and extras):
-        extras.append(f"{words['general']} {entry.general}")
-    line = f"{localize(entry.name, language)}: {words['medical']} {numbers}"
-    return f"{line} ({'; '.join(extras)})" if extras else line
-
-
-def format_coordinates(*, lat: float, lon: float) -> str:
-    """Return a position to read out to an operator, e.g. "60.1234 N, 7.5678 E".
-
-    Raises ValueError for a latitude outside [-90, 90], a longitude outside [-180, 180] or a
-    value that is not a finite number.
-    """
-    if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
-        raise ValueError(f"latitude {lat!r} is outside -90..90")
-    if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
-        raise ValueError(f"longitude {lon!r} is outside -180..180")
-    north = _degrees(lat, positive="N", negative="S")
-    east = _degrees(lon, positive="E", negative="W")
-    return f"{north}, {east}"
-
-
-def _degrees(value: float, *, positive: str, negative: str) -> str:
-    rounded = round(abs(value), 4)
-    # A value that rounds to zero has no hemisphere worth confusing anyone with.
-    hemisphere = negative if value < 0 and rounded != 0 else positive
-    return f"{rounded:.4f} {hemisphere}"

@@ -14,7 +14,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.engine.primitives import localize
 from bot.engine.sweat.arithmetic import SweatPlan, compute_plan
 from bot.engine.sweat.config import (
     SweatConfig,
@@ -23,7 +22,6 @@ from bot.engine.sweat.config import (
     SweatQuestion,
     parse_number,
 )
-from bot.engine.sweat.text import render_plan
 
 DRAFT_FORMAT = 1
 RESTRICTED = "fluid_restricted"
@@ -179,24 +177,3 @@ def _check_range(config: SweatConfig, field: str, value: float) -> None:
     bounds = getattr(config.limits, limit)
     if not bounds.min - _EPSILON <= value * factor <= bounds.max + _EPSILON:
         raise SweatError(code, field=field)
-
-
-def question_text(config: SweatConfig, ask: SweatAsk, language: str) -> str:
-    """Return the question with its number ("(2/7) ...") and its help, if any."""
-    parts = [f"({ask.number}/{ask.total}) {localize(ask.question.text, language)}"]
-    if ask.question.help is not None:
-        parts.append(localize(ask.question.help, language))
-    return "\n\n".join(parts)
-
-
-def done_text(config: SweatConfig, done: SweatDone, language: str) -> str:
-    """Return the plan, or the contraindication and safety note alone."""
-    if done.plan is None:
-        return "\n\n".join(
-            (config.text("contraindication", language), config.text("safety_note", language))
-        )
-    return render_plan(config, done.plan, language)
-
-
-def choice_label(config: SweatConfig, choice: Choice, language: str) -> str:
-    return config.text(f"answer_{choice}", language)

@@ -36,9 +36,10 @@ from bot.engine.errors import ConflictError
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.numbers.countries import find_country
 from bot.engine.numbers.geo import country_at
-from bot.engine.numbers.table import CountryNumbers, EmergencyTable, format_coordinates, lookup
+from bot.engine.numbers.table import CountryNumbers, EmergencyTable, lookup
 from bot.engine.primitives import localize
 from bot.engine.questionnaire.machine import Result
+from bot.render.numbers import format_coordinates
 from bot.render.questionnaire import apology_text, country_text, location_text, shows_local_number
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram.delivery import origin

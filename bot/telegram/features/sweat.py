@@ -28,7 +28,7 @@ from bot.engine.kb.models import KnowledgeBase
 from bot.engine.sweat import flow
 from bot.engine.sweat.config import SweatConfig, SweatError
 from bot.engine.sweat.flow import SweatAsk, SweatDone, SweatDraft, SweatReply
-from bot.engine.sweat.text import render_error
+from bot.render.sweat import choice_label, done_text, question_text, render_error
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram.delivery import origin
 from bot.telegram.state import ledger
@@ -239,7 +239,7 @@ class SweatHandlers:
             self.outbox.send(bot, key.chat_id, refusal)
         if isinstance(reply.step, SweatDone):
             logger.info("sweat done in %s", key.render())
-            text = flow.done_text(self.config, reply.step, language)
+            text = done_text(self.config, reply.step, language)
             self.outbox.send(bot, key.chat_id, text)
             return
         await self._ask(bot, key.chat_id, reply.step, language)
@@ -253,13 +253,13 @@ class SweatHandlers:
     async def _ask(self, bot: Bot, chat_id: int, ask: SweatAsk, language: str) -> None:
         buttons = [
             InlineKeyboardButton(
-                flow.choice_label(self.config, choice, language),
+                choice_label(self.config, choice, language),
                 callback_data=encode_sweat(ask.step, choice),
             )
             for choice in ask.choices
         ]
         markup = InlineKeyboardMarkup([buttons]) if buttons else None
-        text = flow.question_text(self.config, ask, language)
+        text = question_text(self.config, ask, language)
         self.outbox.send(bot, chat_id, text, reply_markup=markup)
 
     async def _load(self, key: SessionKey) -> StoredDraft:

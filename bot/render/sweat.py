@@ -1,4 +1,4 @@
-"""/sweat's plain-text rendering: a plan or a refused input, in one language.
+"""/sweat's wording: each question, the plan or a refused input, and the button labels.
 
 Every word comes from `knowledge/sweat.yaml`. Numbers are rounded here and only here
 (0.1 kg, 0.1 L, 0.01 L/h, 10 mL, 0.1 %), half up, and shown as magnitudes: the wording
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from bot.engine.primitives import localize
 from bot.engine.sweat.arithmetic import SweatPlan
 from bot.engine.sweat.config import SweatConfig, SweatError
+from bot.engine.sweat.flow import Choice, SweatAsk, SweatDone
 
 
 def _round_half_up(value: float, step: str) -> Decimal:
@@ -128,3 +130,24 @@ def render_error(config: SweatConfig, error: SweatError, language: str) -> str:
         rate = say.rate(error.values.get("rate", 0.0))
         values = {"rate": rate, "max": say.rate(limits.max_sweat_rate_l_per_h)}
     return say(error.key, **values)
+
+
+def question_text(config: SweatConfig, ask: SweatAsk, language: str) -> str:
+    """Return the question with its number ("(2/7) ...") and its help, if any."""
+    parts = [f"({ask.number}/{ask.total}) {localize(ask.question.text, language)}"]
+    if ask.question.help is not None:
+        parts.append(localize(ask.question.help, language))
+    return "\n\n".join(parts)
+
+
+def done_text(config: SweatConfig, done: SweatDone, language: str) -> str:
+    """Return the plan, or the contraindication and safety note alone."""
+    if done.plan is None:
+        return "\n\n".join(
+            (config.text("contraindication", language), config.text("safety_note", language))
+        )
+    return render_plan(config, done.plan, language)
+
+
+def choice_label(config: SweatConfig, choice: Choice, language: str) -> str:
+    return config.text(f"answer_{choice}", language)
