@@ -1,6 +1,8 @@
 """`crampcheck run | chat | assess | kb lint | kb graph | kb diff` (also `python -m bot`).
 
-The operator's `webhook`, `stats` and `forget` are registered from bot/cli/operator.py.
+The operator's `webhook`, `stats` and `forget` are registered here too (`add_operator_commands`);
+their handlers (bot/cli/operator.py) are imported only when one of them runs, so that `kb lint`
+and the terminal chat do not pay for importing telegram, aiohttp and the stores.
 
 Parses arguments, wires the parts together and picks the exit code; no logic of its own.
 Exit codes: 0 fine, 1 knowledge-base errors, 2 bad input or settings.
@@ -11,12 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.cli.operator import add_operator_commands
 from bot.engine import (
     KnowledgeBase,
     KnowledgeBaseError,
@@ -81,6 +82,51 @@ def _parser() -> argparse.ArgumentParser:
     diff.set_defaults(handler=_diff)
     add_operator_commands(commands)  # webhook set|delete|info, stats, forget
     return parser
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `webhook`, `stats` and `forget` to the `crampcheck` sub-commands."""
+    webhook = commands.add_parser("webhook", help="register the webhook URL with Telegram")
+    actions = webhook.add_subparsers(title="webhook", dest="action", required=True)
+    for name, text in (
+        ("set", "send updates to CRAMPCHECK_WEBHOOK_URL, signed with CRAMPCHECK_WEBHOOK_SECRET"),
+        ("delete", "stop sending updates to the webhook (polling can take over)"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument(
+            "--drop-pending-updates", action="store_true", help="discard updates not yet sent"
+        )
+        action.set_defaults(handler=_lazy("webhook"))
+    actions.add_parser("info", help="show what Telegram reports").set_defaults(
+        handler=_lazy("webhook")
+    )
+    stats = commands.add_parser("stats", help="anonymous aggregates of stored conversations")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=_lazy("stats"))
+    forget = commands.add_parser("forget", help="erase every record of one user (erasure)")
+    forget.add_argument("user_id", type=_user_id, help="the user's numeric Telegram id")
+    forget.set_defaults(handler=_lazy("forget"))
+
+
+def _user_id(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("a user id is a positive whole number")
+    return int(text)
+
+
+def _lazy(name: str) -> Handler:
+    """Return a handler that imports `bot.cli.operator` and runs its function `name`."""
+
+    def run(args: argparse.Namespace) -> int:
+        from bot.cli import operator
+
+        handler: Handler = getattr(operator, name)
+        return handler(args)
+
+    return run
 
 
 def _say(text: str, *, error: bool = False) -> None:

@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 from telegram import Bot
 
-from bot.cli.commands import make_bot, webhook_command
 from bot.cli.main import main
+from bot.cli.operator import make_bot, webhook_command
 from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import PROFILE, SessionKey
