@@ -2,7 +2,7 @@
 
 Run from the repository root after changing the valid fixture:
     python tests/kb/make_invalid.py
-A folder is named <CODE>_<what>; tests/lint/test_fixtures.py asserts it yields exactly CODE.
+A folder is named <CODE>_<what>; tests/engine/lint/test_fixtures.py asserts it yields exactly CODE.
 Each patch replaces text that must occur exactly once, so a drifting base fails loudly.
 """
 

@@ -14,7 +14,7 @@ from bot.store.base import SessionStore
 from bot.telegram.app import AnyApplication
 from bot.telegram.delivery.processing import UpdateProcessor
 from tests.fakes.botapi import FakeBotApi
-from tests.reliability.helpers import CHAT, SettledProcessor
+from tests.fakes.updates import CHAT, SettledProcessor
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from bot.telegram.state.conversation import Conversation
 from bot.telegram.state.ledger import Verdict
 from tests.engine.helpers import walk
 from tests.fakes.botapi import FakeBotApi
-from tests.reliability.helpers import (
+from tests.fakes.updates import (
     CHAT,
     GatedStore,
     SettledProcessor,

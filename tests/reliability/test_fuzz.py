@@ -32,9 +32,9 @@ from bot.telegram.delivery.webhook import build_webhook_app
 from bot.telegram.state.conversation import Conversation
 from bot.telegram.state.preferences import Profile
 from tests.fakes.botapi import FakeBotApi
-from tests.reliability.helpers import SettledProcessor, running
+from tests.fakes.updates import SettledProcessor, running
 from tests.reliability.hostile import CANARY, MALFORMED_BODIES, TOKEN_CANARY, Hostile
-from tests.reliability.test_webhook import GENUINE, PATH, webhook_settings
+from tests.telegram.delivery.test_webhook import GENUINE, PATH, webhook_settings
 
 UPDATES = 10_000
 SEED = 20_260_401

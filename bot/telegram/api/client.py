@@ -16,7 +16,7 @@
   answered and answers none of them again (an update retried after a passing failure would
   otherwise answer a second time, which Telegram refuses). An answer that still fails after
   the request chain's retries is logged by type and dropped: it never fails the update.
-All send exactly the calls PTB's methods send (tests/telegram/test_client.py).
+All send exactly the calls PTB's methods send (tests/telegram/api/test_client.py).
 """
 
 from __future__ import annotations

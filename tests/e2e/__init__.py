@@ -1,0 +1,1 @@
+"""Tests of the whole bot, end to end."""

@@ -1,0 +1,1 @@
+"""Tests of bot/engine/questionnaire/: session, state machine, routing and scoring."""

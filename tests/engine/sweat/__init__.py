@@ -1,0 +1,1 @@
+"""Tests of bot/engine/sweat/: the /sweat configuration, arithmetic and question flow."""

@@ -1,0 +1,1 @@
+"""Tests of safety properties of the real knowledge base."""

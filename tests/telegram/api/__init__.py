@@ -1,0 +1,1 @@
+"""Tests of bot/telegram/api/: the bot client, request chain, retries, pacing and transport."""

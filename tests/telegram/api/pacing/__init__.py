@@ -1,0 +1,1 @@
+"""Tests of bot/telegram/api/pacing/: in-process and shared pacing."""

@@ -1,0 +1,1 @@
+"""Tests of bot/telegram/features/: each feature over the fake Bot API."""

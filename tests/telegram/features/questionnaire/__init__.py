@@ -1,0 +1,1 @@
+"""Tests of bot/telegram/features/questionnaire/: the questionnaire's handlers and keeper."""

@@ -1,0 +1,1 @@
+"""Tests of bot/telegram/state/: the conversation record, the ledger and the preferences."""

@@ -1,0 +1,1 @@
+"""Tests of bot/telegram/ui/: callback data, keyboards and the outbox."""
