@@ -258,7 +258,7 @@ class FakeTelegram:
         """Count new messages a chat's token bucket (`burst`, `per_chat`/s) would have refused,
         and calls beyond `per_second` within any one-second window.
 
-        Edits count in the total only: they put no new message in the chat (ratelimit.py).
+        Edits count in the total only: they put no new message in the chat (api/pacing/limiter.py).
         """
         by_chat: dict[int, list[float]] = {}
         for arrival in self.arrivals:

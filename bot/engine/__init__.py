@@ -1,7 +1,11 @@
-"""The pure questionnaire engine: knowledge-base models, loader, lint, state machine, scoring.
+"""The pure engine: the knowledge base (`kb/`), a questionnaire (`questionnaire/`), lint (`lint/`),
+/sweat (`sweat/`), emergency numbers (`numbers/`) and check-ins (`checkins.py`).
 
-Nothing here imports telegram, redis, aiosqlite or asyncio, reads a clock or does I/O
-(the loader excepted). The Telegram adapter and the CLI both drive it through these names.
+Nothing here imports telegram, redis, aiosqlite or asyncio, reads a clock or does I/O, except
+reading bundled data: `kb/loader.py` reads `knowledge/`, and `numbers/geo.py` the country borders
+of the `countrycheck` package. Errors (`errors.py`), lint issues (`issues.py`) and the models'
+building blocks (`primitives.py`) sit at the top, below every subpackage. The Telegram adapter and
+the CLI drive the questionnaire through the names below.
 """
 
 from bot.engine.errors import (

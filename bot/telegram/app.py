@@ -141,7 +141,7 @@ def build_bot(
 
 
 def _chain(settings: Settings, observer: Observer | None, *, for_updates: bool) -> BaseRequest:
-    """Return the request chain (requests.py) around a new transport of CRAMPCHECK_HTTP's kind."""
+    """Return the request chain (api/chain.py) around a new transport of CRAMPCHECK_HTTP's kind."""
     transport = http_transport(settings.http, for_updates=for_updates)
     return reliable_request(settings, transport if observer is None else observer.count(transport))
 
@@ -176,7 +176,7 @@ def register(
             # Commands, private chats only (a command edited afterwards is not run again).
             *(CommandHandler(name, features.command(name), filters=PRIVATE) for name in COMMANDS),
             # Typed text (unknown commands too): an open /sweat or /country prompt first, else
-            # the emergency card or the question again (features.py).
+            # the emergency card or the question again (features/registry.py).
             MessageHandler(PRIVATE & filters.TEXT, features.on_text),
             # A live location's updates arrive as edits: ignored. Other edits are not answers.
             MessageHandler(EDITED & filters.LOCATION, features.on_edited_location),

@@ -2,8 +2,8 @@
 
 `LintContext` also answers the one question several checks ask (can this condition ever
 hold?), and `unknown` words an unknown reference with its "did you mean" hint. The checks
-themselves are in `lint_structure.py`, `lint_conditions.py`, `lint_questions.py` and
-`lint_advice.py`; `lint.py` runs them in order.
+themselves are in `structure.py`, `conditions.py`, `questions.py` and `advice.py`; the
+package's `__init__.py` runs them in order.
 """
 
 from __future__ import annotations

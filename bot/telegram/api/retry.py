@@ -87,7 +87,7 @@ MAX_CAUSES = 8
 FLOOD_WAIT = "flood_wait"
 retries_wanted: ContextVar[bool] = ContextVar("retries_wanted", default=True)
 """False while the outbox shows a screen: a retry after a wait would send what was current
-before it; the outbox tries again itself, reading the newest record (conversation.py)."""
+before it; the outbox tries again itself, reading the newest record (questionnaire/keeper.py)."""
 SERVER_ERROR = "server_error"
 TIMEOUT = "timeout"
 NETWORK = "network"

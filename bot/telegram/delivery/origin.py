@@ -1,4 +1,4 @@
-"""Update plumbing shared by the handlers: keys, chat checks, replies."""
+"""Where an update comes from: its record key, private chats, the pressed message."""
 
 from __future__ import annotations
 

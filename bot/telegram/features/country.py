@@ -153,7 +153,7 @@ class CountryHandlers:
             self.outbox.retire(context.bot, chat_id=key.chat_id, message_id=pressed)
         await self._confirm(context.bot, key, entry, await self.preferences.language(update))
 
-    # --- the open prompt (see features.py) ------------------------------------------------------
+    # --- the open prompt (see registry.py) ------------------------------------------------------
 
     async def status(self, key: SessionKey) -> tuple[bool, tuple[int, ...]]:
         """Return whether the prompt is open, and the ids of the updates applied to what it

@@ -141,7 +141,7 @@ class SweatHandlers:
             self.outbox.retire(context.bot, chat_id=key.chat_id, message_id=pressed)
         await self._show(context.bot, key, reply, language)
 
-    # --- the open prompt (see features.py) ------------------------------------------------------
+    # --- the open prompt (see registry.py) ------------------------------------------------------
 
     async def status(self, key: SessionKey) -> tuple[bool, tuple[int, ...]]:
         """Return whether /sweat is open and the ids of the updates applied to its record."""

@@ -1,4 +1,5 @@
-"""Telegram errors the adapter expects, how it recovers from them, and what it logs on failure.
+"""Sending and editing messages: the live message edited in place, a new one when it cannot be,
+the buttons of an old one taken off; and what is logged when an update fails.
 
 Editing the one live message can fail in two harmless ways: the content did not change ("message
 is not modified": ignore) or the message is gone or too old ("message to edit not found",

@@ -13,10 +13,10 @@ write (`ledger.current_update`), and no update's store memory answers their read
 (`bot/store/cached.py`). With several webhook workers a `show` job holds the chat's send lock
 (`locks`, through Redis), so two processes never show one chat's screen side by side.
 
-A job that fails for a passing reason (network, flood wait, store) is tried again after a
-growing pause; a screen that still fails stays owed in its record (`record.py`), and the next
-sync of the chat (the user's next press or message, a redelivery) sends it. Errors are
-logged by type only: a job's text is what the user is told, and may be health data.
+A job that fails for a passing reason (network, flood wait, store) is tried again after a growing
+pause; a screen that still fails stays owed in its record (`state/conversation.py`), and the next
+sync of the chat (the user's next press or message, a redelivery) sends it. Errors are logged by
+type only: a job's text is what the user is told, and may be health data.
 """
 
 from __future__ import annotations

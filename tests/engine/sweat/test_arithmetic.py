@@ -1,4 +1,4 @@
-"""/sweat (/sweat): hand-calculated plans, refusals, rendering and safety properties.
+"""/sweat's arithmetic: hand-calculated plans, refusals, rendering and safety properties.
 
 Constants from knowledge/sweat.yaml used in the hand calculations below:
 replacement fraction 0.8, fraction after a small gain 0.5, ceiling 0.8 L/h (hard cap 1.0),

@@ -244,7 +244,7 @@ async def take_turn(
     """Wait for the start of the chat's next call now; the task's next such call then goes at once.
 
     The outbox waits for its turn *before* it reads what to show, so that a screen sent after
-    a wait is the newest state, not the one from before the wait (conversation.py). An edit
+    a wait is the newest state, not the one from before the wait (questionnaire/keeper.py). An edit
     (`is_new_message` False) waits for a start in the total only; `is_urgent`: the call shows an
     urgent or emergency result (the urgent lane).
     """

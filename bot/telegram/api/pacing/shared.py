@@ -3,7 +3,7 @@
 Telegram's limits (about 30 messages/s per bot; about 1/s per chat after a short burst) are per
 bot token, not per process: N webhook workers each pacing themselves could send N times too much.
 `SharedRateLimiter` keeps the pace in Redis, with the rules of the in-process `RateLimiter`
-(ratelimit.py: a token bucket per chat, kept as GCRA, and starts 1/`per_second` apart in all):
+(limiter.py: a token bucket per chat, kept as GCRA, and starts 1/`per_second` apart in all):
 
 * One Lua script reserves a start atomically: the chat's token (its bucket's "full again" time
   moves on by 1/`per_chat`) and the bot's start, in the queue behind the bot's last one, or, when

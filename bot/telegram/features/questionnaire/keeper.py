@@ -1,4 +1,5 @@
-"""The per-chat conversation: read and commit its record (`record.py`), then bring the chat to it.
+"""The questionnaire's keeper: read and commit its record (`state/conversation.py`), then
+bring the chat to it.
 
 State first, screens after. A handler commits the new state (`commit`, `begin`, `resurface`):
 one compare-and-set against the store revision it read, with `view` one higher and what the new
@@ -77,7 +78,7 @@ class ConversationKeeper:
         self.outbox = outbox
         self.local_numbers: LocalNumbers = _no_local_numbers
         self.offer_location: LocationOffer | None = None
-        """Sends the location offer after an urgent result (country.py, via features.py)."""
+        """Sends the location offer after an urgent result (country.py, via registry.py)."""
         self.after_result: list[AfterResult] = []
         """Called once when a new result is committed (metrics)."""
 
