@@ -1,9 +1,10 @@
 """`Observer`: wires metrics, the health check and the ops server into one bot process.
 
 `build_application(..., observer=Observer(settings, kb))` asks it to wrap the store (latency) and
-the Bot API transport (errors and retries), to attach the update timer, the result counter and
-the retry counters (hooked into each `RetryingRequest` of the bot's request chains), and to start
-and stop the `/healthz` + `/metrics` server when `CRAMPCHECK_METRICS_PORT` is set.
+the Bot API transport (errors and retries), to attach the update timer and the retry counters
+(hooked into each `RetryingRequest` of the bot's request chains), and to start and stop the
+`/healthz` + `/metrics` server when `CRAMPCHECK_METRICS_PORT` is set; the questionnaire calls its
+`on_result` once per new result (an after-result hook handed to the features by app.py).
 The webhook server mounts the same endpoints: `serve(..., extra_routes=observer.routes())`.
 """
 

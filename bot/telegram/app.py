@@ -130,12 +130,18 @@ def build_bot(
 
     app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
     outbox = Outbox(pacer=pacer_of(request))
-    handlers = QuestionnaireHandlers(kb, store, session_ttl=settings.session_ttl, outbox=outbox)
-    features = Features(handlers, load_tables(settings.knowledge))
+    features = Features(
+        kb,
+        store,
+        load_tables(settings.knowledge),
+        session_ttl=settings.session_ttl,
+        outbox=outbox,
+        after_result=() if observer is None else (observer.on_result,),  # metrics
+    )
+    handlers = features.core
     checkin_handlers = CheckinHandlers(kb, store, scheduler, handlers.conversations)
     register(app, handlers, checkin_handlers, features)
     if observer is not None:
-        handlers.conversations.after_result.append(observer.on_result)
         observer.attach(app)
     return BotParts(app, handlers)
 

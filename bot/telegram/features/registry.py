@@ -19,23 +19,28 @@ promises both; `intake.py` screens them, and this is the second line) gets a pol
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
 
 from bot.engine.kb.loader import Tables
+from bot.engine.kb.models import KnowledgeBase
 from bot.engine.questionnaire.freetext import mentions_emergency
 from bot.render.questionnaire import apology_text
-from bot.store.base import SessionKey
+from bot.store.base import SessionKey, SessionStore
 from bot.telegram.delivery import origin
 from bot.telegram.features.country import CountryHandlers
 from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
+from bot.telegram.features.questionnaire.keeper import AfterResult, ConversationKeeper
 from bot.telegram.features.summary import SummaryHandlers
 from bot.telegram.features.sweat import SweatHandlers
 from bot.telegram.state import ledger
 from bot.telegram.state.ledger import Verdict
+from bot.telegram.state.preferences import Preferences
+from bot.telegram.ui.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +61,41 @@ class Prompt(Protocol):
 
 
 class Features:
-    """The feature handlers, sharing the questionnaire's knowledge base, store and preferences."""
+    """Every feature's handlers, sharing one knowledge base, store, outbox and preferences."""
 
-    def __init__(self, core: QuestionnaireHandlers, tables: Tables) -> None:
-        kb, store, preferences = core.kb, core.store, core.preferences
-        self.core = core
-        self.country = CountryHandlers(kb, store, tables.numbers, preferences, core.outbox)
-        self.sweat = SweatHandlers(kb, store, tables.sweat, preferences, core.outbox)
-        self.summary = SummaryHandlers(kb, core.conversations, preferences)
-        self.prompts: tuple[Prompt, ...] = (self.sweat, self.country)
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        store: SessionStore,
+        tables: Tables,
+        *,
+        session_ttl: timedelta,
+        outbox: Outbox,
+        after_result: Sequence[AfterResult] = (),
+    ) -> None:
+        """Build the features; `after_result` is called once per new result (metrics)."""
+        preferences = Preferences(kb, store)
+        self.country = CountryHandlers(kb, store, tables.numbers, preferences, outbox)
         # Results name the user's country's number, and urgent ones offer "Share location".
-        core.conversations.local_numbers = self.country.local_numbers
-        core.conversations.offer_location = self.country.offer_location
+        keeper = ConversationKeeper(
+            kb,
+            store,
+            outbox,
+            local_numbers=self.country.local_numbers,
+            offer_location=self.country.offer_location,
+            after_result=after_result,
+        )
+        self.core = QuestionnaireHandlers(
+            kb,
+            store,
+            session_ttl=session_ttl,
+            outbox=outbox,
+            keeper=keeper,
+            preferences=preferences,
+        )
+        self.sweat = SweatHandlers(kb, store, tables.sweat, preferences, outbox)
+        self.summary = SummaryHandlers(kb, keeper, preferences)
+        self.prompts: tuple[Prompt, ...] = (self.sweat, self.country)
 
     def command(self, name: str) -> Callback:
         """Return the handler of command `name`: a feature's, else the questionnaire's."""

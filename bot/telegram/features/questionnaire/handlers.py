@@ -69,12 +69,16 @@ class QuestionnaireHandlers:
         *,
         session_ttl: timedelta,
         outbox: Outbox | None = None,
+        keeper: ConversationKeeper | None = None,
+        preferences: Preferences | None = None,
     ) -> None:
+        """`keeper` and `preferences` are shared with the other features (registry.py), which
+        hand the keeper their hooks; by default the handlers make their own."""
         self.kb = kb
         self.store = store
         self.outbox = outbox if outbox is not None else Outbox()
-        self.conversations = ConversationKeeper(kb, store, self.outbox)
-        self.preferences = Preferences(kb, store)
+        self.conversations = keeper or ConversationKeeper(kb, store, self.outbox)
+        self.preferences = preferences or Preferences(kb, store)
         self.session_ttl = session_ttl
 
     # --- commands -------------------------------------------------------------------------------

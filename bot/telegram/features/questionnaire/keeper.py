@@ -22,7 +22,7 @@ read as an answer to this one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 from telegram import Bot
@@ -72,14 +72,24 @@ def continued(session: Session, after: Conversation | None) -> Session:
 class ConversationKeeper:
     """Load and commit conversations; show them through the chat's outbox."""
 
-    def __init__(self, kb: KnowledgeBase, store: SessionStore, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        store: SessionStore,
+        outbox: Outbox,
+        *,
+        local_numbers: LocalNumbers = _no_local_numbers,
+        offer_location: LocationOffer | None = None,
+        after_result: Sequence[AfterResult] = (),
+    ) -> None:
         self.kb = kb
         self.store = store
         self.outbox = outbox
-        self.local_numbers: LocalNumbers = _no_local_numbers
-        self.offer_location: LocationOffer | None = None
+        self.local_numbers = local_numbers
+        """The user's country's numbers, named on results (country.py, via registry.py)."""
+        self.offer_location = offer_location
         """Sends the location offer after an urgent result (country.py, via registry.py)."""
-        self.after_result: list[AfterResult] = []
+        self.after_result = tuple(after_result)
         """Called once when a new result is committed (metrics)."""
 
     async def get(self, key: SessionKey) -> StoredConversation:
