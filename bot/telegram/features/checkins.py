@@ -22,25 +22,26 @@ import logging
 import time
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from telegram import Bot, CallbackQuery, Update
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.engine import checkins
 from bot.engine.checkins import Offer
-from bot.engine.errors import ConflictError, SessionOutdated
+from bot.engine.errors import SessionOutdated
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.primitives import LevelCode
 from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Result
 from bot.render.questionnaire import checkin_reply_text
-from bot.store.base import CHECKIN, Record, SessionKey, SessionStore
+from bot.store.base import CHECKIN, SessionKey, SessionStore
 from bot.telegram.delivery import origin
 from bot.telegram.features.questionnaire.keeper import ConversationKeeper
 from bot.telegram.state import ledger
 from bot.telegram.state.conversation import StoredConversation
 from bot.telegram.state.preferences import Preferences
+from bot.telegram.state.records import Records
 from bot.telegram.ui import messages
 from bot.telegram.ui.callbacks import decode_offer, decode_reply
 from bot.telegram.ui.keyboards import checkin_markup
@@ -99,6 +100,7 @@ class CheckinScheduler:
     ) -> None:
         self.kb = kb
         self.store = store
+        self.records = Records(store, CheckIn, "check-in")
         self.clock = clock
         self.interval = interval
         self.batch = batch
@@ -119,25 +121,14 @@ class CheckinScheduler:
             due_at=checkins.due_at(offer, now=self.clock()),
         )
         await self.store.schedule(target, checkin.due_at)
-        for attempt in (1, 2):  # a double tap may write in between; the second write wins
-            record = await self.store.get(target)
-            booked = _parse(target, record)
-            applied = ledger.remember(booked.updates if booked else (), ledger.stamp())
-            checkin = checkin.model_copy(update={"updates": applied})
-            try:
-                expected = record.revision if record else 0
-                await self.store.put(target, checkin.model_dump_json(), expected_revision=expected)
-                break
-            except ConflictError:
-                if attempt == 2:
-                    raise
+        # A double tap may write in between: the second write wins (one reload, then it fails).
+        booked = await self.records.change(target, lambda _: checkin)
         logger.info("check-in %s booked (%s)", target.render(), offer)
-        return checkin
+        return booked
 
     async def applied(self, key: SessionKey) -> tuple[int, ...]:
         """Return the ids of the updates that booked the chat's check-in (`ledger.verdict`)."""
-        checkin = _parse(key, await self.store.get(checkin_key(key)))
-        return () if checkin is None else checkin.updates
+        return (await self.records.load(checkin_key(key))).applied
 
     def start(self, bot: Bot) -> None:
         """Send due check-ins through `bot` every `interval` seconds, in a background task."""
@@ -175,7 +166,7 @@ class CheckinScheduler:
 
     async def _send(self, bot: Bot, key: SessionKey, *, now: float) -> int:
         """Send one claimed check-in; return 1 if it went out, else 0."""
-        checkin = _parse(key, await self.store.get(key))
+        checkin = (await self.records.load(key)).record
         language = checkin.language if checkin else self.kb.languages[0]  # the record expired
         text = self.kb.text("checkin_question", language)
         markup = checkin_markup(self.kb, language)
@@ -196,16 +187,6 @@ class CheckinScheduler:
         await self.store.delete(key)
         logger.info("check-in %s sent", key.render())
         return 1
-
-
-def _parse(key: SessionKey, record: Record | None) -> CheckIn | None:
-    if record is None:
-        return None
-    try:
-        return CheckIn.model_validate_json(record.data)
-    except ValidationError:
-        logger.warning("unreadable check-in %s rev %d: ignored", key.render(), record.revision)
-        return None
 
 
 class CheckinHandlers:

@@ -20,7 +20,7 @@ import logging
 import math
 from typing import TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from telegram import (
     Bot,
     InlineKeyboardButton,
@@ -32,7 +32,6 @@ from telegram import (
 )
 from telegram.ext import ContextTypes
 
-from bot.engine.errors import ConflictError
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.numbers.countries import find_country
 from bot.engine.numbers.geo import country_at
@@ -46,6 +45,7 @@ from bot.telegram.delivery import origin
 from bot.telegram.state import ledger
 from bot.telegram.state.ledger import Verdict
 from bot.telegram.state.preferences import Preferences
+from bot.telegram.state.records import Records
 from bot.telegram.ui.callbacks import decode_country, encode_country
 from bot.telegram.ui.outbox import Outbox
 
@@ -88,6 +88,7 @@ class CountryHandlers:
     ) -> None:
         self.kb = kb
         self.store = store
+        self.records = Records(store, PromptRecord, "country prompt")
         self.table = table
         self.preferences = preferences
         self.outbox = outbox
@@ -158,10 +159,10 @@ class CountryHandlers:
     async def status(self, key: SessionKey) -> tuple[bool, tuple[int, ...]]:
         """Return whether the prompt is open, and the ids of the updates applied to what it
         writes: its own record, and the profile (which takes a chosen country first)."""
-        record, _ = await self._load(key)
+        stored = await self.records.load(_prompt_key(key))
         profile = await self.preferences.applied(key.user_id)
-        is_open = record is not None and record.is_open
-        return is_open, (() if record is None else record.updates) + profile
+        is_open = stored.record is not None and stored.record.is_open
+        return is_open, stored.applied + profile
 
     async def take_text(self, update: Update, context: Context, text: str) -> None:
         """Read a typed country name or code; an unknown one gets the picker again."""
@@ -182,19 +183,11 @@ class CountryHandlers:
 
     async def stop(self, key: SessionKey) -> bool:
         """Close the prompt; return whether it was open."""
-        record, revision = await self._load(key)
-        if revision == 0 or (record is not None and not record.is_open):
+        stored = await self.records.load(_prompt_key(key))
+        if stored.revision == 0 or (stored.record is not None and not stored.record.is_open):
             return False
-        update_id = ledger.stamp()
-        if update_id is None:  # no id to keep (outside `UpdateProcessor`): no record either
-            await self.store.delete(_prompt_key(key))
-            return True
-        applied = ledger.remember(() if record is None else record.updates, update_id)
-        closed = PromptRecord(is_open=False, updates=applied).model_dump_json()
-        try:
-            await self.store.put(_prompt_key(key), closed, expected_revision=revision)
-        except ConflictError:  # written meanwhile: the prompt goes all the same
-            await self.store.delete(_prompt_key(key))
+        # Kept for its ledger; deleted without an id to keep, or when written meanwhile.
+        await self.records.close(_prompt_key(key), PromptRecord(is_open=False), over=stored)
         return True
 
     # --- results --------------------------------------------------------------------------------
@@ -240,24 +233,9 @@ class CountryHandlers:
 
     async def _open(self, key: SessionKey) -> None:
         """Write the prompt as open, with the id of the update being processed."""
-        record, revision = await self._load(key)
-        applied = ledger.remember(() if record is None else record.updates, ledger.stamp())
-        opened = PromptRecord(updates=applied).model_dump_json()
-        try:
-            await self.store.put(_prompt_key(key), opened, expected_revision=revision)
-        except ConflictError:
+        stored = await self.records.load(_prompt_key(key))
+        if await self.records.save(_prompt_key(key), PromptRecord(), over=stored) is None:
             logger.info("country prompt in %s opened twice at once", key.render())
-
-    async def _load(self, key: SessionKey) -> tuple[PromptRecord | None, int]:
-        """Return the prompt record (None if absent or unreadable) and its store revision."""
-        record = await self.store.get(_prompt_key(key))
-        if record is None:
-            return None, 0
-        try:
-            return PromptRecord.model_validate_json(record.data), record.revision
-        except ValidationError:
-            logger.warning("unreadable country prompt %s rev %d", key.render(), record.revision)
-            return None, record.revision
 
     async def _picker(self, bot: Bot, chat_id: int, text: str, language: str) -> None:
         self.outbox.send(bot, chat_id, text, reply_markup=picker_markup(self.table, language))

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.engine.errors import ConflictError
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.sweat import flow
 from bot.engine.sweat.config import SweatConfig, SweatError
@@ -33,6 +31,7 @@ from bot.store.base import SessionKey, SessionStore
 from bot.telegram.delivery import origin
 from bot.telegram.state import ledger
 from bot.telegram.state.preferences import Preferences
+from bot.telegram.state.records import Records, Stored
 from bot.telegram.ui.callbacks import decode_sweat, encode_sweat
 from bot.telegram.ui.outbox import Outbox
 
@@ -63,23 +62,15 @@ class SweatRecord(BaseModel):
     updates: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredDraft:
-    """The record under the `sweat` key (None if absent or unreadable) and its store revision."""
+StoredDraft = Stored[SweatRecord]
+"""The record under the `sweat` key (None if absent or unreadable) and its store revision."""
 
-    record: SweatRecord | None
-    revision: int
 
-    @property
-    def draft(self) -> SweatDraft | None:
-        """The open /sweat's answers; None when there is none."""
-        if self.record is None or not self.record.is_open:
-            return None
-        return SweatDraft(numbers=self.record.numbers, flags=self.record.flags)
-
-    @property
-    def applied(self) -> tuple[int, ...]:
-        return () if self.record is None else self.record.updates
+def open_draft(stored: StoredDraft) -> SweatDraft | None:
+    """Return the open /sweat's answers; None when there is none."""
+    if stored.record is None or not stored.record.is_open:
+        return None
+    return SweatDraft(numbers=stored.record.numbers, flags=stored.record.flags)
 
 
 class SweatHandlers:
@@ -95,6 +86,7 @@ class SweatHandlers:
     ) -> None:
         self.kb = kb
         self.store = store
+        self.records = Records(store, SweatRecord, "sweat draft")
         self.config = config
         self.preferences = preferences
         self.outbox = outbox
@@ -124,7 +116,7 @@ class SweatHandlers:
         stored = await self._load(key)
         if not await ledger.admits_press(query, stored.applied):
             return
-        language, draft = await self.preferences.language(update), stored.draft
+        language, draft = await self.preferences.language(update), open_draft(stored)
         try:
             step, choice = decode_sweat(query.data)
         except ValueError:
@@ -146,13 +138,13 @@ class SweatHandlers:
     async def status(self, key: SessionKey) -> tuple[bool, tuple[int, ...]]:
         """Return whether /sweat is open and the ids of the updates applied to its record."""
         stored = await self._load(key)
-        return stored.draft is not None, stored.applied
+        return open_draft(stored) is not None, stored.applied
 
     async def take_text(self, update: Update, context: Context, text: str) -> None:
         """Apply a typed answer (a number, or yes/no) to the question being asked."""
         key, language = origin.key(update), await self.preferences.language(update)
         stored = await self._load(key)
-        draft = stored.draft
+        draft = open_draft(stored)
         if draft is None:  # expired or finished since the check, or unreadable
             await self.stop(key)
             self.outbox.send(context.bot, key.chat_id, self._stale_text(language, is_gone=True))
@@ -165,7 +157,7 @@ class SweatHandlers:
         """Ask the current question again; the record takes the update's id first."""
         key, language = origin.key(update), await self.preferences.language(update)
         stored = await self._load(key)
-        draft = stored.draft
+        draft = open_draft(stored)
         if draft is None:
             return
         reply = self._attempt(draft, lambda d: SweatReply(d, flow.next_step(self.config, d)))
@@ -206,31 +198,16 @@ class SweatHandlers:
         if isinstance(reply.step, SweatDone):
             await self._close(key, stored)
             return True
-        applied = ledger.remember(stored.applied, ledger.stamp())
         draft = reply.draft
-        record = SweatRecord(numbers=draft.numbers, flags=draft.flags, updates=applied)
-        try:
-            await self.store.put(
-                _draft_key(key), record.model_dump_json(), expected_revision=stored.revision
-            )
-        except ConflictError:
+        record = SweatRecord(numbers=draft.numbers, flags=draft.flags)
+        if await self.records.save(_draft_key(key), record, over=stored) is None:
             logger.info("sweat answer in %s lost a race", key.render())
             return False
         return True
 
     async def _close(self, key: SessionKey, stored: StoredDraft) -> None:
         """Drop the answers; keep the ids (a closed record) if there is an update to remember."""
-        update_id = ledger.stamp()
-        if update_id is None:
-            await self.store.delete(_draft_key(key))
-            return
-        closed = SweatRecord(is_open=False, updates=ledger.remember(stored.applied, update_id))
-        try:
-            await self.store.put(
-                _draft_key(key), closed.model_dump_json(), expected_revision=stored.revision
-            )
-        except ConflictError:  # written meanwhile: the answers go all the same
-            await self.store.delete(_draft_key(key))
+        await self.records.close(_draft_key(key), SweatRecord(is_open=False), over=stored)
 
     async def _show(self, bot: Bot, key: SessionKey, reply: SweatReply, language: str) -> None:
         """Show the refusal if any, then ask the next question, or show the plan."""
@@ -264,14 +241,7 @@ class SweatHandlers:
 
     async def _load(self, key: SessionKey) -> StoredDraft:
         """Return the record (None if absent or unreadable) and the store revision to write at."""
-        record = await self.store.get(_draft_key(key))
-        if record is None:
-            return StoredDraft(None, 0)
-        try:
-            return StoredDraft(SweatRecord.model_validate_json(record.data), record.revision)
-        except ValidationError:
-            logger.warning("unreadable sweat draft %s rev %d", key.render(), record.revision)
-            return StoredDraft(None, record.revision)
+        return await self.records.load(_draft_key(key))
 
     def _stale_text(self, language: str, *, is_gone: bool) -> str:
         if is_gone:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from telegram import Update
 
-from bot.engine.errors import ConflictError
 from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import PROFILE, SessionKey, SessionStore
 from bot.telegram.state import ledger
+from bot.telegram.state.records import Records
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class Preferences:
     def __init__(self, kb: KnowledgeBase, store: SessionStore) -> None:
         self.kb = kb
         self.store = store
+        self.records = Records(store, Profile, "profile", dump=Profile.dump)
 
     async def language(self, update: Update) -> str:
         """Return the user's chosen language, else the one their Telegram app uses."""
@@ -101,33 +102,14 @@ class Preferences:
     async def _update(self, user_id: int, **changes: str) -> None:
         """Change some fields of the profile, keep the rest, and stamp the update being processed
         (`ledger.py`) in the same write; retry a lost race once."""
-        key = _profile_key(user_id)
-        for attempt in (1, 2):
-            record = await self.store.get(key)
-            current = (_parse(key, record.data) if record is not None else None) or Profile()
-            applied = ledger.remember(current.updates, ledger.stamp())
-            data = Profile.model_validate(current.model_dump() | changes | {"updates": applied})
-            try:
-                await self.store.put(
-                    key, data.dump(), expected_revision=record.revision if record else 0
-                )
-            except ConflictError:
-                if attempt == 2:
-                    raise
-            else:
-                return
+
+        def changed(current: Profile | None) -> Profile:
+            return Profile.model_validate((current or Profile()).model_dump() | changes)
+
+        await self.records.change(_profile_key(user_id), changed)
 
     async def _read(self, key: SessionKey) -> Profile | None:
-        record = await self.store.get(key)
-        return None if record is None else _parse(key, record.data)
-
-
-def _parse(key: SessionKey, data: str) -> Profile | None:
-    try:
-        return Profile.model_validate_json(data)
-    except ValidationError:
-        logger.warning("unreadable profile %s: ignored", key.render())
-        return None
+        return (await self.records.load(key)).record
 
 
 def _profile_key(user_id: int) -> SessionKey:

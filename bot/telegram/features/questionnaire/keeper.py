@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from pydantic import ValidationError
 from telegram import Bot
 from telegram.error import TelegramError
 
@@ -42,6 +41,7 @@ from bot.telegram.state.conversation import (
     OwedCard,
     StoredConversation,
 )
+from bot.telegram.state.records import Records
 from bot.telegram.ui import messages
 from bot.telegram.ui.keyboards import screen
 from bot.telegram.ui.outbox import Outbox
@@ -84,6 +84,8 @@ class ConversationKeeper:
     ) -> None:
         self.kb = kb
         self.store = store
+        self.records = Records(store, Conversation, "record", parse=Conversation.load)
+        """Reads records (`Conversation.load` parses each text once); commits write them below."""
         self.outbox = outbox
         self.local_numbers = local_numbers
         """The user's country's numbers, named on results (country.py, via registry.py)."""
@@ -94,16 +96,8 @@ class ConversationKeeper:
 
     async def get(self, key: SessionKey) -> StoredConversation:
         """Return what is stored under `key`; an unreadable record is logged and reads as none."""
-        record = await self.store.get(key)
-        if record is None:
-            return StoredConversation(None, 0)
-        try:
-            return StoredConversation(Conversation.load(record.data), record.revision)
-        except ValidationError as error:
-            # Log the error codes only: the record holds answers, which are health data.
-            codes = sorted({str(item["type"]) for item in error.errors(include_input=False)})
-            logger.warning("unreadable record %s rev %d: %s", key.render(), record.revision, codes)
-            return StoredConversation(None, record.revision)
+        stored = await self.records.load(key)
+        return StoredConversation(stored.record, stored.revision)
 
     async def delete(self, key: SessionKey) -> bool:
         return await self.store.delete(key)
