@@ -111,7 +111,12 @@ class RetryOnce(BaseRequest):
         await self.inner.shutdown()
 
     async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, **timeouts: object
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *_: object,
+        **timeouts: object,
     ) -> tuple[int, bytes]:
         try:
             status, body = await self.inner.do_request(url, method, request_data)

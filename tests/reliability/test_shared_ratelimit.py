@@ -434,5 +434,6 @@ async def test_the_chain_shares_the_pace_only_through_a_redis_store(
         request = request.inner
 
     assert type(request.limiter) is expected
+    assert isinstance(request.limiter, RateLimiter | SharedRateLimiter)
     assert request.limiter.burst == 5
     await request.limiter.aclose()  # nothing was sent: it never connected
