@@ -28,6 +28,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import SecretStr
 from telegram.request import RequestData
+
+# RequestData is made of these; PTB has no public way to build one.
 from telegram.request._requestparameter import RequestParameter
 
 from bench import wire

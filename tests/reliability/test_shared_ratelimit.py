@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio
 from telegram.request import BaseRequest, RequestData
+
+# RequestData is made of these; PTB has no public way to build one.
 from telegram.request._requestparameter import RequestParameter
 
 from bot.config import Settings
