@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Final
 
-from telegram._utils.types import ODVInput
+from telegram._utils.types import ODVInput  # BaseRequest's timeout type: no public name
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 

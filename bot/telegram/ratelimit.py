@@ -53,7 +53,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from typing import Protocol
 
-from telegram._utils.types import ODVInput
+from telegram._utils.types import ODVInput  # BaseRequest's timeout type: no public name
 from telegram.request import BaseRequest, RequestData
 
 from bot.telegram.wire import WrappingRequest, chat_of, flood_wait, method_name

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from telegram.request import BaseRequest, RequestData
+
+# RequestData is made of these; PTB has no public way to build one.
 from telegram.request._requestparameter import RequestParameter
 
 from bot.telegram.ratelimit import (

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio
 from telegram.request import BaseRequest, RequestData
+
+# RequestData is made of these; PTB has no public way to build one.
 from telegram.request._requestparameter import RequestParameter
 
 from bot.config import Settings
@@ -434,6 +436,7 @@ async def test_the_chain_shares_the_pace_only_through_a_redis_store(
         request = request.inner
 
     assert type(request.limiter) is expected
+    assert isinstance(request.limiter, RateLimiter | SharedRateLimiter)
     assert request.limiter.burst == 5
     await request.limiter.aclose()  # nothing was sent: it never connected
 
