@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "crampcheck-bench"
@@ -47,14 +48,14 @@ def aiogram_python(*, log: Path) -> tuple[Path | None, str]:
     return (python, version) if version else (None, "aiogram does not import")
 
 
-def _make(venv: Path, requirement: str, out: object) -> bool:
+def _make(venv: Path, requirement: str, out: TextIO) -> bool:
     sys.stderr.write(f"bench: creating the aiogram venv {venv} (once)\n")
     commands = [
         [sys.executable, "-m", "venv", "--clear", str(venv)],
         [str(venv / "bin" / "pip"), "install", "--quiet", requirement],
     ]
     for command in commands:
-        done = subprocess.run(command, stdout=out, stderr=out, timeout=600, check=False)  # type: ignore[arg-type]
+        done = subprocess.run(command, stdout=out, stderr=out, timeout=600, check=False)
         if done.returncode != 0:
             return False
     return True

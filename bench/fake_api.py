@@ -29,10 +29,16 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
-import wire
 from aiohttp import web
+
+# This runs as a script, from bench/; it imports bench/wire.py by the name that tests/ and
+# bench/reliability use, so that the file is one module (and mypy checks it once).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import wire
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
 SCREENS = ("sendMessage", "editMessageText")
@@ -364,8 +370,10 @@ def _button_data(markup: dict[str, Any] | None) -> set[str]:
     return {str(button.get("callback_data")) for row in rows for button in row}
 
 
-def _message(chat_id: int, message_id: int, text: str, markup: dict[str, Any] | None) -> Any:
-    message = {
+def _message(
+    chat_id: int, message_id: int, text: str, markup: dict[str, Any] | None
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
         "message_id": message_id,
         "from": BOT_USER,
         "chat": {"id": chat_id, "type": "private", "first_name": "Runner"},

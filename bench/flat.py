@@ -61,8 +61,7 @@ def read(path: Path) -> Profile:
             continue
         count = int(count_text)
         total += count
-        frames = [_name(frame) for frame in stack.split(";")]
-        frames = [frame for frame in frames if frame is not None]
+        frames = [name for frame in stack.split(";") if (name := _name(frame)) is not None]
         if not frames:
             continue
         leaf_function, leaf_file = frames[-1]

@@ -99,7 +99,7 @@ async def run(updates: int, profile: Path | None, directory: str) -> dict[str, A
         profiler.enable()
     users.start()
     await users.done.wait()
-    if profiler is not None:
+    if profiler is not None and profile is not None:
         profiler.disable()
         profiler.dump_stats(profile)
     cpu = time.process_time() - began

@@ -174,7 +174,8 @@ class Bench:
 
     def rounds(self, press: list[list[str]]) -> list[dict[str, Measurement]]:
         made = self.stacks()
-        names, rounds = [name for name in made if not self.only or name in self.only], []
+        names = [name for name in made if not self.only or name in self.only]
+        rounds: list[dict[str, Measurement]] = []
         if not names:  # --only open / sessions / impatient: no throughput rounds
             return rounds
         for number in range(self.plan.rounds):

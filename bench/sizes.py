@@ -2,7 +2,8 @@
 
 SQLite: the pages of the sessions table and its indexes (the dbstat virtual table) divided by the
 rows, after a checkpoint folds the WAL in; the JSON text alone is reported beside it. Redis: the
-server's own MEMORY USAGE of every session hash plus the per-user sets that index them.
+server's own MEMORY USAGE of every session record plus the per-user indexes (and schedule sets)
+under `<namespace>:user:`, divided by the sessions.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def redis_available() -> str | None:
 
 
 def redis_bytes(namespace: str) -> dict[str, float]:
-    """Return MEMORY USAGE per session (hash + its share of the user sets) in `namespace`."""
+    """Return MEMORY USAGE per session (record + its share of the user indexes) in `namespace`."""
     from redis import Redis
 
     client: Any = Redis.from_url(REDIS_URL)

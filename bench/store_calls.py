@@ -83,9 +83,11 @@ def main() -> int:
             "aiosqlite": asyncio.run(through_store(path, args.pairs, is_direct=False)),
             "direct": direct(path, args.pairs),
         }
-    for name in ("store", "aiosqlite"):
-        found[f"{name}_cpu_ratio"] = round(found[name]["cpu_us"] / found["direct"]["cpu_us"], 2)
-    sys.stdout.write(json.dumps(found) + "\n")
+    ratios = {
+        f"{name}_cpu_ratio": round(found[name]["cpu_us"] / found["direct"]["cpu_us"], 2)
+        for name in ("store", "aiosqlite")
+    }
+    sys.stdout.write(json.dumps(found | ratios) + "\n")
     return 0
 
 

@@ -68,9 +68,9 @@ class Settings(BaseSettings):
     rate_limit_chat: float = Field(default=1.0, ge=0)
     """New messages per second to one chat once its burst is spent (Telegram: about 1); 0: off.
     Edits count against RATE_LIMIT_TOTAL only."""
-    rate_limit_urgent: float = Field(default=3.0, ge=0)
-    """Of RATE_LIMIT_TOTAL, starts a second kept for the screens of urgent and emergency results,
-    which then go before the other chats' queued calls; 0: they queue too."""
+    rate_limit_urgent: int = Field(default=3, ge=0)
+    """Of RATE_LIMIT_TOTAL, starts in any second kept for the screens of urgent and emergency
+    results, which then go before the other chats' queued calls; 0: they queue too."""
     rate_limit_chat_burst: int = Field(default=3, ge=1)
     """Messages one chat may get at once before RATE_LIMIT_CHAT paces it (its token bucket's size;
     Telegram: "we may allow short bursts")."""

@@ -85,7 +85,7 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
             Settings.model_fields
         ):
             monkeypatch.delenv(name)
-    return Settings(_env_file=None, token=SecretStr(TOKEN), store="memory://")  # type: ignore[call-arg]
+    return Settings(_env_file=None, token=SecretStr(TOKEN), store="memory://")
 
 
 @pytest.fixture

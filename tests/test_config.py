@@ -35,7 +35,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.store_scheme == "sqlite"
     # Telegram: about 30 messages/s in all; per chat a short burst, then about 1/s.
     assert (settings.rate_limit_total, settings.rate_limit_chat) == (28.0, 1.0)
-    assert settings.rate_limit_urgent == 3.0
+    assert settings.rate_limit_urgent == 3
     assert settings.rate_limit_chat_burst == 3
 
 

@@ -55,13 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the Telegram bot (settings from CRAMPCHECK_*)")
     run.set_defaults(handler=_run)
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
-    chat.add_argument("--lang", default="en", help="language code (en)")
+    chat.add_argument("--lang", default="en", help="language: en (default) or nb")
     chat.add_argument(
         "--country", default=None, help="your country (e.g. NO): its emergency number"
     )
     chat.set_defaults(handler=_chat)
-    sweat = commands.add_parser("sweat", help="/sweat in this terminal")
-    sweat.add_argument("--lang", default="en", help="language code (en)")
+    sweat = commands.add_parser("sweat", help="/sweat, the drinking plan, in this terminal")
+    sweat.add_argument("--lang", default="en", help="language: en (default) or nb")
     sweat.set_defaults(handler=_sweat)
     assess = commands.add_parser("assess", help="run clinical cases (JSON) through the bot")
     assess.add_argument("file", type=Path, help="JSON: one case or a list, each {id, facts}")
@@ -145,6 +145,10 @@ def _load(directory: Path | None) -> KnowledgeBase | None:
 
 def _lint(args: argparse.Namespace) -> int:
     directory = args.directory or args.kb or default_knowledge_dir()
+    if not directory.is_dir():
+        problem = "is not a directory" if directory.exists() else "does not exist"
+        _say(f"crampcheck kb lint: {directory} {problem}", error=True)
+        return 2
     issues = lint_knowledge_base(directory)
     for issue in issues:
         _say(issue.render())

@@ -26,7 +26,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter
 from telegram import Bot
-from telegram._utils.types import ODVInput
+from telegram._utils.types import ODVInput  # BaseRequest's timeout type: no public name
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 

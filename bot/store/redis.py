@@ -1,10 +1,20 @@
 """The shared session store: Redis, for several bot processes behind one bot token.
 
-Each session is a hash `<namespace>:sess:<chat>:<user>` with fields `rev` and `data`. Every write
-runs as a Lua script, which Redis executes atomically, so compare-and-set holds across processes.
-A per-user set `<namespace>:user:<user_id>` lists the user's session keys so /forget needs no
-SCAN. Schedules live in one sorted set `<namespace>:schedule` (members: rendered keys, scores:
-due times) and, per user, in a set `<namespace>:user:<user_id>:schedule` without TTL, so that
+Each record is a string under `<namespace>:<scope>:<chat>:<user>` holding `<revision>:<JSON>`
+(a hash with a JSON longer than 64 bytes, hash-max-listpack-value, is a full hash table, about
+160 bytes more). A per-user hash `<namespace>:user:<user_id>` lists the user's record keys as
+fields (value "1"), so /forget needs no SCAN; small, it keeps Redis's compact listpack
+encoding (a set of strings is a hash table before Redis 7.2), and it lives as long as the
+longest-lived record it lists. Every write runs as a Lua script, which Redis executes
+atomically, so compare-and-set holds across processes.
+
+Older releases kept each record as a hash (fields `rev` and `data`) and the per-user index as a
+set. Both still read, compare and delete as before, and every write converts what it touches:
+a put rewrites its record as a string and the user's set as a hash (dropping keys that are
+gone); a delete converts what is left of the set. Reads never write.
+
+Schedules live in one sorted set `<namespace>:schedule` (members: rendered keys, scores: due
+times) and, per user, in a set `<namespace>:user:<user_id>:schedule` without TTL, so that
 /forget removes them in the same script. The scripts touch keys they are not handed in KEYS, so
 this targets a single Redis server (or Sentinel), not Redis Cluster.
 """
@@ -18,7 +28,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.engine.errors import ConflictError, StoreError
 from bot.store.base import (
@@ -33,37 +43,106 @@ from bot.store.base import (
 
 logger = logging.getLogger(__name__)
 
-# KEYS: session hash, user set. ARGV: expected revision, data, TTL in ms (0: none).
-# Returns {1, new revision} or {0, stored revision (0 when absent)}.
-_PUT_SCRIPT = """
+# Lua shared by the write scripts. A record is a string "<revision>:<JSON>" or, written by an
+# older release, a hash {rev, data}; a user index is a hash of record keys or, older, a set.
+_RECORD_LUA = """
+local function stored_revision(key)
+    local kind = redis.call('TYPE', key).ok
+    if kind == 'none' then
+        return 0
+    elseif kind == 'string' then
+        return tonumber(string.match(redis.call('GETRANGE', key, 0, 20), '^(%d+):'))
+    elseif kind == 'hash' then
+        return tonumber(redis.call('HGET', key, 'rev') or '0')
+    end
+    return nil
+end
+"""
+_INDEX_LUA = """
+local function index_as_hash(index)
+    if redis.call('TYPE', index).ok ~= 'set' then
+        return
+    end
+    local ttl = redis.call('PTTL', index)
+    local members = redis.call('SMEMBERS', index)
+    redis.call('DEL', index)
+    for _, member in ipairs(members) do
+        redis.call('HSET', index, member, '1')
+    end
+    if ttl > 0 then
+        redis.call('PEXPIRE', index, ttl)
+    end
+end
+local function refresh_index_ttl(index)
+    local longest = 0
+    for _, key in ipairs(redis.call('HKEYS', index)) do
+        local ttl = redis.call('PTTL', key)
+        if ttl == -2 then
+            redis.call('HDEL', index, key)
+        elseif ttl == -1 or longest == -1 then
+            longest = -1
+        elseif ttl > longest then
+            longest = ttl
+        end
+    end
+    if longest == -1 then
+        redis.call('PERSIST', index)
+    elseif longest > 0 then
+        redis.call('PEXPIRE', index, longest)
+    end
+end
+"""
+# KEYS: record, user index. ARGV: expected revision, "<new revision>:<data>", TTL in ms (0:
+# none). Returns {1, new revision} or {0, stored revision (0 when absent)}. The index is written
+# before the record so that an index of the wrong type fails the script before any change; it
+# then lives as long as its longest-lived record (for ever if one has no TTL, as records of a
+# store without TTL have), and forgets the records that are gone.
+_PUT_SCRIPT = (
+    _RECORD_LUA
+    + _INDEX_LUA
+    + """
 local expected = tonumber(ARGV[1])
-local stored = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
+local stored = stored_revision(KEYS[1])
+if stored == nil then
+    return redis.error_reply('malformed session record ' .. KEYS[1])
+end
 if stored ~= expected then
     return {0, stored}
 end
-redis.call('HSET', KEYS[1], 'rev', expected + 1, 'data', ARGV[2])
-redis.call('SADD', KEYS[2], KEYS[1])
+index_as_hash(KEYS[2])
+redis.call('HSET', KEYS[2], KEYS[1], '1')
 local ttl = tonumber(ARGV[3])
-for _, key in ipairs(KEYS) do
-    if ttl > 0 then
-        redis.call('PEXPIRE', key, ttl)
-    else
-        redis.call('PERSIST', key)
-    end
+if ttl > 0 then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+else
+    redis.call('SET', KEYS[1], ARGV[2])
 end
+refresh_index_ttl(KEYS[2])
 return {1, expected + 1}
 """
-# KEYS: session hash, user set. Returns how many sessions went (0 or 1).
-_DELETE_SCRIPT = """
+)
+# KEYS: record, user index. Returns how many records went (0 or 1).
+_DELETE_SCRIPT = (
+    _INDEX_LUA
+    + """
 local removed = redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], KEYS[1])
+index_as_hash(KEYS[2])
+redis.call('HDEL', KEYS[2], KEYS[1])
 return removed
 """
-# KEYS: user set, schedule sorted set, user schedule set. Returns how many live sessions went;
-# expired members are already gone.
+)
+# KEYS: user index, schedule sorted set, user schedule set. Returns how many live records went;
+# expired ones are already gone.
 _DELETE_USER_SCRIPT = """
+local kind = redis.call('TYPE', KEYS[1]).ok
+local keys = {}
+if kind == 'hash' then
+    keys = redis.call('HKEYS', KEYS[1])
+elseif kind == 'set' then
+    keys = redis.call('SMEMBERS', KEYS[1])
+end
 local removed = 0
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, key in ipairs(keys) do
     removed = removed + redis.call('DEL', key)
 end
 for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
@@ -87,7 +166,7 @@ _SCAN_BATCH = 500
 
 
 class RedisStore:
-    """Keep sessions in Redis hashes; build it with `RedisStore.from_url(url)`."""
+    """Keep sessions in Redis strings; build it with `RedisStore.from_url(url)`."""
 
     def __init__(
         self, client: Redis, *, ttl_seconds: float | None = None, namespace: str = "crampcheck"
@@ -122,10 +201,14 @@ class RedisStore:
 
     async def get(self, key: SessionKey) -> Record | None:
         """Return the live record under `key`, or None."""
-        revision, data = await self._redis.hmget(self._session_key(key), ["rev", "data"])
-        if revision is None or data is None:
-            return None
-        return Record(int(revision), str(data))
+        name = self._session_key(key)
+        try:
+            value: Any = await self._redis.get(name)
+        except ResponseError as exc:
+            if not _is_wrong_type(exc):
+                raise
+            return await self._get_hash(name)  # written by an older release
+        return None if value is None else _parse_record(name, value)
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         """Store `data` if the live revision is `expected_revision`; return the new revision."""
@@ -133,7 +216,7 @@ class RedisStore:
         ttl_ms = 0 if self._ttl is None else max(1, math.ceil(self._ttl * 1000))
         result: Any = await self._put_script(
             keys=[self._session_key(key), self._user_key(key.user_id)],
-            args=[expected_revision, data, ttl_ms],
+            args=[expected_revision, f"{expected_revision + 1}:{data}", ttl_ms],
         )
         is_written, revision = int(result[0]), int(result[1])
         if not is_written:
@@ -205,7 +288,7 @@ class RedisStore:
             yield record
 
     def _is_record(self, name: str) -> bool:
-        """Tell a record's key from the per-user sets that share its prefix (scope `user`)."""
+        """Tell a record's key from the per-user indexes and schedule sets (scope `user`)."""
         try:
             SessionKey.parse(name.removeprefix(f"{self._namespace}:"))
         except ValueError:
@@ -214,6 +297,31 @@ class RedisStore:
 
     async def _read_many(self, names: list[str]) -> list[Record]:
         """Read the records under `names` in one round trip; expired ones are skipped."""
+        if not names:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.get(name)
+            values: list[Any] = await pipe.execute(raise_on_error=False)
+        records, hashes = [], []
+        for name, value in zip(names, values, strict=True):
+            if isinstance(value, ResponseError) and _is_wrong_type(value):
+                hashes.append(name)  # written by an older release
+            elif isinstance(value, Exception):
+                raise value
+            elif value is not None:
+                records.append(_parse_record(name, value))
+        return records + await self._read_hashes(hashes)
+
+    async def _get_hash(self, name: str) -> Record | None:
+        """Read a record an older release wrote as a hash {rev, data}."""
+        revision, data = await self._redis.hmget(name, ["rev", "data"])
+        if revision is None or data is None:
+            return None
+        return Record(int(revision), str(data))
+
+    async def _read_hashes(self, names: list[str]) -> list[Record]:
+        """Read many records an older release wrote as hashes, in one round trip."""
         if not names:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -242,3 +350,16 @@ class RedisStore:
 def _escape_glob(text: str) -> str:
     """Escape the characters SCAN MATCH treats as a pattern."""
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def _parse_record(name: str, value: str) -> Record:
+    """Split a stored `<revision>:<JSON>` string; StoreError if it is not one."""
+    revision, separator, data = value.partition(":")
+    if not (separator and revision.isascii() and revision.isdigit()):
+        raise StoreError(f"malformed session record {name}")
+    return Record(int(revision), data)
+
+
+def _is_wrong_type(error: ResponseError) -> bool:
+    """Tell Redis's WRONGTYPE error (a hash where a string was read) from other errors."""
+    return str(error).startswith("WRONGTYPE")

@@ -260,19 +260,6 @@ def _run(
         loop.close()
 
 
-def webhook_options(settings: Settings) -> dict[str, Any]:
-    """Return the webhook arguments shared by `run_webhook` and `Updater.start_webhook`."""
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    return {
-        "listen": settings.listen,
-        "port": settings.port,
-        "url_path": settings.webhook_path,
-        "webhook_url": settings.webhook_url,
-        "secret_token": secret,
-        "allowed_updates": ALLOWED_UPDATES,
-    }
-
-
 def configure_logging(level: str, *, log_format: str = "text") -> None:
     """Log at `level`, but keep httpx at WARNING and PTB at INFO or above.
 

@@ -126,3 +126,19 @@ def test_sweat_command_rejects_a_language_the_sweat_lacks(
 ) -> None:
     assert main(["sweat", "--lang", "de"]) == 2
     assert "no language 'de'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["chat", "sweat"])
+def test_lang_help_names_every_language_there_is(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as finished:
+        main([command, "--help"])
+    assert finished.value.code == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "--lang LANG " in line]
+    if command == "sweat":
+        languages = load_tables().sweat.languages
+    else:
+        languages = load_knowledge_base().languages
+    assert len(languages) >= 2
+    assert set(languages) <= set(line.replace("(", " ").split())

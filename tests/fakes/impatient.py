@@ -16,8 +16,10 @@ A `Monitor` sees every Bot API call as the server gets it (`Wire`, under the pac
 store write, and checks the invariants of issue 12 *as the events happen*: every press answered
 exactly once, no screen sent twice, no old screen coming back, the urgent result first, per-chat
 sends within a token bucket, no press on the newest screen of a quiet chat rejected as "moved
-on". End-of-run checks (unanswered presses, stuck chats, record against screen, tasks left) are
-in `final_checks`. Time is the event loop's (`loop.time`): run the whole test body with
+on" (unless the person sent /start or /restart since it was drawn: then it is rightly old, and
+a kill may have kept the new questionnaire's first screen from them). End-of-run checks
+(unanswered presses, stuck chats, record against screen, tasks left) are in `final_checks`.
+Time is the event loop's (`loop.time`): run the whole test body with
 `run_in_virtual_time`, on a looptime loop of its own that fast-forwards when it has nothing to do
 (a second of pacing costs nothing) and is closed cleanly at the end (looptime's pytest plugin is
 off: it leaves loops open).
@@ -146,6 +148,14 @@ class WireCall:
         return self.status == 200
 
 
+def _drew(call: WireCall, message_id: int) -> bool:
+    """Tell whether `call` sent or edited message `message_id` (successfully)."""
+    if not call.ok or call.method not in ("sendMessage", "editMessageText"):
+        return False
+    result = call.result if isinstance(call.result, dict) else {}
+    return message_id in (call.params.get("message_id"), result.get("message_id"))
+
+
 @dataclass
 class Press:
     """One button press a person made, and what became of it."""
@@ -162,6 +172,10 @@ class Press:
     """The chat was quiet (nothing queued, in flight or sent for `QUIET` s) when pressed."""
     current: bool = False
     """The pressed screen shows the stored state, and no earlier update of the chat is pending."""
+    restarted: bool = False
+    """The person sent /start or /restart after the pressed screen was last drawn: they asked
+    for a new questionnaire, whose screen a kill may have kept from them, so the pressed one is
+    rightly old ("moved on", then the new screen)."""
     answers: list[tuple[float, str]] = field(default_factory=list)
     faulted: bool = False
     """An answer to it failed at the server (an injected fault): its latency is the fault's."""
@@ -295,6 +309,17 @@ class Monitor:
         if chat is not None:
             self.activity[chat] = self.clock()
 
+    def restarted_since_drawn(self, chat: int, message_id: int) -> bool:
+        """Tell whether the person sent /start or /restart after `message_id` was last drawn."""
+        drawn = max(
+            (call.at for call in self.calls if call.chat == chat and _drew(call, message_id)),
+            default=-math.inf,
+        )
+        return any(
+            at > drawn and who == chat and text.split()[:1] in (["/start"], ["/restart"])
+            for at, who, text in self.texts
+        )
+
     def is_quiet(self, chat: int) -> bool:
         if self.waiting[chat] or self.in_flight[chat]:
             return False
@@ -413,7 +438,7 @@ class Monitor:
         text = press.answers[-1][1]
         if len(press.answers) != 1 or text not in self.moved_on:
             return
-        if press.on_newest and (press.quiet or press.current):
+        if press.on_newest and not press.restarted and (press.quiet or press.current):
             why = "a quiet chat" if press.quiet else "the stored state"
             self.flag(
                 "newest screen rejected",
@@ -1044,6 +1069,7 @@ class Person:
             on_newest=newest is not None and newest.message_id == sent.message_id,
             quiet=world.monitor.is_quiet(self.chat),
             current=self._shows_stored_state(shown, data),
+            restarted=world.monitor.restarted_since_drawn(self.chat, sent.message_id),
         )
         world.monitor.on_press(press)
         query = {

@@ -191,7 +191,7 @@ async def test_attaching_twice_still_counts_each_retry_once(
 def test_both_deployed_request_chains_report_retries_to_the_observer(
     settings: Settings, kb: KnowledgeBase
 ) -> None:
-    """The bot's calls and getUpdates each have a retrying chain (requests.py); both count."""
+    """The bot's calls and getUpdates each have a retrying chain (api/chain.py); both count."""
     observer = Observer(settings, kb)
     app = build_application(settings, kb, MemoryStore(), observer=observer)
 

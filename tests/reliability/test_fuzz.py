@@ -103,6 +103,7 @@ async def assert_every_record_loads(store: MemoryStore) -> int:
     return count
 
 
+@pytest.mark.slow  # about 50 s
 async def test_ten_thousand_hostile_updates_crash_nothing_leave_nothing_leak_nothing(
     settings: Settings, kb: KnowledgeBase, api: FakeBotApi, capture: Capture
 ) -> None:

@@ -20,6 +20,8 @@ from tests.shared import require_redis
 
 BENCH_REDIS = os.environ.get("CRAMPCHECK_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 
+pytestmark = pytest.mark.slow  # real bot processes: 4 to 15 s each
+
 
 @pytest.fixture
 async def bench_redis(real_network: None, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:

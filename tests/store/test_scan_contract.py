@@ -79,7 +79,7 @@ async def test_scan_walks_past_one_page_and_yields_every_record_once(
 async def test_scan_of_scope_user_does_not_read_the_per_user_indexes(
     store: SessionStore,
 ) -> None:
-    """Redis keeps per-user sets under `<namespace>:user:<id>`; they are not records."""
+    """Redis keeps per-user indexes under `<namespace>:user:<id>`; they are not records."""
     await store.put(SessionKey(3, 3), "{}", expected_revision=0)
     await store.schedule(SessionKey(3, 3, CHECKIN), 1.0)
 

@@ -1,9 +1,10 @@
-"""Over the real HTTP stack: PTB's httpx client and webhook server against a loopback Bot API.
+"""Over the real HTTP stack: the bot's HTTP client and webhook server against a loopback Bot API.
 
 A small aiohttp server on 127.0.0.1 stands in for api.telegram.org and hands every request to a
 FakeBotApi, so the calls are checked exactly as in the in-process tests. Polling fetches queued
-updates over HTTP; webhook mode receives them on PTB's own server, which must refuse a request
-without the right X-Telegram-Bot-Api-Secret-Token.
+updates over HTTP; webhook mode receives them on the bot's own server
+(bot/telegram/delivery/webhook.py, run by `serve` as `crampcheck run` does), which must refuse a
+request without the right X-Telegram-Bot-Api-Secret-Token.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from bench import wire
 from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
 from bot.store.memory import MemoryStore
-from bot.telegram.app import ALLOWED_UPDATES, AnyApplication, build_application, webhook_options
+from bot.telegram.app import ALLOWED_UPDATES, AnyApplication, build_application
+from bot.telegram.delivery.serving import serve
 from tests.fakes.botapi import FakeBotApi
 
 CHAT_ID = 4242
@@ -80,6 +82,21 @@ async def wait_until(condition: Callable[[], bool], *, seconds: float = 5.0) -> 
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the bot")
         await asyncio.sleep(0.02)
+
+
+async def post_when_listening(
+    client: aiohttp.ClientSession, url: str, update: dict[str, Any], headers: dict[str, str]
+) -> int:
+    """POST `update` to `url` once the server there listens (it starts after setWebhook)."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            async with client.post(url, json=update, headers=headers) as response:
+                return response.status
+        except aiohttp.ClientConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
 
 
 def has_asked_first_question(api: FakeBotApi) -> bool:
@@ -139,20 +156,25 @@ async def test_webhook_over_http_checks_the_secret_then_answers_start(
                 "port": free_port(),
             }
         )
-        async with running_app(webhook, kb) as app:
-            assert app.updater is not None
-            await app.updater.start_webhook(**webhook_options(webhook))
-            await app.start()
-            url = f"http://127.0.0.1:{webhook.port}/telegram/hook"
+        store = MemoryStore()
+        app = build_application(webhook, kb, store)
+        stop = asyncio.Event()
+        running = asyncio.create_task(
+            serve(app, webhook, store, allowed_updates=ALLOWED_UPDATES, stop=stop)
+        )
+        url = f"http://127.0.0.1:{webhook.port}/telegram/hook"
+        try:
             async with aiohttp.ClientSession() as client:
                 forged = {"X-Telegram-Bot-Api-Secret-Token": "wrong"}
-                async with client.post(url, json=start_update(api), headers=forged) as response:
-                    assert response.status == 403
+                assert await post_when_listening(client, url, start_update(api), forged) == 403
                 assert api.calls_to("sendMessage") == []
                 genuine = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
                 async with client.post(url, json=start_update(api), headers=genuine) as response:
                     assert response.status == 200
             await wait_until(lambda: has_asked_first_question(api))
+        finally:
+            stop.set()
+            await running
 
     assert api.last("setWebhook").params["secret_token"] == SECRET
     assert api.webhook_url == "https://bot.example/telegram/hook"

@@ -52,7 +52,7 @@ def rate_limiter(settings: Settings) -> Pacer:
     """
     per_second, per_chat = settings.rate_limit_total, settings.rate_limit_chat
     burst = settings.rate_limit_chat_burst
-    urgent = settings.rate_limit_urgent if per_second else 0.0
+    urgent = settings.rate_limit_urgent if per_second else 0
     if settings.store_scheme in SHARED_SCHEMES and (per_second or per_chat):
         # Imported here so that the redis package stays an optional extra.
         from bot.telegram.api.pacing.shared import SharedRateLimiter

@@ -27,11 +27,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram._utils.types import JSONDict, ODVInput, TimePeriod
+from telegram._utils.types import JSONDict, ODVInput, TimePeriod  # Bot's types: no public names
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
-from telegram.request._requestparameter import RequestParameter  # what `_post` builds as well
+
+# RequestData is made of these (as `Bot._post` makes it); PTB has no public way to build one.
+from telegram.request._requestparameter import RequestParameter
 
 from bot.telegram.api.intake import parse_update, update_id_of
 
@@ -70,6 +72,8 @@ class CrampBot(ExtBot[None]):
             "limit": limit,
             "allowed_updates": allowed_updates,
         }
+        # `_post`, as PTB's own get_updates: the public `do_api_request` does the same but warns
+        # (PTBUserWarning) when called for a method that Bot has, as getUpdates is.
         result: Any = await self._post(
             "getUpdates",
             data,
@@ -93,6 +97,8 @@ class CrampBot(ExtBot[None]):
         elif read_timeout is None:
             base = 0.0
         else:  # the default: the getUpdates request's own read timeout
+            # PTB keeps that request in `_request[0]` (as its get_updates reads it) and has no
+            # public name for it: `Bot.request` is the other calls' request.
             base = self._request[0].read_timeout or 0.0
         if timeout is None:
             return base
@@ -226,7 +232,7 @@ class CrampBot(ExtBot[None]):
                 if value is not None
             ]
         )
-        return await self._request[1].post(url=f"{self.base_url}/{endpoint}", request_data=data)
+        return await self.request.post(url=f"{self.base_url}/{endpoint}", request_data=data)
 
 
 def _markup_json(markup: InlineKeyboardMarkup | str | None) -> str | None:

@@ -37,7 +37,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
-from telegram._utils.types import ODVInput
+from telegram._utils.types import ODVInput  # BaseRequest's timeout type: no public name
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 

@@ -35,7 +35,10 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import yarl
-from telegram._utils.defaultvalue import DefaultValue  # HTTPXRequest's test for "not passed"
+
+# The types in BaseRequest's and RequestData's own signatures (a timeout not passed, an upload),
+# which PTB gives no public names; DefaultValue is also HTTPXRequest's test for "not passed".
+from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import FieldTuple, ODVInput, UploadFileDict
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData

@@ -144,8 +144,9 @@ def test_maybe_is_three_valued(
 
 
 def test_maybe_agrees_with_holds_when_nothing_is_open() -> None:
-    conditions = [A_YES, {"all": [A_YES, B_YES]}, {"any": [A_YES, B_YES]}, {"not": B_YES},
-                  {"pattern": "a_or_b"}, {"level": ["doctor"]}]  # fmt: skip
+    conditions: list[dict[str, Any]] = [
+        A_YES, {"all": [A_YES, B_YES]}, {"any": [A_YES, B_YES]}, {"not": B_YES},
+        {"pattern": "a_or_b"}, {"level": ["doctor"]}]  # fmt: skip
     for data in conditions:
         for a in ("yes", "no", UNKNOWN):
             for b in ("yes", "no", UNKNOWN):

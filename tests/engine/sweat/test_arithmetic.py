@@ -254,9 +254,10 @@ def test_heart_or_kidney_condition_gives_only_the_contraindication(
 def test_impossible_numbers_are_refused_with_a_specific_code(
     config: SweatConfig, data: dict[str, float], code: str, field: str
 ) -> None:
-    values = {"before": 70.0, "after": 69.0, "fluid": 1.0, "hours": 1.0} | data
+    values = {"before": 70.0, "after": 69.0, "fluid": 1.0, "hours": 1.0, "urine": 0.0} | data
+    weighing = [values[name] for name in ("before", "after", "fluid", "hours", "urine")]
     with pytest.raises(SweatError) as caught:
-        compute_plan(config, weigh(**values))
+        compute_plan(config, weigh(*weighing))
     assert (caught.value.code, caught.value.field) == (code, field)
     assert isinstance(caught.value, EngineError)
 

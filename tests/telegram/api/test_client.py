@@ -34,6 +34,7 @@ async def test_send_text_returns_the_id_and_the_keyboard_arrives_whole(
 
     sent = api.latest_message(CHAT, with_keyboard=True)
     assert sent is not None
+    assert sent.reply_markup is not None
     assert sent.message_id == message_id
     assert sent.text == "Is it cramping now?"
     buttons = [
@@ -107,7 +108,12 @@ class Recording(BaseRequest):
     async def shutdown(self) -> None: ...
 
     async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, **timeouts: object
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *_: object,
+        **timeouts: object,
     ) -> tuple[int, bytes]:
         assert request_data is not None
         assert not request_data.multipart_data

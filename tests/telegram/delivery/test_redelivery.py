@@ -82,6 +82,7 @@ def live_revision(api: FakeBotApi) -> int | None:
     shown = api.latest_message(CHAT, with_keyboard=True)
     if shown is None:
         return None
+    assert shown.reply_markup is not None  # with_keyboard=True finds only messages with one
     rows = shown.reply_markup["inline_keyboard"]
     data = [button["callback_data"] for row in rows for button in row]
     return int(data[0].split(":")[1])

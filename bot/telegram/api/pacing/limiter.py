@@ -18,11 +18,11 @@ except `sendChatAction`); answers to callback queries and getUpdates are never d
   behind the bot's last reserved start (`_next`); a call that waits for its chat's token
   reserves a start at that later time ("island") without pushing `_next`, so one chat's wait
   never holds the other chats back, and the pointer later steps over the islands. The urgent
-  lane: `urgent` starts a second (1/`urgent` apart) kept for the call that shows an urgent or
-  emergency result (`is_urgent`), which takes the earlier of its lane's next start and its
-  place in the queue. Under load the queue holds a few hundred milliseconds of other chats'
-  calls; the person who ticked "chest pain" must not wait behind them. The two lanes together
-  never go over `per_second` in a second (`over_limit` checks sends with that rule).
+  lane: at most `urgent` starts in any second, at once if need be, kept for the call that shows
+  an urgent or emergency result (`is_urgent`), which takes the earlier of the lane's next start
+  and its place in the queue. Under load the queue holds a few hundred milliseconds of other
+  chats' calls; the person who ticked "chest pain" must not wait behind them. The two lanes
+  together never go over `per_second` in a second (`over_limit` checks sends with that rule).
 * A 429 with `retry_after` for a chat empties its bucket until then (one token is due at that
   moment, the next 1/`per_chat` later: no burst right after a flood wait); without a chat it holds
   back every call.
@@ -48,11 +48,12 @@ import logging
 import math
 import time
 from bisect import bisect_right, insort
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from typing import Protocol
 
-from telegram._utils.types import ODVInput
+from telegram._utils.types import ODVInput  # BaseRequest's timeout type: no public name
 from telegram.request import BaseRequest, RequestData
 
 from bot.telegram.api.wire import WrappingRequest, chat_of, flood_wait, method_name
@@ -145,16 +146,18 @@ class RateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
-        urgent: float = 0.0,
+        urgent: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if burst < 1:
             raise ValueError("burst must be at least 1")
         self.burst = burst
-        self._interval, self._urgent_interval = lane_intervals(per_second, urgent)
-        self._urgent_next = -math.inf
-        """The urgent lane's next start."""
+        self._interval = queue_interval(per_second, urgent)
+        self._lane: deque[float] = deque(maxlen=urgent if per_second > 0 else 0)
+        """The urgent lane's last `urgent` starts, in order."""
+        self._lane_held = -math.inf
+        """No urgent start before this (a 429 without a chat)."""
         self._chat_interval = 1 / per_chat if per_chat > 0 else 0.0
         self._tolerance = (burst - 1) * self._chat_interval
         """How far ahead of its bucket's `full` time a chat may start: `burst - 1` tokens."""
@@ -177,10 +180,10 @@ class RateLimiter:
         self._next = max(self._next, now)
         full = self._full.get(chat, now) if chat is not None and self._chat_interval else now
         earliest = max(now, full - self._tolerance)
-        lane = max(earliest, self._urgent_next)
-        if is_urgent and self._urgent_interval and lane < self._fit(max(earliest, self._next)):
+        lane = self._lane_start(earliest) if is_urgent else math.inf
+        if lane < self._fit(max(earliest, self._next)):
             start = lane  # the urgent lane is free before the call's place in the queue
-            self._urgent_next = start + self._urgent_interval
+            self._lane.append(start)
         elif earliest <= self._next:  # no wait for the chat: queue behind the bot's last start
             start = self._fit(self._next)
             self._next = start + self._interval
@@ -211,13 +214,22 @@ class RateLimiter:
         until = self._clock() + seconds
         if chat is None:
             self._next = max(self._next, until)
-            self._urgent_next = max(self._urgent_next, until)
+            self._lane_held = max(self._lane_held, until)
         elif self._chat_interval:
             full = until + self._tolerance
             self._full[chat] = max(self._full.get(chat, full), full)
 
     async def aclose(self) -> None:
         """Nothing to close: the state lives in this process."""
+
+    def _lane_start(self, earliest: float) -> float:
+        """Return the urgent lane's first start from `earliest` on (its starts stay in order, and
+        a start comes a second after the one `urgent` before it); inf when there is no lane."""
+        lane = self._lane
+        if not lane.maxlen:
+            return math.inf
+        start = max(earliest, self._lane_held, lane[-1] if lane else -math.inf)
+        return max(start, lane[0] + 1.0) if len(lane) == lane.maxlen else start
 
     def _fit(self, at: float) -> float:
         """Return the first start from `at` on at least one interval away from every island."""
@@ -252,17 +264,17 @@ async def take_turn(
     _prepaid.set((chat, is_new_message))
 
 
-def lane_intervals(per_second: float, urgent: float) -> tuple[float, float]:
-    """Return the seconds between starts in the queue and in the urgent lane (0: no limit).
+def queue_interval(per_second: float, urgent: int) -> float:
+    """Return the seconds between starts in the queue (0: no limit).
 
     The urgent lane's `urgent` starts a second come out of `per_second`, so that both lanes
     together stay within it.
     """
     if per_second <= 0:
-        return 0.0, 0.0
+        return 0.0
     if not 0 <= urgent < per_second:
         raise ValueError("the urgent lane must be less than the total rate")
-    return 1 / (per_second - urgent), (1 / urgent if urgent > 0 else 0.0)
+    return 1 / (per_second - urgent)
 
 
 def pacer_of(request: BaseRequest) -> Pacer | None:

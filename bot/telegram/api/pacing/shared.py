@@ -8,7 +8,8 @@ bot token, not per process: N webhook workers each pacing themselves could send 
 * One Lua script reserves a start atomically: the chat's token (its bucket's "full again" time
   moves on by 1/`per_chat`) and the bot's start, in the queue behind the bot's last one, or, when
   the chat's token comes later, as an "island" at that time that the queue steps over; the call
-  that shows an urgent result takes the urgent lane's next start when that comes first. It reads
+  that shows an urgent result takes the urgent lane's next start when that comes first (the
+  lane: at most `urgent` starts in any second, kept in order). It reads
   Redis's own `TIME`, so the workers' clocks never matter, and it returns how long the caller
   must sleep (a relative wait) and the start (Redis time). The reservation is made before the
   caller sleeps, so concurrent callers queue fairly; nothing is held during the call, so a worker
@@ -16,7 +17,8 @@ bot token, not per process: N webhook workers each pacing themselves could send 
 * A 429 empties the chat's bucket until its `retry_after` (or, without a chat, pushes the bot's
   queue back) for every worker.
 * Keys (under the store's namespace): `<ns>:rate:bot` (a hash: `next`, the queue's next start;
-  `urgent`, the urgent lane's),
+  `urgent`, no urgent start before it), `<ns>:rate:lane` (a list: the urgent lane's last starts,
+  newest first),
   `<ns>:rate:islands` (a sorted set of the starts reserved ahead of the queue) and
   `<ns>:rate:chat:<chat>` (a hash: `full`, when its bucket is full again). Each expires a second
   after it stops mattering (a full bucket is the same as no key), so nothing piles up.
@@ -42,7 +44,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from bot.telegram.api.pacing.limiter import Chat, RateLimiter, Sleep, lane_intervals
+from bot.telegram.api.pacing.limiter import Chat, RateLimiter, Sleep, queue_interval
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +86,15 @@ local function push(key, name, at, now)
     keep(key, at, now)
 end
 """
-# KEYS: bot hash, islands sorted set[, chat hash]. ARGV (microseconds): interval, chat interval,
-# tolerance (burst - 1 chat intervals), the urgent lane's interval (0: not an urgent call).
+# KEYS: bot hash, islands sorted set, lane list[, chat hash]. ARGV (microseconds): interval, chat
+# interval, tolerance (burst - 1 chat intervals); then the urgent lane's starts a second (0: not
+# an urgent call).
 # Returns {wait, start}: start at `start` (Redis time), after sleeping `wait`.
 _RESERVE = (
     _LUA_COMMON
     + """
 local now = now_us()
-local bot, islands, chat = KEYS[1], KEYS[2], KEYS[3]
+local bot, islands, lane_key, chat = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local interval, chat_interval = tonumber(ARGV[1]), tonumber(ARGV[2])
 local next_start = math.max(now, field(bot, 'next'))
 local full = now
@@ -115,11 +118,21 @@ local function fit(at)
     return at
 end
 local start
-local urgent_interval = tonumber(ARGV[4])
-local lane = math.max(earliest, field(bot, 'urgent'))
-if urgent_interval > 0 and lane < fit(math.max(earliest, next_start)) then
+local per_second = tonumber(ARGV[4])
+local lane = nil
+if per_second > 0 then
+    -- In order, and a second after the start `per_second` before it.
+    local last = redis.call('LRANGE', lane_key, 0, per_second - 1)
+    lane = math.max(earliest, field(bot, 'urgent'), tonumber(last[1] or '0'))
+    if #last >= per_second then
+        lane = math.max(lane, tonumber(last[per_second]) + 1000000)
+    end
+end
+if lane and lane < fit(math.max(earliest, next_start)) then
     start = lane
-    push(bot, 'urgent', start + urgent_interval, now)
+    redis.call('LPUSH', lane_key, us(start))
+    redis.call('LTRIM', lane_key, 0, per_second - 1)
+    keep(lane_key, start + 1000000, now)
 elseif earliest <= next_start then
     start = fit(next_start)
     next_start = start + interval
@@ -167,7 +180,7 @@ class SharedRateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
-        urgent: float = 0.0,
+        urgent: int = 0,
         namespace: str = NAMESPACE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -183,9 +196,9 @@ class SharedRateLimiter:
         """Paces this process alone while Redis is unreachable (and checks `burst`)."""
         self.burst = burst
         self._redis = client
-        interval, urgent_interval = lane_intervals(per_second, urgent)
+        interval = queue_interval(per_second, urgent)
         self._interval = micros(interval) if interval else 0
-        self._urgent_interval = micros(urgent_interval) if urgent_interval else 0
+        self._urgent = urgent if per_second > 0 else 0
         self._chat_interval = micros(1 / per_chat) if per_chat > 0 else 0
         self._tolerance = (burst - 1) * self._chat_interval
         self._prefix = f"{namespace}:rate"
@@ -203,7 +216,7 @@ class SharedRateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
-        urgent: float = 0.0,
+        urgent: int = 0,
         namespace: str = NAMESPACE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -241,11 +254,11 @@ class SharedRateLimiter:
         clock's while falling back. `is_urgent`: the call shows an urgent result (urgent lane).
         """
         chat = chat if self._chat_interval else None  # the chat limit is off: no chat key
-        keys = [self._key("bot"), self._key("islands")]
+        keys = [self._key("bot"), self._key("islands"), self._key("lane")]
         if chat is not None:
             keys.append(self._key(f"chat:{chat}"))
-        urgent_interval = self._urgent_interval if is_urgent else 0
-        args = [self._interval, self._chat_interval, self._tolerance, urgent_interval]
+        args = [self._interval, self._chat_interval, self._tolerance]
+        args.append(self._urgent if is_urgent else 0)
         answer = None
         if self.is_shared:
             answer = await self._call_redis(self._reserve, keys=keys, args=args)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from telegram.request import BaseRequest, RequestData
+
+# RequestData is made of these; PTB has no public way to build one.
 from telegram.request._requestparameter import RequestParameter
 
 from bot.telegram.api.pacing.limiter import (
@@ -335,7 +337,7 @@ async def test_chats_with_a_full_bucket_are_forgotten() -> None:
     assert len(limiter._full) == 1  # the table itself is what is tested
 
 
-def urgent_limiter(time: FakeTime, *, per_second: float = 10, urgent: float = 2) -> RateLimiter:
+def urgent_limiter(time: FakeTime, *, per_second: float = 10, urgent: int = 2) -> RateLimiter:
     return RateLimiter(
         per_second=per_second,
         per_chat=1,
@@ -358,14 +360,27 @@ async def test_an_urgent_result_goes_before_the_other_chats_queued_calls() -> No
     assert queued[-1] == pytest.approx(1000.0 + 29 / 12)  # the queue runs at 14 - 2 a second
 
 
-async def test_the_urgent_lane_takes_at_most_its_rate_then_urgent_calls_queue() -> None:
+async def test_the_urgent_lane_takes_its_number_at_once_then_a_second_later() -> None:
+    time = FakeTime()
+    limiter = urgent_limiter(time, per_second=10, urgent=2)
+    for _ in range(30):
+        limiter.reserve(None)  # 3.75 s of queue: the lane is always sooner
+
+    starts = [limiter.reserve(chat, is_urgent=True) for chat in (1, 2, 3, 4, 5)]
+
+    assert starts == pytest.approx([1000.0, 1000.0, 1001.0, 1001.0, 1002.0])
+
+
+async def test_an_urgent_call_takes_the_queue_when_that_is_sooner() -> None:
     time = FakeTime()
     limiter = urgent_limiter(time, per_second=10, urgent=2)
 
     starts = [limiter.reserve(chat, is_urgent=True) for chat in (1, 2, 3)]
 
-    # The first takes the lane; the lane's next start is 0.5 s away, the queue's is sooner.
-    assert starts == pytest.approx([1000.0, 1000.0, 1000.125])
+    # The first goes through the empty queue; the next two through the lane, which is sooner
+    # than the queue's next start.
+    assert starts == pytest.approx([1000.0, 1000.0, 1000.0])
+    assert limiter.reserve(4) == pytest.approx(1000.125)
 
 
 async def test_an_urgent_call_still_waits_for_its_chats_token() -> None:
