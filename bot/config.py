@@ -141,11 +141,6 @@ class Settings(BaseSettings):
         """Return the path part of the webhook URL, where the local server listens."""
         return urlsplit(self.webhook_url or "").path.lstrip("/")
 
-    @property
-    def store_scheme(self) -> str:
-        """Return the store URL's scheme only: the rest may hold a password."""
-        return self.store.partition("://")[0].lower()
-
 
 def load_settings(**values: Any) -> Settings:
     """Read the settings (explicit `values` win over the environment); raise ConfigError."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.store import scheme_of
 
 SECRET = "123456:SECRET-token-value"
 
@@ -32,7 +33,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.knowledge is None
     assert settings.store.startswith("sqlite:///")
     assert settings.store.endswith("/crampcheck/sessions.db")
-    assert settings.store_scheme == "sqlite"
+    assert scheme_of(settings.store) == "sqlite"
     # Telegram: about 30 messages/s in all; per chat a short burst, then about 1/s.
     assert (settings.rate_limit_total, settings.rate_limit_chat) == (28.0, 1.0)
     assert settings.rate_limit_urgent == 3
@@ -51,7 +52,7 @@ def test_values_come_from_crampcheck_variables(monkeypatch: pytest.MonkeyPatch) 
     assert settings.token is not None
     assert settings.token.get_secret_value() == SECRET
     assert settings.port == 9000
-    assert settings.store_scheme == "redis"
+    assert scheme_of(settings.store) == "redis"
     assert settings.log_level == "DEBUG"
     assert settings.session_ttl_seconds == 3600
 

@@ -36,6 +36,7 @@ from bench import wire
 from bench.reliability.common import redis_url, wipe_redis
 from bench.reliability.fakeapi import HOST, TOKEN
 from bot.config import Settings
+from bot.store import open_store, shared_client
 from bot.telegram.api.chain import reliable_request
 from bot.telegram.api.pacing.limiter import bucket_violations
 from bot.telegram.api.transport import AiohttpRequest
@@ -107,7 +108,9 @@ def settings(store: str) -> Settings:
 
 
 async def work(port: int, store: str, messages: int, chats: int, start_at: float) -> None:
-    request = reliable_request(settings(store), AiohttpRequest(connection_pool_size=256))
+    opened = await open_store(store, ttl_seconds=None)  # a Redis store lends its client
+    transport = AiohttpRequest(connection_pool_size=256)
+    request = reliable_request(settings(store), transport, redis=shared_client(opened))
     await request.initialize()
     url = f"http://{HOST}:{port}/bot{TOKEN}/sendMessage"
 
@@ -118,6 +121,7 @@ async def work(port: int, store: str, messages: int, chats: int, start_at: float
     await asyncio.sleep(max(0.0, start_at - time.time()))
     await asyncio.gather(*(send(n % chats) for n in range(messages)))
     await request.shutdown()
+    await opened.close()
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ Error messages name the URL's scheme only, never the URL: a Redis URL may carry 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bot.engine.errors import StoreError
 from bot.store.base import SessionStore
@@ -17,13 +18,28 @@ logger = logging.getLogger(__name__)
 _SCHEMES = "memory://, sqlite:///path.db or redis://host:6379/0"
 
 
+def scheme_of(url: str) -> str:
+    """Return a store URL's scheme only (for logs): the rest may hold a password."""
+    return url.partition("://")[0].lower()
+
+
+def shared_client(store: SessionStore) -> Any | None:
+    """Return the Redis client of a Redis store (its one pool, for the chat locks and the
+    pacer of this process), or None for any other store."""
+    try:
+        from bot.store.redis import RedisStore  # the redis extra: no Redis store without it
+    except ModuleNotFoundError:
+        return None
+    return store.client if isinstance(store, RedisStore) else None
+
+
 async def open_store(url: str, *, ttl_seconds: float | None, create: bool = True) -> SessionStore:
     """Open the store for `url`: `memory://`, `sqlite:///path.db` or `redis[s]://...`.
 
     `create` False (read-only commands): a SQLite file that is not there is a StoreError.
     """
-    scheme, separator, rest = url.partition("://")
-    scheme = scheme.lower()
+    _, separator, rest = url.partition("://")
+    scheme = scheme_of(url)
     if not separator:
         raise StoreError(f"store URL has no scheme; use {_SCHEMES}")
     if scheme == "memory":

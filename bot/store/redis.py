@@ -27,7 +27,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError, ResponseError
 
 from bot.engine.errors import ConflictError, StoreError
@@ -163,6 +163,12 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return redis.call('ZREM', KEYS[1], ARGV[1])
 """
 _SCAN_BATCH = 500
+POOL_SIZE = 128
+"""Connections at most in the process's one pool (store, chat locks, pacer)."""
+POOL_WAIT_SECONDS = 5.0
+"""How long a call waits for a free connection before it fails (StoreError upstream)."""
+SOCKET_TIMEOUT_SECONDS = 5.0
+"""Connect and read timeout: a Redis that stopped answering fails a call, never hangs it."""
 
 
 class RedisStore:
@@ -186,10 +192,30 @@ class RedisStore:
     def from_url(
         cls, url: str, *, ttl_seconds: float | None = None, namespace: str = "crampcheck"
     ) -> RedisStore:
-        """Build a store on a `redis://` or `rediss://` URL; connects on first use."""
-        client = Redis.from_url(url, decode_responses=True)
+        """Build a store on a `redis://` or `rediss://` URL; connects on first use.
+
+        Its client is the process's one Redis pool: the chat locks and the pacer use it too
+        (`client`). A blocking pool: a call beyond `POOL_SIZE` at once waits for a free
+        connection (at most `POOL_WAIT_SECONDS`) instead of failing, as redis-py's default pool
+        of 100 does under a burst.
+        """
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            decode_responses=True,
+            client_name=f"{namespace}-bot",
+        )
         logger.info("using Redis session store, namespace %s (ttl %s s)", namespace, ttl_seconds)
-        return cls(client, ttl_seconds=ttl_seconds, namespace=namespace)
+        return cls(Redis.from_pool(pool), ttl_seconds=ttl_seconds, namespace=namespace)
+
+    @property
+    def client(self) -> Redis:
+        """The store's Redis client, which the chat locks and the pacer share; the store closes
+        it."""
+        return self._redis
 
     async def ping(self) -> None:
         """Round-trip to the server; raise StoreError if it does not answer."""

@@ -33,7 +33,7 @@ from bot.engine.kb.models import KnowledgeBase
 from bot.observability.metrics import JsonFormatter
 from bot.observability.observer import Observer
 from bot.runtime import tune_gc
-from bot.store import SessionStore, open_store
+from bot.store import SessionStore, open_store, scheme_of, shared_client
 from bot.store.cached import CachingStore
 from bot.telegram.api.chain import http_transport, reliable_request
 from bot.telegram.api.client import CrampBot
@@ -96,13 +96,14 @@ def build_bot(
     if settings.token is None:
         raise ConfigError("CRAMPCHECK_TOKEN: is required to run the Telegram bot")
     install_log_redaction(settings.token.get_secret_value())  # before PTB logs its URL
+    redis = shared_client(store)  # the pacer shares a Redis store's pool
     store = CachingStore(store)  # one update's repeated reads come from memory (cached.py)
     if observer is not None:  # time the store; count Bot API calls (observability/)
         store = observer.wrap_store(store)
     if request is None:  # retries, rate limits and screened updates around HTTP (api/chain.py)
-        request = _chain(settings, observer, for_updates=False)
+        request = _chain(settings, observer, for_updates=False, redis=redis)
         # getUpdates gets a transport of its own, as in PTB's builder (api/chain.py).
-        updates_request = _chain(settings, observer, for_updates=True)
+        updates_request = _chain(settings, observer, for_updates=True, redis=redis)
     else:
         request = updates_request = request if observer is None else observer.count(request)
     bot = CrampBot(
@@ -146,10 +147,13 @@ def build_bot(
     return BotParts(app, handlers)
 
 
-def _chain(settings: Settings, observer: Observer | None, *, for_updates: bool) -> BaseRequest:
+def _chain(
+    settings: Settings, observer: Observer | None, *, for_updates: bool, redis: Any | None
+) -> BaseRequest:
     """Return the request chain (api/chain.py) around a new transport of CRAMPCHECK_HTTP's kind."""
     transport = http_transport(settings.http, for_updates=for_updates)
-    return reliable_request(settings, transport if observer is None else observer.count(transport))
+    counted = transport if observer is None else observer.count(transport)
+    return reliable_request(settings, counted, redis=redis)
 
 
 def register(
@@ -228,7 +232,7 @@ def run_bot(settings: Settings, kb: KnowledgeBase) -> None:
         raise
     logger.info(
         "starting crampcheck %s (knowledge base %s) in %s mode with a %s store",
-        *(__version__, kb.version, settings.mode, settings.store_scheme),
+        *(__version__, kb.version, settings.mode, scheme_of(settings.store)),
     )
     tune_gc()  # start-up objects live as long as the process: no collection walks them again
     # In webhook mode /healthz and /metrics go on the webhook server too

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio
 from redis.exceptions import ResponseError
 
 from bot.engine.errors import ConflictError, StoreError
-from bot.store import Record, SessionKey
+from bot.store import Record, SessionKey, open_store, shared_client
 from bot.store.base import PROFILE
 from bot.store.redis import RedisStore
 
@@ -367,3 +368,26 @@ async def test_a_malformed_record_is_an_error_and_is_not_overwritten(
     with pytest.raises(ResponseError, match="malformed"):
         await ttl_store.put(KEY, DATA, expected_revision=0)
     assert await client.get(f"{namespace}:sess:-1001:77") == "not a record"
+
+
+async def test_the_store_lends_its_one_pool_and_a_burst_waits_for_a_connection(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Many more calls at once than the pool has connections wait for one instead of failing
+    (redis-py's default pool refuses the 101st), and the chat locks and the pacer get the
+    store's own client: one pool per process."""
+    store = await open_store(redis_url, ttl_seconds=60)
+    other = await open_store(f"sqlite:///{tmp_path}/s.db", ttl_seconds=60)
+    try:
+        client = shared_client(store)
+        assert client is not None
+        assert shared_client(other) is None
+        keys = [SessionKey(-5000 - n, 5000 + n) for n in range(300)]
+        await asyncio.gather(*(store.put(key, "{}", expected_revision=0) for key in keys))
+        assert all(await asyncio.gather(*(store.get(key) for key in keys)))
+        assert await client.ping()
+        for key in keys:
+            await store.delete(key)
+    finally:
+        await store.close()
+        await other.close()

@@ -10,7 +10,8 @@ updates in a getUpdates answer are dealt with where they are parsed, one by one
 
 With a Redis store (several workers may share it) the limiter keeps its pace in that Redis, so
 the limits hold for all workers together (pacing/shared.py); otherwise it paces this process.
-Its Redis client connects on the first message call and closes when the chain shuts down.
+It uses the store's Redis client (`bot.store.shared_client`: one connection pool per process,
+which the store opens and closes).
 
 The transport is picked by `CRAMPCHECK_HTTP` (`http_transport`): `aiohttp` (the default) is
 `transport.AiohttpRequest`, several times cheaper per call than PTB's httpx-based `HTTPXRequest`
@@ -22,7 +23,7 @@ adds the poll's timeout to that instance's read timeout.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from telegram.request import BaseRequest, HTTPXRequest
 
@@ -36,29 +37,33 @@ POOL_SIZE = 256
 """PTB's default pool for the bot's calls (ApplicationBuilder._build_request)."""
 UPDATES_POOL_SIZE = 1
 """PTB's default pool for getUpdates: one long poll at a time."""
-SHARED_SCHEMES = frozenset({"redis", "rediss"})
 
 
-def reliable_request(settings: Settings, transport: BaseRequest | None = None) -> BaseRequest:
-    """Return the request chain around `transport` (a pooled HTTPXRequest by default)."""
+def reliable_request(
+    settings: Settings, transport: BaseRequest | None = None, *, redis: Any | None = None
+) -> BaseRequest:
+    """Return the request chain around `transport` (a pooled HTTPXRequest by default).
+
+    `redis`: the store's Redis client, if the store is Redis (`bot.store.shared_client`).
+    """
     inner = transport if transport is not None else HTTPXRequest(connection_pool_size=POOL_SIZE)
-    return RetryingRequest(RateLimitedRequest(inner, rate_limiter(settings)))
+    return RetryingRequest(RateLimitedRequest(inner, rate_limiter(settings, redis=redis)))
 
 
-def rate_limiter(settings: Settings) -> Pacer:
-    """Return the limiter for the settings: shared through a Redis store, else in-process.
+def rate_limiter(settings: Settings, *, redis: Any | None = None) -> Pacer:
+    """Return the limiter for the settings: shared through the store's Redis, else in-process.
 
     With both limits off there is nothing to share, and the limiter never touches Redis.
     """
     per_second, per_chat = settings.rate_limit_total, settings.rate_limit_chat
     burst = settings.rate_limit_chat_burst
     urgent = settings.rate_limit_urgent if per_second else 0
-    if settings.store_scheme in SHARED_SCHEMES and (per_second or per_chat):
+    if redis is not None and (per_second or per_chat):
         # Imported here so that the redis package stays an optional extra.
         from bot.telegram.api.pacing.shared import SharedRateLimiter
 
-        return SharedRateLimiter.from_url(
-            settings.store, per_second=per_second, per_chat=per_chat, burst=burst, urgent=urgent
+        return SharedRateLimiter(
+            redis, per_second=per_second, per_chat=per_chat, burst=burst, urgent=urgent
         )
     return RateLimiter(per_second=per_second, per_chat=per_chat, burst=burst, urgent=urgent)
 

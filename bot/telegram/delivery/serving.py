@@ -20,6 +20,7 @@ from aiohttp import web
 from telegram import Bot
 
 from bot.config import Settings
+from bot.store import shared_client
 from bot.store.base import SessionStore
 from bot.store.locks import ChainedLocks, ChatLocks, LocalLocks, RedisLocks
 from bot.telegram.delivery.polling import PollingLoop, PollingOptions
@@ -51,7 +52,7 @@ async def serve(
     `on_redelivered` re-shows the screen of an update applied before (processing.py); `outbox`
     (the handlers' screens) shares the chat locks, and gets `OUTBOX_GRACE` seconds on a stop.
     """
-    async with _stop_event(stop) as stopping, _chat_locks(settings) as locks:
+    async with _stop_event(stop) as stopping, _chat_locks(settings, store) as locks:
         if outbox is not None:
             outbox.locks = locks  # so that two webhook workers never show one chat at once
         try:
@@ -135,18 +136,14 @@ def _stopper(event: asyncio.Event, number: signal.Signals) -> Callable[[], None]
 
 
 @contextlib.asynccontextmanager
-async def _chat_locks(settings: Settings) -> AsyncIterator[ChatLocks]:
+async def _chat_locks(settings: Settings, store: SessionStore) -> AsyncIterator[ChatLocks]:
     """Yield local per-chat locks, chained with Redis locks for webhook workers on Redis.
 
-    Polling needs no shared lock: Telegram serves getUpdates to one process at a time.
+    Polling needs no shared lock: Telegram serves getUpdates to one process at a time. The Redis
+    locks use the store's client (one pool per process), which the store closes.
     """
-    if settings.mode != "webhook" or settings.store_scheme not in ("redis", "rediss"):
+    client = shared_client(store)
+    if settings.mode != "webhook" or client is None:
         yield LocalLocks()
         return
-    from redis.asyncio import Redis  # the redis extra is installed when the store is Redis
-
-    client = Redis.from_url(settings.store)
-    try:
-        yield ChainedLocks(LocalLocks(), RedisLocks(client))
-    finally:
-        await client.aclose()
+    yield ChainedLocks(LocalLocks(), RedisLocks(client))

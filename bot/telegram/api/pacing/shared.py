@@ -23,11 +23,13 @@ bot token, not per process: N webhook workers each pacing themselves could send 
   `<ns>:rate:chat:<chat>` (a hash: `full`, when its bucket is full again). Each expires a second
   after it stops mattering (a full bucket is the same as no key), so nothing piles up.
 
-Every call of a burst asks Redis at once, through at most `POOL_SIZE` connections per worker (the
-others wait for one). If Redis cannot be reached, the worker falls back to an in-process
-`RateLimiter` for `RETRY_SECONDS` (one warning, the error type only: a URL may hold a password),
-then tries Redis again. Sends are never blocked for ever: the client's timeouts are short and it
-retries once.
+The bot runs it on the store's Redis client (`bot.store.shared_client`: one connection pool per
+process, opened and closed by the store); `from_url` gives one a client of its own (tests, the
+benchmarks' workers). Every call of a burst asks Redis at once, through the pool (the others
+wait for a free connection). If Redis cannot be reached or does not answer within
+`TIMEOUT_SECONDS`, the worker falls back to an in-process `RateLimiter` for `RETRY_SECONDS` (one
+warning, the error type only: a URL may hold a password), then tries Redis again. Sends are never
+blocked for ever.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ NAMESPACE = "crampcheck"
 RETRY_SECONDS = 5.0
 """How long to pace in-process after a Redis failure before trying Redis again."""
 TIMEOUT_SECONDS = 1.0
-"""Connect and read timeout of the limiter's Redis client: a send waits at most this per try."""
+"""How long a send waits for Redis's answer at most (then it paces in-process)."""
 POOL_SIZE = 16
 """Connections per worker at most: every send of a burst calls the script at once, and a pool
 that refused the 101st (redis-py's default) would send the worker back to pacing alone. The
@@ -184,6 +186,7 @@ class SharedRateLimiter:
         namespace: str = NAMESPACE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        owns_client: bool = False,
     ) -> None:
         self._local = RateLimiter(
             per_second=per_second,
@@ -196,6 +199,7 @@ class SharedRateLimiter:
         """Paces this process alone while Redis is unreachable (and checks `burst`)."""
         self.burst = burst
         self._redis = client
+        self._owns_client = owns_client
         interval = queue_interval(per_second, urgent)
         self._interval = micros(interval) if interval else 0
         self._urgent = urgent if per_second > 0 else 0
@@ -233,6 +237,7 @@ class SharedRateLimiter:
         )
         return cls(
             Redis.from_pool(pool),  # the client owns the pool: `aclose` closes it
+            owns_client=True,
             per_second=per_second,
             per_chat=per_chat,
             burst=burst,
@@ -287,12 +292,14 @@ class SharedRateLimiter:
 
     async def aclose(self) -> None:
         """Close the Redis client and its connections."""
-        await self._redis.aclose()
+        if self._owns_client:  # the store's client is the store's to close
+            await self._redis.aclose()
 
     async def _call_redis(self, script: Any, *, keys: list[str], args: list[Any]) -> Any:
         """Run `script`; on a Redis failure switch to in-process pacing and return None."""
         try:
-            answer = await script(keys=keys, args=args)
+            async with asyncio.timeout(TIMEOUT_SECONDS):  # a shared pool may be busy
+                answer = await script(keys=keys, args=args)
         except REDIS_ERRORS as error:
             # Warn once per outage; the retries every RETRY_SECONDS only at DEBUG.
             level = logging.WARNING if self._down_until is None else logging.DEBUG

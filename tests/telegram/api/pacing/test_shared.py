@@ -18,6 +18,7 @@ import socket
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Callable
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.config import Settings
+from bot.store import SessionKey, open_store, shared_client
 from bot.telegram.api.chain import reliable_request
 from bot.telegram.api.pacing.limiter import RateLimitedRequest, RateLimiter, bucket_violations
 from bot.telegram.api.pacing.shared import RETRY_SECONDS, SharedRateLimiter
@@ -413,24 +415,33 @@ async def test_shutting_the_chain_down_closes_the_limiter_connection(
 @pytest.mark.parametrize(
     ("store", "rates", "expected"),
     [
-        ("redis://127.0.0.1:6379/0", (28, 1), SharedRateLimiter),
-        ("rediss://user:pw@redis.example:6380/1", (28, 0), SharedRateLimiter),
-        ("redis://127.0.0.1:6379/0", (0, 0), RateLimiter),
-        ("sqlite:///sessions.db", (28, 1), RateLimiter),
-        ("memory://", (28, 1), RateLimiter),
+        ("redis", (28, 1), SharedRateLimiter),
+        ("redis", (28, 0), SharedRateLimiter),
+        ("redis", (0, 0), RateLimiter),
+        ("sqlite", (28, 1), RateLimiter),
+        ("memory", (28, 1), RateLimiter),
     ],
 )
 async def test_the_chain_shares_the_pace_only_through_a_redis_store(
-    settings: Settings, store: str, rates: tuple[float, float], expected: type
+    settings: Settings,
+    redis_url: str,
+    tmp_path: Path,
+    store: str,
+    rates: tuple[float, float],
+    expected: type,
 ) -> None:
+    """The pacer uses the Redis store's own client (one pool per process), and leaves it open."""
+    urls = {"redis": redis_url, "sqlite": f"sqlite:///{tmp_path}/s.db", "memory": "memory://"}
+    opened = await open_store(urls[store], ttl_seconds=None)
     update = {
-        "store": store,
         "rate_limit_total": rates[0],
         "rate_limit_chat": rates[1],
         "rate_limit_chat_burst": 5,
     }
     request: Any = reliable_request(
-        settings.model_copy(update=update), RecordingTransport(FakeTime())
+        settings.model_copy(update=update),
+        RecordingTransport(FakeTime()),
+        redis=shared_client(opened),
     )
     while not isinstance(request, RateLimitedRequest):
         request = request.inner
@@ -438,7 +449,9 @@ async def test_the_chain_shares_the_pace_only_through_a_redis_store(
     assert type(request.limiter) is expected
     assert isinstance(request.limiter, RateLimiter | SharedRateLimiter)
     assert request.limiter.burst == 5
-    await request.limiter.aclose()  # nothing was sent: it never connected
+    await request.limiter.aclose()
+    await opened.get(SessionKey(1, 1))  # the store's client is still open
+    await opened.close()
 
 
 async def test_an_urgent_result_goes_before_the_queue_of_every_worker(
