@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from bot.engine.errors import ConflictError, StoreError
 from bot.store.base import (
+    LIFETIMES,
     Record,
     SessionKey,
     check_due_at,
@@ -29,12 +30,15 @@ from bot.store.base import (
     check_limit,
     check_scope,
     check_ttl,
+    lifetime,
 )
 
 logger = logging.getLogger(__name__)
 
 # KEYS: session hash, user set. ARGV: expected revision, data, TTL in ms (0: none).
-# Returns {1, new revision} or {0, stored revision (0 when absent)}.
+# Returns {1, new revision} or {0, stored revision (0 when absent)}. The user set must outlive
+# every record it lists (/forget finds them through it), so its TTL is only ever lengthened:
+# a record of a longer-lived scope (base.LIFETIMES) may sit beside ones with the idle TTL.
 _PUT_SCRIPT = """
 local expected = tonumber(ARGV[1])
 local stored = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
@@ -44,12 +48,14 @@ end
 redis.call('HSET', KEYS[1], 'rev', expected + 1, 'data', ARGV[2])
 redis.call('SADD', KEYS[2], KEYS[1])
 local ttl = tonumber(ARGV[3])
-for _, key in ipairs(KEYS) do
-    if ttl > 0 then
-        redis.call('PEXPIRE', key, ttl)
-    else
-        redis.call('PERSIST', key)
+if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+    if redis.call('PTTL', KEYS[2]) < ttl then
+        redis.call('PEXPIRE', KEYS[2], ttl)
     end
+else
+    redis.call('PERSIST', KEYS[1])
+    redis.call('PERSIST', KEYS[2])
 end
 return {1, expected + 1}
 """
@@ -90,12 +96,18 @@ class RedisStore:
     """Keep sessions in Redis hashes; build it with `RedisStore.from_url(url)`."""
 
     def __init__(
-        self, client: Redis, *, ttl_seconds: float | None = None, namespace: str = "crampcheck"
+        self,
+        client: Redis,
+        *,
+        ttl_seconds: float | None = None,
+        namespace: str = "crampcheck",
+        lifetimes: Mapping[str, float] = LIFETIMES,
     ) -> None:
         if not namespace:
             raise ValueError("namespace must not be empty")
         self._redis = client
         self._ttl = check_ttl(ttl_seconds)
+        self._lifetimes = lifetimes
         self._namespace = namespace
         self._put_script = client.register_script(_PUT_SCRIPT)
         self._delete_script = client.register_script(_DELETE_SCRIPT)
@@ -105,12 +117,17 @@ class RedisStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, ttl_seconds: float | None = None, namespace: str = "crampcheck"
+        cls,
+        url: str,
+        *,
+        ttl_seconds: float | None = None,
+        namespace: str = "crampcheck",
+        lifetimes: Mapping[str, float] = LIFETIMES,
     ) -> RedisStore:
         """Build a store on a `redis://` or `rediss://` URL; connects on first use."""
         client = Redis.from_url(url, decode_responses=True)
         logger.info("using Redis session store, namespace %s (ttl %s s)", namespace, ttl_seconds)
-        return cls(client, ttl_seconds=ttl_seconds, namespace=namespace)
+        return cls(client, ttl_seconds=ttl_seconds, namespace=namespace, lifetimes=lifetimes)
 
     async def ping(self) -> None:
         """Round-trip to the server; raise StoreError if it does not answer."""
@@ -130,7 +147,8 @@ class RedisStore:
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         """Store `data` if the live revision is `expected_revision`; return the new revision."""
         check_expected_revision(expected_revision)
-        ttl_ms = 0 if self._ttl is None else max(1, math.ceil(self._ttl * 1000))
+        life = lifetime(key.scope, self._ttl, self._lifetimes)
+        ttl_ms = 0 if life is None else max(1, math.ceil(life * 1000))
         result: Any = await self._put_script(
             keys=[self._session_key(key), self._user_key(key.user_id)],
             args=[expected_revision, data, ttl_ms],
