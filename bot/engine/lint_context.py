@@ -16,6 +16,7 @@ from bot.engine.condition_models import Condition
 from bot.engine.issues import Issue, Severity
 from bot.engine.loader import SourceMap
 from bot.engine.models import KnowledgeBase
+from bot.engine.numbers import EmergencyTable
 from bot.engine.primitives import Level
 
 Where = tuple[str, int | None, str]
@@ -31,6 +32,8 @@ class LintContext:
         self.values = {finding.code: finding.values for finding in kb.findings}
         self.broken_patterns: set[str] = set()
         """Patterns that are cyclic or name an unknown pattern: reported once, never run."""
+        self.numbers: EmergencyTable | None = None
+        """The emergency-number table beside the knowledge base, if it has one that loads."""
 
     def add(self, code: str, where: Where, message: str, severity: Severity = "error") -> None:
         file, line, path = where

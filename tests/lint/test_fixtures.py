@@ -15,8 +15,8 @@ VALID = KB_FIXTURES / "valid"
 INVALID = sorted(path for path in (KB_FIXTURES / "invalid").iterdir() if path.is_dir())
 REQUIRED_CODES = {
     "KB100", "KB101", "KB102", "KB201", "KB202", "KB203", "KB204", "KB205", "KB206", "KB207",
-    "KB209", "KB210", "KB301", "KB302", "KB303", "KB401", "KB402", "KB403", "KB404",
-    "KB501", "KB502", "KB503", "KB504",
+    "KB209", "KB210", "KB211", "KB212", "KB301", "KB302", "KB303", "KB401", "KB402", "KB403",
+    "KB404", "KB501", "KB502", "KB503", "KB504", "KB505",
 }  # fmt: skip
 
 

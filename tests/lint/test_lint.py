@@ -102,8 +102,8 @@ def test_missing_question_file_is_kb102_naming_the_question_file(tmp_path: Path)
 # (file, old, new) edits, then where the KB101 issue must point: file, marker of the line, path.
 SCHEMA_CASES = {
     "unknown-key-in-a-rule": (
-        [("rules.yaml", '  source: "fixture"\n- id: swollen_calf',
-          '  source: "fixture"\n  colour: red\n- id: swollen_calf')],
+        [("rules.yaml", '  trip_card: {en: "chest pain"}\n- id: swollen_calf',
+          '  trip_card: {en: "chest pain"}\n  colour: red\n- id: swollen_calf')],
         "rules.yaml", "colour: red", "0.colour",
     ),
     "missing-text-of-a-question": (
