@@ -1,4 +1,6 @@
-"""`crampcheck run | chat | assess | kb lint | kb graph | kb diff` (also `python -m bot`).
+"""`crampcheck run | chat | sweat | card | assess | kb lint | kb graph | kb diff`.
+
+Also `python -m bot`.
 
 The operator's `webhook`, `stats` and `forget` are registered from bot/ops/cli.py.
 
@@ -12,6 +14,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,11 @@ from bot.engine import (
     load_knowledge_base,
     run_case,
 )
+from bot.engine.countries import find_country
 from bot.engine.diff import diff_cases, diff_knowledge, render_diff
 from bot.engine.graph import dot, mermaid
 from bot.engine.numbers import CountryNumbers, lookup
+from bot.engine.trip_card import trip_card_text
 from bot.ops.cli import add_operator_commands
 from bot.tables import load_tables
 
@@ -62,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     sweat = commands.add_parser("sweat", help="the drinking planner in this terminal")
     sweat.add_argument("--lang", default="en", help="language code (en)")
     sweat.set_defaults(handler=_sweat)
+    card = commands.add_parser(
+        "card", help="print the trip card: what to do and whom to call, with no signal"
+    )
+    card.add_argument("--lang", default="en", help="language code (en or nb)")
+    card.add_argument(
+        "--country", default=None, help="the trip's country (e.g. NO, or Norway): its numbers"
+    )
+    card.set_defaults(handler=_card)
     assess = commands.add_parser("assess", help="run clinical cases (JSON) through the bot")
     assess.add_argument("file", type=Path, help="JSON: one case or a list, each {id, facts}")
     assess.set_defaults(handler=_assess)
@@ -225,6 +238,29 @@ def _sweat(args: argparse.Namespace) -> int:
         _say(f"crampcheck sweat: no language {args.lang!r}", error=True)
         return 2
     run_sweat(config, read=input, write=sys.stdout.write, language=args.lang)
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    kb = _load(args.kb)
+    if kb is None:
+        return 1
+    if args.lang not in kb.languages:
+        languages = ", ".join(kb.languages)
+        _say(f"crampcheck card: no language {args.lang!r}; have {languages}", error=True)
+        return 2
+    try:
+        table = load_tables(args.kb).numbers
+    except KnowledgeBaseError as error:
+        _say(f"crampcheck: {error}", error=True)
+        return 1
+    country = None if args.country is None else find_country(table, args.country)
+    if args.country is not None and country is None:
+        _say(f"crampcheck card: no country {args.country!r} in the table (e.g. NO)", error=True)
+        return 2
+    today = datetime.now(UTC).date()  # no /sweat plan here: the card says "drink to thirst"
+    text = trip_card_text(kb, args.lang, country=country, checked=table.checked, today=today)
+    sys.stdout.write(text + "\n")
     return 0
 
 
