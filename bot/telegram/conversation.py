@@ -253,6 +253,12 @@ class Conversations:
         assert conversation is not None  # noqa: S101 - sync checked it
         chat_id = key.chat_id
         is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
+        is_urgent_edit = isinstance(step, Result) and shows_local_number(step)
+        if is_urgent_edit and conversation.message_id is not None:
+            # Drawn over the live message below: its turn is an edit's, which waits for no chat
+            # token; the cards after it wait for theirs (a new message's turn here would let
+            # the first of them start with the edit, in the same instant).
+            is_new = False
         if await self.outbox.take_turn(chat_id, is_new_message=is_new):
             # The chat's turn may come a second later: show the state as it is by then.
             newest = await self._newest(key)
