@@ -6,7 +6,8 @@ otherwise ("70,5" and "70.5"). A refused answer gets the planner's error and the
 The answers so far are a `PlannerRecord` under the user's `sweat` scope in the session store, so
 they expire with its idle TTL; they are dropped as soon as the plan is shown, on /cancel and by
 /forget. What comes next is decided by the pure `bot.engine.planner_flow`; numbers typed are
-never logged.
+never logged. The plan's result (its amounts, never the weights) goes on to `after_plan`, which
+keeps it for the trip card.
 
 Every write carries the id of the update being processed (`ledger.py`), and is made before
 anything is sent: a redelivered answer that was applied (after a crash, before Telegram was told)
@@ -16,7 +17,7 @@ is recognised and changes and sends nothing, instead of moving the planner on a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -98,6 +99,8 @@ class SweatHandlers:
         self.preferences = preferences
         self.outbox = outbox
         """Where replies go: sent in turn, without holding the chat's next update back."""
+        self.after_plan: Callable[[SessionKey, PlannerDone], Awaitable[None]] | None = None
+        """Told of each plan as it is shown, before it is sent (features.py wires the card)."""
 
     async def on_sweat(self, update: Update, context: Context) -> None:
         """Explain the planner and ask its first question (a planner already open restarts).
@@ -208,6 +211,8 @@ class SweatHandlers:
         shown; False when another write won the race (its update shows what comes next)."""
         if isinstance(reply.step, PlannerDone):
             await self._close(key, stored)
+            if self.after_plan is not None:  # the trip card keeps the plan's result (card.py)
+                await self.after_plan(key, reply.step)
             return True
         applied = ledger.remember(stored.applied, ledger.stamp())
         draft = reply.draft
