@@ -7,12 +7,14 @@ pinned messages too.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bot.config import Settings
 from bot.engine.models import KnowledgeBase
 from bot.engine.numbers import EmergencyTable, lookup
 from bot.engine.trip_card import TripPlan, trip_card_text
@@ -23,6 +25,7 @@ from bot.telegram.card import CardRecord, PlanRecord
 from bot.telegram.country import PROMPT
 from tests.fakes.botapi import FakeBotApi, SentMessage
 from tests.fakes.driver import ChatDriver
+from tests.fakes.impatient import Person, World, buttons, run_in_virtual_time
 
 
 @pytest.fixture(scope="module")
@@ -403,3 +406,40 @@ async def test_a_stored_plan_shows_on_the_card_for_30_days(
 
     assert ("0.5 L/h, 130 mL per 15 min" in card.text) is is_shown
     assert (kb.text("trip_card_drink", "en") in card.text) is not is_shown
+
+
+# ------------------------------------------------------------- urgent first --
+def test_an_emergency_result_goes_before_trip_card_messages_still_waiting(
+    kb: KnowledgeBase, settings: Settings
+) -> None:
+    """The card and its pin offer wait for the chat's turn in the outbox; a red flag ticked
+    meanwhile is shown first (the real request chain and pacing, in virtual time)."""
+    chat = 700_000
+
+    async def main() -> World:
+        world = World(kb, settings, seed=0)
+        await world.start()
+        person = Person(world, chat)
+        person.send("/start")
+        await world.settle(quiet=3)
+        welcome, question = world.keyboards(chat)
+        person.press(welcome, "t:o", "trip card")  # the question where the trip goes: 2 sends
+        person.send("Norway")  # the card and the pin offer, behind the chat's token bucket
+        tick = next(b for b in buttons(question.reply_markup) if b["text"] == "☐ Chest pain")
+        await asyncio.sleep(0.05)
+        person.press(question, str(tick["callback_data"]), "chest pain")
+        await world.settle()
+        await world.stop()
+        return world
+
+    world = run_in_virtual_time(main)
+
+    shown = [
+        str(call.params.get("text", ""))
+        for call in world.monitor.calls
+        if call.chat == chat and call.method in ("sendMessage", "editMessageText") and call.ok
+    ]
+    urgent = next(i for i, text in enumerate(shown) if text.startswith("🚨"))
+    card = next(i for i, text in enumerate(shown) if text.startswith("🧭 TRIP CARD"))
+    assert urgent < card, shown
+    assert not world.monitor.violations, [str(v) for v in world.monitor.violations]
