@@ -302,3 +302,33 @@ def test_has_errors_ignores_warnings_unless_strict() -> None:
     assert (has_errors([]), has_errors([], strict=True)) == (False, False)
     assert (has_errors([warning]), has_errors([warning], strict=True)) == (False, True)
     assert has_errors([warning, error]) is True
+
+
+def test_a_trip_card_label_without_norwegian_is_kb206_at_the_rule(tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(default_knowledge_dir(), knowledge)
+    rules = knowledge / "rules.yaml"
+    label = '{en: "cold, pale leg or arm", nb: "kaldt, blekt bein eller arm"}'
+    text = rules.read_text(encoding="utf-8")
+    assert text.count(label) == 1
+    rules.write_text(text.replace(label, '{en: "cold, pale leg or arm"}'), encoding="utf-8")
+
+    issues = lint_knowledge_base(knowledge)
+
+    assert [(i.code, i.file, i.path.endswith("trip_card")) for i in issues] == [
+        ("KB206", "rules.yaml", True)
+    ]
+
+
+def test_an_emergency_rule_without_a_trip_card_label_is_kb211(tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(default_knowledge_dir(), knowledge)
+    rules = knowledge / "rules.yaml"
+    label = '  trip_card: {en: "cold, pale leg or arm", nb: "kaldt, blekt bein eller arm"}\n'
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text.replace(label, ""), encoding="utf-8")
+
+    issues = lint_knowledge_base(knowledge)
+
+    assert [(i.code, i.severity) for i in issues] == [("KB211", "error")]
+    assert "cold_pale_limb" in issues[0].message
