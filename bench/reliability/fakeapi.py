@@ -81,6 +81,20 @@ class IndexedBotApi(FakeBotApi):
         ]
         return max(candidates, key=lambda sent: sent.seq, default=None)
 
+    def latest_screen(self, chat_id: int) -> SentMessage | None:
+        """Return the chat's questionnaire screen: the latest message with `q:` buttons (the
+        welcome's trip-card button is no screen, and may arrive after the first question)."""
+        screens = [
+            sent
+            for sent in self.by_chat.get(chat_id, {}).values()
+            if any(
+                str(button.get("callback_data", "")).startswith("q:")
+                for row in (sent.reply_markup or {}).get("inline_keyboard", [])
+                for button in row
+            )
+        ]
+        return max(screens, key=lambda sent: sent.seq, default=None)
+
 
 @dataclass
 class FaultPlan:

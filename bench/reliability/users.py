@@ -93,8 +93,8 @@ class SimUser:
     # --- what the user sees ---------------------------------------------------------------------
 
     def screen(self) -> tuple[int, int | None, list[str]]:
-        """Return (sequence number, revision, callback data) of the latest keyboard."""
-        sent = self.api.latest_message(self.chat_id, with_keyboard=True)
+        """Return (sequence number, revision, callback data) of the latest questionnaire screen."""
+        sent = self.api.latest_screen(self.chat_id)
         if sent is None or sent.reply_markup is None:
             return 0, None, []
         data = [
@@ -270,7 +270,7 @@ class SimUser:
         return {"update_id": self.api.next_update_id(), "message": message}
 
     def press_update(self, data: str) -> dict[str, Any]:
-        sent = self.api.latest_message(self.chat_id, with_keyboard=True)
+        sent = self.api.latest_screen(self.chat_id)
         assert sent is not None
         query = {
             "id": self.api.new_callback_query_id(),

@@ -1,4 +1,6 @@
-"""`crampcheck run | chat | assess | kb lint | kb graph | kb diff` (also `python -m bot`).
+"""`crampcheck run | chat | sweat | card | assess | kb lint | kb graph | kb diff`.
+
+Also `python -m bot`.
 
 The operator's `webhook`, `stats` and `forget` are registered here too (`add_operator_commands`);
 their handlers (bot/cli/operator.py) are imported only when one of them runs, so that `kb lint`
@@ -14,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +34,13 @@ from bot.engine import (
 from bot.engine.kb.graph import dot, mermaid
 from bot.engine.kb.loader import load_tables
 from bot.engine.lint.diff import diff_cases, diff_knowledge, render_diff
+from bot.engine.numbers.countries import find_country
 from bot.engine.numbers.table import CountryNumbers, lookup
+from bot.render.card import card_text, check_card_length
 
+KB_CHECKS = (check_card_length,)
+"""Lint checks above the engine, run with its own wherever the knowledge base is loaded: the
+trip card's length, measured on its wording (bot/render/card.py)."""
 CHAT_FALLBACK_HINT = (
     "No CRAMPCHECK_TOKEN set: starting the terminal chat. To run the Telegram bot, get a "
     "token from @BotFather and set CRAMPCHECK_TOKEN (see README)."
@@ -63,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     sweat = commands.add_parser("sweat", help="/sweat, the drinking plan, in this terminal")
     sweat.add_argument("--lang", default="en", help="language: en (default) or nb")
     sweat.set_defaults(handler=_sweat)
+    card = commands.add_parser(
+        "card", help="print the trip card: what to do and whom to call, with no signal"
+    )
+    card.add_argument("--lang", default="en", help="language: en (default) or nb")
+    card.add_argument(
+        "--country", default=None, help="the trip's country (e.g. NO, or Norway): its numbers"
+    )
+    card.set_defaults(handler=_card)
     assess = commands.add_parser("assess", help="run clinical cases (JSON) through the bot")
     assess.add_argument("file", type=Path, help="JSON: one case or a list, each {id, facts}")
     assess.set_defaults(handler=_assess)
@@ -135,7 +151,7 @@ def _say(text: str, *, error: bool = False) -> None:
 
 def _load(directory: Path | None) -> KnowledgeBase | None:
     try:
-        return load_knowledge_base(directory or default_knowledge_dir())
+        return load_knowledge_base(directory or default_knowledge_dir(), checks=KB_CHECKS)
     except KnowledgeBaseError as error:
         _say(f"crampcheck: {error}", error=True)
         for issue in error.issues:
@@ -149,7 +165,7 @@ def _lint(args: argparse.Namespace) -> int:
         problem = "is not a directory" if directory.exists() else "does not exist"
         _say(f"crampcheck kb lint: {directory} {problem}", error=True)
         return 2
-    issues = lint_knowledge_base(directory)
+    issues = lint_knowledge_base(directory, checks=KB_CHECKS)
     for issue in issues:
         _say(issue.render())
     errors = sum(1 for issue in issues if issue.severity == "error")
@@ -275,6 +291,29 @@ def _sweat(args: argparse.Namespace) -> int:
         _say(f"crampcheck sweat: no language {args.lang!r}", error=True)
         return 2
     run_sweat(config, read=input, write=sys.stdout.write, language=args.lang)
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    kb = _load(args.kb)
+    if kb is None:
+        return 1
+    if args.lang not in kb.languages:
+        languages = ", ".join(kb.languages)
+        _say(f"crampcheck card: no language {args.lang!r}; have {languages}", error=True)
+        return 2
+    try:
+        table = load_tables(args.kb).numbers
+    except KnowledgeBaseError as error:
+        _say(f"crampcheck: {error}", error=True)
+        return 1
+    country = None if args.country is None else find_country(table, args.country)
+    if args.country is not None and country is None:
+        _say(f"crampcheck card: no country {args.country!r} in the table (e.g. NO)", error=True)
+        return 2
+    today = datetime.now(UTC).date()  # no /sweat plan here: the card says "drink to thirst"
+    text = card_text(kb, args.lang, country=country, checked=table.checked, today=today)
+    sys.stdout.write(text + "\n")
     return 0
 
 

@@ -23,6 +23,7 @@ from bot.engine.errors import KnowledgeBaseError, StoreError
 from bot.engine.kb.loader import default_knowledge_dir
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.lint import load_knowledge_base
+from bot.render.card import check_card_length
 from bot.store import open_store
 from bot.telegram.app import ALLOWED_UPDATES
 
@@ -89,7 +90,7 @@ async def webhook_command(
 def _knowledge(args: argparse.Namespace, settings: Settings) -> KnowledgeBase | None:
     directory: Path = args.kb or settings.knowledge or default_knowledge_dir()
     try:
-        return load_knowledge_base(directory)
+        return load_knowledge_base(directory, checks=(check_card_length,))
     except KnowledgeBaseError as error:
         _say(f"crampcheck: {error}", error=True)
         return None

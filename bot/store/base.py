@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +18,19 @@ PROFILE = "pref"
 """Scope of a user's preferences (language): kept across questionnaires, erased by /forget."""
 CHECKIN = "chk"
 """Scope of a scheduled follow-up check-in: kept until sent, cancelled or erased by /forget."""
+PLAN = "plan"
+"""Scope of the last /sweat plan's result, for the trip card: it outlives the idle TTL."""
+CARD = "card"
+"""Scope of the trip card's message and state: it outlives the idle TTL, so that /card can
+still edit the card and /forget delete it weeks later."""
+
+DAY = 86_400.0
+LIFETIMES: Mapping[str, float] = {PLAN: 31 * DAY, CARD: 366 * DAY}
+"""Scopes whose records live longer than the store's idle TTL: seconds after the last put.
+
+The trip card shows a /sweat plan for 30 days (one more day covers the calendar-day check in
+`bot.engine.card`), and keeps its message id for a year. A store without TTL keeps
+everything anyway."""
 
 _RENDERED = re.compile(r"([a-z]+):(-?[0-9]+):(-?[0-9]+)", re.ASCII)
 
@@ -55,8 +68,9 @@ class Record:
 class SessionStore(Protocol):
     """Keyed JSON text with compare-and-set writes and an idle timeout.
 
-    Sessions expire after `ttl_seconds` without a put (`None` means never). An expired record
-    reads as absent: `get` returns None and a put with `expected_revision=0` succeeds.
+    Sessions expire after `ttl_seconds` without a put (`None` means never); a record of a scope
+    in `LIFETIMES` after its own, longer lifetime (`lifetime`). An expired record reads as
+    absent: `get` returns None and a put with `expected_revision=0` succeeds.
     """
 
     async def get(self, key: SessionKey) -> Record | None:
@@ -121,6 +135,19 @@ def check_ttl(ttl_seconds: float | None) -> float | None:
     if ttl_seconds is not None and not (ttl_seconds > 0 and math.isfinite(ttl_seconds)):
         raise ValueError(f"ttl_seconds must be a positive number or None, got {ttl_seconds!r}")
     return ttl_seconds
+
+
+def lifetime(
+    scope: str, ttl_seconds: float | None, lifetimes: Mapping[str, float] = LIFETIMES
+) -> float | None:
+    """Return how long a record of `scope` lives after its last put (None: for ever).
+
+    The idle TTL, or the scope's own lifetime when that is longer; a store without TTL keeps
+    every record.
+    """
+    if ttl_seconds is None:
+        return None
+    return max(ttl_seconds, lifetimes.get(scope, ttl_seconds))
 
 
 def check_due_at(due_at: float) -> float:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.engine.errors import ConflictError
 from bot.store.base import (
+    LIFETIMES,
     Record,
     SessionKey,
     check_due_at,
@@ -20,6 +21,7 @@ from bot.store.base import (
     check_limit,
     check_scope,
     check_ttl,
+    lifetime,
 )
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ logger = logging.getLogger(__name__)
 class _Entry:
     record: Record
     updated_at: float  # clock reading at the last put
+    lifetime: float | None  # seconds it lives after that put (`base.lifetime`); None: for ever
 
 
 class MemoryStore:
@@ -39,8 +42,10 @@ class MemoryStore:
         *,
         ttl_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lifetimes: Mapping[str, float] = LIFETIMES,
     ) -> None:
         self._ttl = check_ttl(ttl_seconds)
+        self._lifetimes = lifetimes
         self._clock = clock
         self._entries: dict[SessionKey, _Entry] = {}
         self._schedule: dict[SessionKey, float] = {}  # key -> due_at; never expires
@@ -62,7 +67,8 @@ class MemoryStore:
             )
             raise ConflictError(key.render(), expected_revision, actual)
         revision = expected_revision + 1
-        self._entries[key] = _Entry(Record(revision, data), self._clock())
+        life = lifetime(key.scope, self._ttl, self._lifetimes)
+        self._entries[key] = _Entry(Record(revision, data), self._clock(), life)
         return revision
 
     async def delete(self, key: SessionKey) -> bool:
@@ -117,9 +123,9 @@ class MemoryStore:
     def _live_entry(self, key: SessionKey) -> _Entry | None:
         """Return the entry under `key` unless it expired; an expired one is dropped."""
         entry = self._entries.get(key)
-        if entry is None or self._ttl is None:
+        if entry is None or entry.lifetime is None:
             return entry
-        if entry.updated_at + self._ttl < self._clock():
+        if entry.updated_at + entry.lifetime < self._clock():
             del self._entries[key]
             return None
         return entry

@@ -5,8 +5,10 @@ Each record is a string under `<namespace>:<scope>:<chat>:<user>` holding `<revi
 160 bytes more). A per-user hash `<namespace>:user:<user_id>` lists the user's record keys as
 fields (value "1"), so /forget needs no SCAN; small, it keeps Redis's compact listpack
 encoding (a set of strings is a hash table before Redis 7.2), and it lives as long as the
-longest-lived record it lists. Every write runs as a Lua script, which Redis executes
-atomically, so compare-and-set holds across processes.
+longest-lived record it lists: never shorter than a record of a scope that outlives the idle TTL
+(`base.LIFETIMES`: the /sweat plan, the trip card), so /forget still finds that record. Every
+write runs as a Lua script, which Redis executes atomically, so compare-and-set holds across
+processes.
 
 Older releases kept each record as a hash (fields `rev` and `data`) and the per-user index as a
 set. Both still read, compare and delete as before, and every write converts what it touches:
@@ -24,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -32,6 +34,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot.engine.errors import ConflictError, StoreError
 from bot.store.base import (
+    LIFETIMES,
     Record,
     SessionKey,
     check_due_at,
@@ -39,6 +42,7 @@ from bot.store.base import (
     check_limit,
     check_scope,
     check_ttl,
+    lifetime,
 )
 
 logger = logging.getLogger(__name__)
@@ -175,12 +179,18 @@ class RedisStore:
     """Keep sessions in Redis strings; build it with `RedisStore.from_url(url)`."""
 
     def __init__(
-        self, client: Redis, *, ttl_seconds: float | None = None, namespace: str = "crampcheck"
+        self,
+        client: Redis,
+        *,
+        ttl_seconds: float | None = None,
+        namespace: str = "crampcheck",
+        lifetimes: Mapping[str, float] = LIFETIMES,
     ) -> None:
         if not namespace:
             raise ValueError("namespace must not be empty")
         self._redis = client
         self._ttl = check_ttl(ttl_seconds)
+        self._lifetimes = lifetimes
         self._namespace = namespace
         self._put_script = client.register_script(_PUT_SCRIPT)
         self._delete_script = client.register_script(_DELETE_SCRIPT)
@@ -190,7 +200,12 @@ class RedisStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, ttl_seconds: float | None = None, namespace: str = "crampcheck"
+        cls,
+        url: str,
+        *,
+        ttl_seconds: float | None = None,
+        namespace: str = "crampcheck",
+        lifetimes: Mapping[str, float] = LIFETIMES,
     ) -> RedisStore:
         """Build a store on a `redis://` or `rediss://` URL; connects on first use.
 
@@ -209,7 +224,8 @@ class RedisStore:
             client_name=f"{namespace}-bot",
         )
         logger.info("using Redis session store, namespace %s (ttl %s s)", namespace, ttl_seconds)
-        return cls(Redis.from_pool(pool), ttl_seconds=ttl_seconds, namespace=namespace)
+        client = Redis.from_pool(pool)
+        return cls(client, ttl_seconds=ttl_seconds, namespace=namespace, lifetimes=lifetimes)
 
     @property
     def client(self) -> Redis:
@@ -239,7 +255,8 @@ class RedisStore:
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         """Store `data` if the live revision is `expected_revision`; return the new revision."""
         check_expected_revision(expected_revision)
-        ttl_ms = 0 if self._ttl is None else max(1, math.ceil(self._ttl * 1000))
+        life = lifetime(key.scope, self._ttl, self._lifetimes)
+        ttl_ms = 0 if life is None else max(1, math.ceil(life * 1000))
         result: Any = await self._put_script(
             keys=[self._session_key(key), self._user_key(key.user_id)],
             args=[expected_revision, f"{expected_revision + 1}:{data}", ttl_ms],

@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 import aiosqlite
@@ -28,6 +28,7 @@ import aiosqlite
 from bot.engine.errors import ConflictError, StoreError
 from bot.store import sqlite_sql as sql
 from bot.store.base import (
+    LIFETIMES,
     Record,
     SessionKey,
     check_due_at,
@@ -35,6 +36,7 @@ from bot.store.base import (
     check_limit,
     check_scope,
     check_ttl,
+    lifetime,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class SqliteStore:
         clock: Callable[[], float],
         direct: sqlite3.Connection | None = None,
         checkpoint_every: int = CHECKPOINT_EVERY,
+        lifetimes: Mapping[str, float] = LIFETIMES,
     ) -> None:
         self._db = connection
         self._direct = direct
@@ -61,6 +64,7 @@ class SqliteStore:
         self._puts_since_checkpoint = 0
         """The loop thread's own connection to the same file, for `get` and `put` (see above)."""
         self._ttl = check_ttl(ttl_seconds)
+        self._lifetimes = lifetimes
         self._clock = clock
 
     @classmethod
@@ -71,6 +75,7 @@ class SqliteStore:
         ttl_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
         create: bool = True,
+        lifetimes: Mapping[str, float] = LIFETIMES,
     ) -> SqliteStore:
         """Open (or create, unless `create` is False) the database file, its directories and
         the table.
@@ -95,7 +100,9 @@ class SqliteStore:
         # ":memory:" is a database per connection: there the second one would see nothing.
         direct = None if location == ":memory:" else _connect_direct(location)
         logger.info("opened SQLite session store at %s (ttl %s s)", location, ttl_seconds)
-        return cls(connection, ttl_seconds=ttl_seconds, clock=clock, direct=direct)
+        return cls(
+            connection, ttl_seconds=ttl_seconds, clock=clock, direct=direct, lifetimes=lifetimes
+        )
 
     async def get(self, key: SessionKey) -> Record | None:
         """Return the live record under `key`, or None."""
@@ -107,7 +114,11 @@ class SqliteStore:
         """Store `data` if the live revision is `expected_revision`; return the new revision."""
         check_expected_revision(expected_revision)
         params = self._params(
-            key=key.render(), user_id=key.user_id, data=data, expected=expected_revision
+            scope=key.scope,
+            key=key.render(),
+            user_id=key.user_id,
+            data=data,
+            expected=expected_revision,
         )
         statement = sql.INSERT if expected_revision == 0 else sql.UPDATE
         # RETURNING yields a row only when the row was written: one statement, still one
@@ -213,13 +224,20 @@ class SqliteStore:
         # One round trip to aiosqlite's thread (execute + fetch + close would be three).
         return list(await self._db.execute_fetchall(statement, params))
 
-    def _params(self, **values: object) -> dict[str, object]:
+    def _params(self, *, scope: str | None = None, **values: object) -> dict[str, object]:
         """Return `values` plus `now` and `cutoff`, the oldest live updated_at (None: no TTL).
 
-        sqlite3 ignores names a statement does not use, so every statement can take all of them.
+        With `scope` (a put), `now` is the record's `updated_at`: when its idle TTL starts
+        counting. That is the clock for most scopes, and later for a scope that lives longer
+        (`base.LIFETIMES`), by as much as its lifetime exceeds the TTL, so that every statement's
+        one `:cutoff` treats the record right. sqlite3 ignores names a statement does not use,
+        so every statement can take all of them.
         """
         now = self._clock()
         cutoff = None if self._ttl is None else now - self._ttl
+        life = None if scope is None else lifetime(scope, self._ttl, self._lifetimes)
+        if life is not None and self._ttl is not None:
+            now += life - self._ttl
         return {"now": now, "cutoff": cutoff, **values}
 
 

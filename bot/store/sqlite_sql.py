@@ -21,6 +21,8 @@ SCHEMA = (
         data TEXT NOT NULL,
         updated_at REAL NOT NULL
     )""",
+    # updated_at: when the idle TTL starts counting: the last put's time, or later for a scope
+    # that lives longer than the TTL (bot/store/base.py LIFETIMES; SqliteStore._params).
     "CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id)",
     # Durable schedules (follow-up check-ins): no TTL, removed by unschedule or delete_user.
     """CREATE TABLE IF NOT EXISTS schedule (

@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 COMMANDS = (
-    *("start", "help", "restart", "cancel", "country", "sweat"),
+    *("start", "help", "restart", "cancel", "country", "sweat", "card"),
     *("language", "privacy", "forget", "about"),
 )
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
@@ -179,7 +179,8 @@ def register(
             # Follow-up check-ins: c:<revision>:<h|m> under a result, k:<answer> on a check-in.
             CallbackQueryHandler(checkins.on_offer, pattern=r"^c:"),
             CallbackQueryHandler(checkins.on_reply, pattern=r"^k:[bswn]$"),
-            # Summary s:<revision>, country g:<CC>, /sweat p:<step>:<y|n|s>.
+            # Summary s:<revision>, country g:<CC>, /sweat p:<step>:<y|n|s>, trip card t:o (open
+            # /card), t:p:<card message id> (pin it) and t:n:<id> (not now).
             *features.buttons(),
             # Any other callback data is forged or from an old version: "moved on".
             CallbackQueryHandler(handlers.on_button),

@@ -37,6 +37,19 @@ def test_kb_lint_exits_one_and_names_file_line_and_code(
     assert "KB201 unknown finding 'chest_pian' (did you mean 'chest_pain'?)" in out
 
 
+def test_kb_lint_and_the_startup_load_measure_the_trip_card(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The card's length is checked on its wording (bot/render/card.py), above the engine: the
+    command and the load every `crampcheck` command runs both bring that check in."""
+    too_long = REPO / "tests" / "kb" / "invalid" / "KB212_trip_card_over_one_message"
+
+    assert main(["kb", "lint", str(too_long)]) == 1
+    assert "KB212" in capsys.readouterr().out
+    assert main(["--kb", str(too_long), "card"]) == 1
+    assert "KB212" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("is_file", [False, True])
 def test_kb_lint_of_a_directory_that_is_not_there_says_so_in_one_line_and_exits_two(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], is_file: bool
@@ -156,3 +169,72 @@ def test_chat_rejects_a_language_the_knowledge_base_lacks(
 ) -> None:
     assert main(["chat", "--lang", "de"]) == 2
     assert "no language 'de'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- trip card --
+def test_card_prints_the_english_trip_card_with_every_red_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kb = load_knowledge_base(KNOWLEDGE)
+    assert main(["card", "--country", "CH"]) == 0
+    out = capsys.readouterr().out
+
+    assert out.startswith("🧭 TRIP CARD · Switzerland\n\n🩹 CRAMP NOW\n1. ")
+    assert "🚨 CALL 144 OR PRESS SOS NOW IF" in out
+    assert "Rega 1414" in out
+    for rule in kb.rules:
+        if rule.level in ("emergency", "urgent"):
+            assert rule.trip_card is not None
+            assert f"• {rule.trip_card['en']}\n" in out, rule.id
+    assert out.endswith(kb.text("trip_card_drink", "en") + "\n")
+
+
+def test_card_prints_the_norwegian_trip_card_and_takes_a_country_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["card", "--lang", "nb", "--country", "Norge"]) == 0
+    out = capsys.readouterr().out
+
+    assert out.startswith("🧭 TURKORT · Norge\n\n🩹 KRAMPE NÅ\n")
+    assert "🚨 RING 113 ELLER TRYKK SOS NÅ VED\n• brystsmerter eller tung pust\n" in out
+    assert "Norge: medisinsk nødnummer 113 (112 virker også fra mobil)" in out
+    assert "sjekket 2026-11-25" in out
+    assert "Drikk etter tørst" in out
+
+
+def test_card_without_a_country_gives_the_general_numbers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["card"]) == 0
+    out = capsys.readouterr().out
+
+    assert out.startswith("🧭 TRIP CARD\n\n")
+    assert "🚨 CALL THE EMERGENCY NUMBER OR PRESS SOS NOW IF" in out
+    assert "112 works from mobiles" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["card", "--country", "Atlantis"], "no country 'Atlantis'"),
+        (["card", "--lang", "de"], "no language 'de'"),
+    ],
+)
+def test_card_refuses_an_unknown_country_or_language_with_exit_two(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""
+
+
+def test_help_lists_the_card_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "card" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["card", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--lang" in help_text
+    assert "--country" in help_text

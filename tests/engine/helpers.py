@@ -152,6 +152,19 @@ texts:
   chat_invalid: {en: "chat_invalid"}
   chat_result_keys: {en: "chat_result_keys"}
   chat_keys: {en: "chat_keys"}
+  trip_card_title: {en: "TRIP CARD"}
+  trip_card_cramp_now: {en: "CRAMP NOW"}
+  trip_card_call_if: {en: "CALL {number} IF"}
+  trip_card_call_if_no_number: {en: "CALL IF"}
+  trip_card_today_if: {en: "TODAY IF"}
+  trip_card_numbers: {en: "NUMBERS ({date})"}
+  trip_card_no_country: {en: "112."}
+  trip_card_say: {en: "Say where."}
+  trip_card_drink: {en: "Drink to thirst."}
+  trip_card_decimal: {en: "."}
+  trip_card_plan: {en: "{date}: {rate} L/h, {per_15_min} mL."}
+  trip_card_plan_gained: {en: "{date}: too much."}
+  trip_card_plan_restricted: {en: "Ask a doctor."}
 emergency_phrases:
   en: ["chest pain"]
 """
@@ -248,13 +261,14 @@ ENGINE_KB: dict[str, str] = {
         """,
     "rules.yaml": """
         - {id: chest_pain, level: emergency, when: {finding: chest_pain, in: ["yes"]},
-           reason: {en: "chest pain"}, source: "test"}
+           reason: {en: "chest pain"}, source: "test", trip_card: {en: "chest pain"}}
         - {id: clot_with_pain, level: emergency, when: {pattern: clot_with_pain},
-           reason: {en: "calf and severe pain"}, source: "test"}
+           reason: {en: "calf and severe pain"}, source: "test",
+           trip_card: {en: "swollen calf and severe pain"}}
         - {id: calf, level: urgent, when: {finding: calf, in: ["yes"]},
-           reason: {en: "calf"}, source: "test"}
+           reason: {en: "calf"}, source: "test", trip_card: {en: "swollen calf"}}
         - {id: severe_pain, level: urgent, when: {finding: pain, in: ["severe"]},
-           reason: {en: "pain"}, source: "test"}
+           reason: {en: "pain"}, source: "test", trip_card: {en: "severe pain"}}
         - id: long_not_easing
           level: urgent
           when:
@@ -263,6 +277,7 @@ ENGINE_KB: dict[str, str] = {
               - {finding: stretch_helps, in: ["no"]}
           reason: {en: "long and not easing"}
           source: "test"
+          trip_card: {en: "long and not easing"}
         - {id: long, level: doctor, when: {finding: duration, in: ["long"]},
            reason: {en: "long"}, source: "test"}
         - {id: often, level: doctor, when: {finding: frequency, in: ["often"]},
@@ -288,7 +303,8 @@ ENGINE_KB: dict[str, str] = {
             - {when: {finding: frequency, in: ["often"]}, weight: 2, reason: {en: "often"}}
         """,
     "advice.yaml": """
-        - {id: first_aid, section: card, codes: [stretch_or_massage], text: {en: "Stretch."}}
+        - {id: first_aid, section: card, codes: [stretch_or_massage], text: {en: "Stretch."},
+           trip_card: {en: "Stretch."}}
         - {id: safety_net, section: safety, codes: [call_emergency], text: {en: "Net."}}
         - id: call_now
           section: action

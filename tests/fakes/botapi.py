@@ -294,6 +294,8 @@ class FakeBotApi(BaseRequest):
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook_url = ""
         self.answered_callback_queries: list[str] = []
+        self.pinned: defaultdict[int, list[int]] = defaultdict(list)
+        """Per chat, the ids of the pinned messages, the most recently pinned last."""
         self._open_callback_queries: set[str] = set()
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._updates: deque[dict[str, Any]] = deque()
@@ -310,6 +312,8 @@ class FakeBotApi(BaseRequest):
             "editMessageText": self._edit_message,
             "editMessageReplyMarkup": self._edit_message,
             "deleteMessage": self._delete_message,
+            "pinChatMessage": self._pin_chat_message,
+            "unpinChatMessage": self._unpin_chat_message,
             "answerCallbackQuery": self._answer_callback_query,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": lambda p: self.commands.get(self._commands_key(p), []),
@@ -622,8 +626,33 @@ class FakeBotApi(BaseRequest):
         return self.message_json(stored)
 
     def _delete_message(self, params: dict[str, Any]) -> bool:
-        if self.messages.pop((_chat_id(params), int(params["message_id"])), None) is None:
+        chat_id, message_id = _chat_id(params), int(params["message_id"])
+        if self.messages.pop((chat_id, message_id), None) is None:
             raise ApiError(400, "Bad Request: message to delete not found")
+        if message_id in self.pinned[chat_id]:  # a deleted message is no longer pinned
+            self.pinned[chat_id].remove(message_id)
+        return True
+
+    def _pin_chat_message(self, params: dict[str, Any]) -> bool:
+        chat_id, message_id = _chat_id(params), int(params["message_id"])
+        if (chat_id, message_id) not in self.messages:
+            raise ApiError(400, "Bad Request: message to pin not found")
+        pinned = self.pinned[chat_id]
+        if message_id in pinned:
+            pinned.remove(message_id)
+        pinned.append(message_id)
+        return True
+
+    def _unpin_chat_message(self, params: dict[str, Any]) -> bool:
+        """Unpin `message_id`, or without it the most recently pinned message."""
+        pinned = self.pinned[_chat_id(params)]
+        if "message_id" not in params:
+            if pinned:
+                pinned.pop()
+            return True
+        message_id = int(params["message_id"])
+        if message_id in pinned:
+            pinned.remove(message_id)
         return True
 
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:

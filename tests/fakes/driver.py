@@ -154,6 +154,17 @@ class ChatDriver:
         sent = self.api.latest_message(self.chat_id, with_keyboard=True)
         return [] if sent is None else [str(button["text"]) for button in _buttons(sent)]
 
+    def questionnaire_keyboards(self) -> list[SentMessage]:
+        """The bot's messages that carry questionnaire buttons (`q:` data), oldest first.
+
+        Other buttons stay on their messages (the welcome's trip-card button never goes stale);
+        only the questionnaire's screen must be the one with live answers."""
+        return [
+            sent
+            for sent in self.bot_messages()
+            if any(str(b.get("callback_data", "")).startswith("q:") for b in _buttons(sent))
+        ]
+
     def screen(self) -> str:
         """Latest bot message and latest keyboard as text, for assertion messages and debugging."""
         sent = self.api.latest_message(self.chat_id)

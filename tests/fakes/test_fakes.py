@@ -274,6 +274,42 @@ async def test_delete_message_forgets_it(app: AnyApplication, api: FakeBotApi) -
     assert not api.messages
 
 
+async def test_pin_and_unpin_track_the_pinned_messages(
+    app: AnyApplication, api: FakeBotApi
+) -> None:
+    first = await app.bot.send_message(CHAT_ID, "Card")
+    second = await app.bot.send_message(CHAT_ID, "Another")
+
+    assert await app.bot.pin_chat_message(CHAT_ID, first.message_id, disable_notification=True)
+    assert await app.bot.pin_chat_message(CHAT_ID, second.message_id)
+    assert api.pinned[CHAT_ID] == [first.message_id, second.message_id]
+    assert api.last("pinChatMessage").params["message_id"] == second.message_id
+
+    assert await app.bot.unpin_chat_message(CHAT_ID)
+    assert api.pinned[CHAT_ID] == [first.message_id]
+    assert await first.delete()
+    assert api.pinned[CHAT_ID] == [], "a deleted message is unpinned"
+    api.assert_clean()
+
+
+async def test_pinning_a_message_that_is_gone_is_refused(
+    app: AnyApplication, api: FakeBotApi
+) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)message to pin not found"):
+        await app.bot.pin_chat_message(CHAT_ID, 999)
+    assert api.pinned[CHAT_ID] == []
+
+
+async def test_pin_with_a_parameter_outside_the_spec_is_a_violation(
+    app: AnyApplication, spec_api: FakeBotApi
+) -> None:
+    message = await app.bot.send_message(CHAT_ID, "Card")
+
+    await app.bot.pin_chat_message(CHAT_ID, message.message_id, api_kwargs={"loud": True})
+
+    assert "'loud' is not in the spec" in str(spec_api.violations[0])
+
+
 async def test_429_fault_surfaces_as_retry_after(
     app: AnyApplication, api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ from bot.telegram.app import AnyApplication
 from bot.telegram.delivery.processing import Outcome, UpdateProcessor
 from bot.telegram.state.conversation import Conversation
 from bot.telegram.ui.outbox import drain_all
-from tests.fakes.botapi import FakeBotApi
+from tests.fakes.botapi import FakeBotApi, SentMessage
 from tests.shared import running as running  # re-exported: the tests import it from here
 
 CHAT = 4242
@@ -169,3 +169,19 @@ def forgive_repeated_answers(api: FakeBotApi) -> None:
             violation.method == "answerCallbackQuery" and "already answered" in violation.detail
         )
     ]
+
+
+def latest_screen(api: FakeBotApi, chat_id: int = CHAT) -> SentMessage | None:
+    """Return the chat's questionnaire screen: the latest message with `q:` buttons (the
+    welcome's trip-card button is no screen)."""
+    screens = [
+        sent
+        for sent in api.messages.values()
+        if sent.chat_id == chat_id
+        and any(
+            str(button.get("callback_data", "")).startswith("q:")
+            for row in (sent.reply_markup or {}).get("inline_keyboard", [])
+            for button in row
+        )
+    ]
+    return max(screens, key=lambda sent: sent.seq, default=None)

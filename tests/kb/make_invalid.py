@@ -41,8 +41,8 @@ PATCHES: dict[str, list[Edit]] = {
     "KB101_unknown_key": [
         (
             "rules.yaml",
-            '  source: "fixture"\n- id: swollen_calf',
-            '  source: "fixture"\n  colour: red\n- id: swollen_calf',
+            '  trip_card: {en: "chest pain"}\n- id: swollen_calf',
+            '  trip_card: {en: "chest pain"}\n  colour: red\n- id: swollen_calf',
         ),
     ],
     "KB101_missing_text": [
@@ -82,6 +82,16 @@ PATCHES: dict[str, list[Edit]] = {
     ],
     "KB210_advice_without_codes": [
         ("advice.yaml", "codes: [pace_and_training]", "codes: []"),
+    ],
+    "KB211_rule_without_trip_card": [
+        ("rules.yaml", '  trip_card: {en: "a swollen calf"}\n', ""),
+    ],
+    "KB212_trip_card_over_one_message": [
+        (
+            "kb.yaml",
+            'trip_card_say: {en: "Say who and where."}',
+            f'trip_card_say: {{en: "{"Say. " * 820}"}}',
+        ),
     ],
     # ----------------------------------------------------------------- routing --
     "KB301_options_not_exhaustive": [
@@ -155,6 +165,20 @@ PATCHES: dict[str, list[Edit]] = {
             "findings.yaml",
             "- code: frequency\n",
             '- code: age\n  values: ["young", "old"]\n  label: {en: "age"}\n- code: frequency\n',
+        ),
+    ],
+    "KB505_trip_card_over_aim": [
+        (
+            "kb.yaml",
+            'trip_card_say: {en: "Say who and where."}',
+            f'trip_card_say: {{en: "{"Say. " * 300}"}}',
+        ),
+    ],
+    "KB505_trip_card_label_never_shown": [
+        (
+            "rules.yaml",
+            '  reason: {en: "Frequent cramps."}\n',
+            '  reason: {en: "Frequent cramps."}\n  trip_card: {en: "frequent cramps"}\n',
         ),
     ],
     "KB504_empty_help": [

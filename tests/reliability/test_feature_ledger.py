@@ -19,8 +19,9 @@ import pytest
 
 from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
-from bot.store.base import CHECKIN, PROFILE, SessionKey, SessionStore
+from bot.store.base import CARD, CHECKIN, PROFILE, SessionKey, SessionStore
 from bot.telegram.app import AnyApplication, build_application
+from bot.telegram.features.card import CardRecord
 from bot.telegram.features.checkins import CheckIn, CheckinScheduler
 from bot.telegram.features.country import PROMPT, PromptRecord
 from bot.telegram.features.sweat import SCOPE, SweatRecord
@@ -290,6 +291,60 @@ async def test_a_redelivered_country_button_changes_and_sends_nothing(
     stored = await profile(gated)
     assert stored is not None
     assert stored["country"] == "SE"
+
+
+# --- the trip card (/card) ---------------------------------------------------------------------
+
+
+async def card_record(store: SessionStore) -> CardRecord | None:
+    record = await store.get(SessionKey(CHAT, CHAT, scope=CARD))
+    return None if record is None else CardRecord.model_validate_json(record.data)
+
+
+async def test_a_redelivered_card_command_asks_nothing_again(
+    user: Bot, api: FakeBotApi, gated: GatedStore
+) -> None:
+    command = message_update(api, "/card")
+    await user.deliver(command)
+
+    methods = await user.redeliver(command)
+
+    assert methods == []
+    record = await card_record(gated)
+    assert record is not None
+    assert command["update_id"] in record.updates
+
+
+async def test_a_redelivered_country_choice_sends_the_card_once(
+    user: Bot, api: FakeBotApi, gated: GatedStore
+) -> None:
+    await user.say("/card")
+    choice = await user.press("g:NO")
+    cards = [text for text in texts(api) if text.startswith("🧭 TRIP CARD")]
+
+    methods = await user.redeliver(choice)
+
+    assert methods == []
+    assert [text for text in texts(api) if text.startswith("🧭 TRIP CARD")] == cards == cards[:1]
+
+
+async def test_a_redelivered_pin_press_pins_once_and_sends_nothing(
+    user: Bot, api: FakeBotApi, gated: GatedStore
+) -> None:
+    await user.say("/card")
+    await user.press("g:NO")
+    record = await card_record(gated)
+    assert record is not None
+    press = await user.press(f"t:p:{record.message_id}")
+    assert len(api.calls_to("pinChatMessage")) == 1
+
+    methods = await user.redeliver(press)
+
+    assert methods == []
+    assert len(api.calls_to("pinChatMessage")) == 1
+    pinned = await card_record(gated)
+    assert pinned is not None
+    assert pinned.is_pinned
 
 
 # --- check-ins ------------------------------------------------------------------------------

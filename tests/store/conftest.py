@@ -8,12 +8,12 @@ makes that a failure. Each Redis test gets its own namespace, whose keys are del
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 import pytest
 
-from bot.store.base import SessionStore
+from bot.store.base import LIFETIMES, SessionStore
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
@@ -39,8 +39,10 @@ class Backend:
     def __init__(self) -> None:
         self.stores: list[SessionStore] = []
 
-    async def open(self, *, ttl_seconds: float | None = None) -> SessionStore:
-        store = await self._open(ttl_seconds)
+    async def open(
+        self, *, ttl_seconds: float | None = None, lifetimes: Mapping[str, float] = LIFETIMES
+    ) -> SessionStore:
+        store = await self._open(ttl_seconds, lifetimes)
         self.stores.append(store)
         return store
 
@@ -51,7 +53,9 @@ class Backend:
         for store in self.stores:
             await store.close()
 
-    async def _open(self, ttl_seconds: float | None) -> SessionStore:
+    async def _open(
+        self, ttl_seconds: float | None, lifetimes: Mapping[str, float]
+    ) -> SessionStore:
         raise NotImplementedError
 
 
@@ -62,8 +66,10 @@ class MemoryBackend(Backend):
         super().__init__()
         self.clock = FakeClock()
 
-    async def _open(self, ttl_seconds: float | None) -> SessionStore:
-        return MemoryStore(ttl_seconds=ttl_seconds, clock=self.clock)
+    async def _open(
+        self, ttl_seconds: float | None, lifetimes: Mapping[str, float]
+    ) -> SessionStore:
+        return MemoryStore(ttl_seconds=ttl_seconds, clock=self.clock, lifetimes=lifetimes)
 
     async def let_time_pass(self, seconds: float) -> None:
         self.clock.now += seconds
@@ -76,8 +82,12 @@ class SqliteBackend(MemoryBackend):
         super().__init__()
         self.path = path
 
-    async def _open(self, ttl_seconds: float | None) -> SessionStore:
-        return await SqliteStore.open(self.path, ttl_seconds=ttl_seconds, clock=self.clock)
+    async def _open(
+        self, ttl_seconds: float | None, lifetimes: Mapping[str, float]
+    ) -> SessionStore:
+        return await SqliteStore.open(
+            self.path, ttl_seconds=ttl_seconds, clock=self.clock, lifetimes=lifetimes
+        )
 
 
 class RedisBackend(Backend):
@@ -89,8 +99,12 @@ class RedisBackend(Backend):
         self.namespace = namespace
         """Its keys are deleted by the `redis_namespace` fixture, after the stores are closed."""
 
-    async def _open(self, ttl_seconds: float | None) -> SessionStore:
-        return RedisStore.from_url(self.url, ttl_seconds=ttl_seconds, namespace=self.namespace)
+    async def _open(
+        self, ttl_seconds: float | None, lifetimes: Mapping[str, float]
+    ) -> SessionStore:
+        return RedisStore.from_url(
+            self.url, ttl_seconds=ttl_seconds, namespace=self.namespace, lifetimes=lifetimes
+        )
 
     async def let_time_pass(self, seconds: float) -> None:
         await asyncio.sleep(seconds)  # Redis expires keys on its own clock
@@ -112,7 +126,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 @pytest.fixture
 def open_store(backend: Backend) -> OpenStore:
-    """Return `await open_store(ttl_seconds=...)`, opening another store on the same backend."""
+    """Return `await open_store(ttl_seconds=..., lifetimes=...)`: another store on the same
+    backend."""
     return backend.open
 
 

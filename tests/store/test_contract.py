@@ -9,6 +9,7 @@ import pytest
 
 from bot.engine.errors import ConflictError
 from bot.store import Record, SessionKey, SessionStore
+from bot.store.base import CARD, DAY, PLAN
 
 KEY = SessionKey(chat_id=-100123, user_id=42)
 DATA = '{"node_id": "start", "answers": []}'
@@ -212,6 +213,64 @@ class TestSessionStoreContract:
         await let_time_pass(3)
 
         assert await store.get(KEY) is None
+
+    async def test_a_longer_lived_scope_outlives_the_idle_ttl_then_expires(
+        self, open_store: OpenStore, let_time_pass: LetTimePass
+    ) -> None:
+        """A /sweat plan outlives the questionnaire's idle TTL (0.7 s of sleep on Redis)."""
+        store = await open_store(ttl_seconds=0.2, lifetimes={PLAN: 0.6})
+        plan = SessionKey(KEY.chat_id, KEY.user_id, scope=PLAN)
+        await store.put(KEY, DATA, expected_revision=0)
+        await store.put(plan, DATA, expected_revision=0)
+
+        await let_time_pass(0.3)
+
+        assert await store.get(KEY) is None
+        assert await store.get(plan) == Record(1, DATA)
+        assert [record async for record in store.scan(PLAN)] == [Record(1, DATA)]
+
+        await let_time_pass(0.4)
+
+        assert await store.get(plan) is None
+        assert await store.put(plan, DATA, expected_revision=0) == 1
+
+    async def test_delete_user_erases_a_longer_lived_record_after_the_others_expired(
+        self, open_store: OpenStore, let_time_pass: LetTimePass
+    ) -> None:
+        """/forget must find the trip card's record when everything else has expired, though a
+        put with the short TTL came after it (0.3 s of sleep on Redis)."""
+        store = await open_store(ttl_seconds=0.2, lifetimes={CARD: 5.0})
+        card = SessionKey(KEY.chat_id, KEY.user_id, scope=CARD)
+        await store.put(card, DATA, expected_revision=0)
+        await store.put(KEY, DATA, expected_revision=0)
+
+        await let_time_pass(0.3)
+
+        assert await store.delete_user(KEY.user_id) == 1
+        assert await store.get(card) is None
+
+    @pytest.mark.parametrize("backend", ["memory", "sqlite"], indirect=True)
+    async def test_a_plan_lives_31_days_and_a_card_a_year_beside_a_one_day_ttl(
+        self, open_store: OpenStore, let_time_pass: LetTimePass
+    ) -> None:
+        """The real lifetimes (base.LIFETIMES), with a fake clock."""
+        store = await open_store(ttl_seconds=DAY)
+        keys = [SessionKey(KEY.chat_id, KEY.user_id, scope=s) for s in ("sess", PLAN, CARD)]
+        for key in keys:
+            await store.put(key, DATA, expected_revision=0)
+
+        await let_time_pass(30 * DAY)
+        assert [await store.get(key) is not None for key in keys] == [False, True, True]
+
+        await let_time_pass(1.5 * DAY)
+        assert [await store.get(key) is not None for key in keys] == [False, False, True]
+        assert await store.put(keys[2], DATA, expected_revision=1) == 2, "a put renews it"
+
+        await let_time_pass(365 * DAY)
+        assert await store.get(keys[2]) == Record(2, DATA)
+
+        await let_time_pass(2 * DAY)
+        assert await store.get(keys[2]) is None
 
     @pytest.mark.parametrize("ttl_seconds", [0, -1.0, float("nan"), float("inf")])
     async def test_non_positive_or_non_finite_ttl_is_refused(

@@ -87,6 +87,21 @@ async def test_put_sets_idle_ttl_in_milliseconds_on_record_and_user_index(
     assert 60_000 < await client.pttl(f"{namespace}:user:77") <= 60_500
 
 
+async def test_a_plan_gets_its_own_lifetime_and_the_user_set_is_never_shortened(
+    ttl_store: RedisStore, client: redis.asyncio.Redis, namespace: str
+) -> None:
+    """base.LIFETIMES: a /sweat plan lives 31 days; a later put with the idle TTL must not cut
+    the user set (which /forget reads) below that."""
+    plan = SessionKey(KEY.chat_id, KEY.user_id, scope="plan")
+    await ttl_store.put(plan, DATA, expected_revision=0)
+    await ttl_store.put(KEY, DATA, expected_revision=0)
+
+    month = 31 * 86_400_000
+    assert month - 5_000 < await client.pttl(f"{namespace}:plan:-1001:77") <= month
+    assert 60_000 < await client.pttl(f"{namespace}:sess:-1001:77") <= 60_500
+    assert month - 5_000 < await client.pttl(f"{namespace}:user:77") <= month
+
+
 async def test_put_refreshes_idle_ttl(
     ttl_store: RedisStore, client: redis.asyncio.Redis, namespace: str
 ) -> None:

@@ -77,7 +77,7 @@ async def test_cancel_deletes_the_session_and_says_how_to_start_again(
 
     assert await stored(store, driver) is None
     assert "/start" in driver.last_text()
-    assert driver.current_buttons() == [], "the question's buttons are gone"
+    assert driver.questionnaire_keyboards() == [], "the question's buttons are gone"
 
 
 async def test_restart_command_asks_the_first_question_again(driver: ChatDriver) -> None:
@@ -86,7 +86,7 @@ async def test_restart_command_asks_the_first_question_again(driver: ChatDriver)
     await driver.send("/restart")
 
     assert driver.last_text().startswith(FIRST_QUESTION)
-    assert len([m for m in driver.bot_messages() if m.reply_markup]) == 1
+    assert len(driver.questionnaire_keyboards()) == 1
 
 
 async def test_forget_asks_then_deletes_every_record_of_the_user(
@@ -151,7 +151,7 @@ async def test_other_text_shows_the_current_question_again_as_a_new_message(
     await driver.send("what now?")
 
     assert driver.bot_messages()[-1].text.startswith("First, a safety check.")
-    assert len([m for m in driver.bot_messages() if m.reply_markup]) == 1
+    assert len(driver.questionnaire_keyboards()) == 1
     conversation = await stored(store, driver)
     assert conversation is not None
     assert conversation.message_id == driver.bot_messages()[-1].message_id

@@ -188,6 +188,9 @@ class Rule(Frozen):
     when: Condition
     reason: Text
     source: str = Field(min_length=1)
+    trip_card: Text | None = None
+    """The rule in a few plain words on the trip card; every emergency and urgent rule has one
+    (lint KB211). Rules may share a label: the card shows it once."""
 
 
 class Signal(Frozen):
@@ -222,6 +225,8 @@ class Advice(Frozen):
     """One short action line for the top of the result; the full text is behind "More"."""
     rank: int = Field(default=100, ge=0)
     """Order of the short lines (lowest first): the 2-3 most important lead the result."""
+    trip_card: Text | None = None
+    """The same advice in three short lines for the trip card's "Cramp now" (lint KB211)."""
 
 
 class Card(Frozen):

@@ -2,7 +2,7 @@
 
 `LintContext` also answers the one question several checks ask (can this condition ever
 hold?), and `unknown` words an unknown reference with its "did you mean" hint. The checks
-themselves are in `structure.py`, `conditions.py`, `questions.py` and `advice.py`; the
+themselves are in `structure.py`, `conditions.py`, `questions.py`, `advice.py` and `card.py`; the
 package's `__init__.py` runs them in order.
 """
 
@@ -16,6 +16,7 @@ from bot.engine.kb.conditions import Condition
 from bot.engine.kb.loader import SourceMap
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.lint.analysis import satisfiable
+from bot.engine.numbers.table import EmergencyTable
 from bot.engine.primitives import Level
 
 Where = tuple[str, int | None, str]
@@ -31,6 +32,8 @@ class LintContext:
         self.values = {finding.code: finding.values for finding in kb.findings}
         self.broken_patterns: set[str] = set()
         """Patterns that are cyclic or name an unknown pattern: reported once, never run."""
+        self.numbers: EmergencyTable | None = None
+        """The emergency-number table beside the knowledge base, if it has one that loads."""
 
     def add(self, code: str, where: Where, message: str, severity: Severity = "error") -> None:
         file, line, path = where

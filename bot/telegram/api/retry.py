@@ -88,6 +88,12 @@ FLOOD_WAIT = "flood_wait"
 retries_wanted: ContextVar[bool] = ContextVar("retries_wanted", default=True)
 """False while the outbox shows a screen: a retry after a wait would send what was current
 before it; the outbox tries again itself, reading the newest record (questionnaire/keeper.py)."""
+PauseHook = Callable[[Awaitable[object]], Awaitable[object]]
+pause_hook: ContextVar[PauseHook | None] = ContextVar("retry_pause_hook", default=None)
+"""Set by the outbox around a plain job: awaits the pause before a retry, so that an urgent
+result may stop the job there and go first (the outbox runs the job again after it). Only a
+call this module would repeat anyway is ever paused, so running the job again repeats nothing
+that was carried out."""
 SERVER_ERROR = "server_error"
 TIMEOUT = "timeout"
 NETWORK = "network"
@@ -195,7 +201,8 @@ class RetryingRequest(WrappingRequest):
                 "%s failed (%s), attempt %d: retry in %.2f s", api_method, reason, attempt, delay
             )
             self._report(RetryEvent(api_method, reason, attempt, "retry"))
-            await self._sleep(delay)
+            hook = pause_hook.get()
+            await (self._sleep(delay) if hook is None else hook(self._sleep(delay)))
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     def _after_error(self, api_method: str, error: BaseException, attempt: int) -> float | None:

@@ -7,7 +7,9 @@ country prompt. A shared location becomes a country code through
 are dropped: never stored, never logged. Only the ISO code is kept, in the user's profile
 (`Preferences.set_country`). While a prompt is open, a `PromptRecord` under the `ctry` scope lets
 typed text reach the picker; choosing a country, /cancel, /start or /sweat closes it, and so does
-the store's idle TTL.
+the store's idle TTL. /card asks its question through the same prompt (`ask`), and hears of every
+country chosen (the `chosen` hook), so that a trip card in the chat follows the country (its reply
+then stands for the confirmation).
 
 Each write carries the id of the update being processed (`ledger.py`), in the prompt record or
 the profile; an applied update that is redelivered changes and sends nothing. What the Bot API
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from typing import TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,6 +62,9 @@ FORMAT = 2
 PICKER = ("NO", "SE", "DK", "FI", "GB", "DE", "FR", "ES", "IT", "CH", "AT", "US", "CA", "NP", "PE")
 """The countries offered as buttons: where CrampCheck's hikers and athletes most often are."""
 PER_ROW = 3
+Chosen = Callable[[Bot, SessionKey, CountryNumbers, str], Awaitable[bool]]
+"""Called when a country is chosen (bot, key, the country, language); True when it has sent a
+reply that names the country's numbers, which then stands for the confirmation."""
 
 
 class PromptRecord(BaseModel):
@@ -85,6 +91,8 @@ class CountryHandlers:
         table: EmergencyTable,
         preferences: Preferences,
         outbox: Outbox,
+        *,
+        chosen: Chosen | None = None,
     ) -> None:
         self.kb = kb
         self.store = store
@@ -93,6 +101,8 @@ class CountryHandlers:
         self.preferences = preferences
         self.outbox = outbox
         """Where replies go: sent in turn, without holding the chat's next update back."""
+        self.chosen = chosen
+        """Told of every country chosen: the trip card (features/card.py, via registry.py)."""
 
     async def on_country(self, update: Update, context: Context) -> None:
         """Open the prompt, then offer "Share location" and the picker.
@@ -100,10 +110,28 @@ class CountryHandlers:
         `Features` has judged the update against the prompts' ledgers before calling this.
         """
         key, language = origin.key(update), await self.preferences.language(update)
+        await self.ask(context.bot, key, language)
+
+    async def ask(
+        self,
+        bot: Bot,
+        key: SessionKey,
+        language: str,
+        *,
+        share_key: str = "country_share",
+        prompt_key: str = "country_prompt",
+        first: InlineKeyboardButton | None = None,
+    ) -> None:
+        """Open the prompt, then offer "Share location" and the picker (`first` on top).
+
+        /country asks with its own texts; /card asks where the trip goes (features/card.py).
+        """
         await self._open(key)
-        await self.offer_share(context.bot, key.chat_id, language, text_key="country_share")
-        prompt = self.kb.text("country_prompt", language)
-        await self._picker(context.bot, key.chat_id, prompt, language)
+        await self.offer_share(bot, key.chat_id, language, text_key=share_key)
+        markup = picker_markup(self.table, language)
+        if first is not None:
+            markup = InlineKeyboardMarkup([[first], *markup.inline_keyboard])
+        self.outbox.send(bot, key.chat_id, self.kb.text(prompt_key, language), reply_markup=markup)
 
     async def on_location(self, update: Update, context: Context) -> None:
         """Reply with the country's numbers and the position to read out; keep only the code."""
@@ -131,6 +159,7 @@ class CountryHandlers:
             return
         await self._choose(key, entry)
         self.outbox.send(context.bot, key.chat_id, text, reply_markup=ReplyKeyboardRemove())
+        await self._tell_chosen(context.bot, key, entry, language)
 
     async def on_choice(self, update: Update, context: Context) -> None:
         """Remember the country of a picker button and show its numbers."""
@@ -217,8 +246,15 @@ class CountryHandlers:
     async def _confirm(
         self, bot: Bot, key: SessionKey, entry: CountryNumbers, language: str
     ) -> None:
+        if await self._tell_chosen(bot, key, entry, language):
+            return  # the trip card answered, with the country's numbers
         text = country_text(self.kb, entry, language)
         self.outbox.send(bot, key.chat_id, text, reply_markup=ReplyKeyboardRemove())
+
+    async def _tell_chosen(
+        self, bot: Bot, key: SessionKey, entry: CountryNumbers, language: str
+    ) -> bool:
+        return self.chosen is not None and await self.chosen(bot, key, entry, language)
 
     async def _choose(self, key: SessionKey, entry: CountryNumbers) -> None:
         """Keep the country (the profile takes the update's id), then close the prompt."""

@@ -1,19 +1,23 @@
 """The features beside the questionnaire, wired in one place: /country and shared locations,
-/sweat, and the summary button; and where typed text goes while one of them asks.
+/sweat, /card (the trip card) and the summary button; and where typed text goes while one of
+them asks.
 
 At most one prompt is open at a time: /sweat or the country prompt (starting one
 closes the other, and /start and /restart close both). While one is open, typed text goes to it,
 except that an emergency phrase first gets the emergency card, then the prompt asks again.
-/cancel closes an open prompt, and the questionnaire too if one is running. `app.register` adds
-the handlers listed here; the questionnaire's own handlers stay in `handlers.py`.
+/cancel closes an open prompt, and the questionnaire too if one is running. /card asks through
+the country prompt and then waits for a country; /cancel, /start and /restart stop that too.
+`app.register` adds the handlers listed here; the questionnaire's own handlers stay in
+`handlers.py`.
 
 At most once: `UpdateProcessor` skips an update its conversation record has applied, but the
 prompts keep records of their own, each stamped with the ids of the updates applied to it
 (`ledger.py`), a closed prompt's record too. So the commands and typed text routed here are
-judged against both prompts' ledgers first: a redelivered /sweat, /country, /cancel or answer
-that was applied changes nothing and sends nothing. The buttons and shared locations are judged
-by their own feature. An update without a sender or with text that is not a string (the Bot API
-promises both; `intake.py` screens them, and this is the second line) gets a polite answer.
+judged against both prompts' ledgers (and the trip card's) first: a redelivered /sweat,
+/country, /card, /cancel or answer that was applied changes nothing and sends nothing. The
+buttons and shared locations are judged by their own feature. An update without a sender or with
+text that is not a string (the Bot API promises both; `intake.py` screens them, and this is the
+second line) gets a polite answer.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from bot.engine.questionnaire.freetext import mentions_emergency
 from bot.render.questionnaire import apology_text
 from bot.store.base import SessionKey, SessionStore
 from bot.telegram.delivery import origin
+from bot.telegram.features.card import CardHandlers
 from bot.telegram.features.country import CountryHandlers
 from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
 from bot.telegram.features.questionnaire.keeper import AfterResult, ConversationKeeper
@@ -73,11 +78,18 @@ class Features:
         outbox: Outbox,
         after_result: Sequence[AfterResult] = (),
     ) -> None:
-        """Build the features; `after_result` is called once per new result (metrics)."""
+        """Build the features; `after_result` is called once per new result (metrics).
+
+        The trip card follows the country, keeps the last /sweat plan and goes with /forget; it
+        is built last (it asks through the country prompt and closes /sweat), so the hooks that
+        reach it are closures over `self`."""
         preferences = Preferences(kb, store)
-        self.country = CountryHandlers(kb, store, tables.numbers, preferences, outbox)
+        self.country = CountryHandlers(
+            *(kb, store, tables.numbers, preferences, outbox),
+            chosen=lambda *args: self.card.after_country(*args),
+        )
         # Results name the user's country's number, and urgent ones offer "Share location".
-        keeper = ConversationKeeper(
+        self.keeper = ConversationKeeper(
             kb,
             store,
             outbox,
@@ -90,11 +102,20 @@ class Features:
             store,
             session_ttl=session_ttl,
             outbox=outbox,
-            keeper=keeper,
+            keeper=self.keeper,
             preferences=preferences,
+            forgetting=[lambda *args: self.card.forget(*args)],
         )
-        self.sweat = SweatHandlers(kb, store, tables.sweat, preferences, outbox)
-        self.summary = SummaryHandlers(kb, keeper, preferences)
+        self.sweat = SweatHandlers(
+            *(kb, store, tables.sweat, preferences, outbox),
+            after_plan=lambda *args: self.card.keep_plan(*args),
+        )
+        self.summary = SummaryHandlers(kb, self.keeper, preferences)
+        self.card = CardHandlers(
+            *(kb, store, tables.numbers, preferences, outbox),
+            country=self.country,
+            stop_sweat=self.sweat.stop,
+        )
         self.prompts: tuple[Prompt, ...] = (self.sweat, self.country)
 
     def command(self, name: str) -> Callback:
@@ -102,20 +123,39 @@ class Features:
         own: dict[str, Callback] = {
             "country": self.on_country,
             "sweat": self.on_sweat,
+            "card": self.on_card,
             "cancel": self.on_cancel,
-            "start": self._closing(self.core.on_start),
+            "start": self.on_start,
             "restart": self._closing(self.core.on_restart),
         }
         found: Callback = own.get(name) or getattr(self.core, f"on_{name}")
         return self._with_sender(found)
 
     def buttons(self) -> list[BaseHandler[Update, Any, Any]]:
-        """Return the handlers of the summary (s:), country (g:) and sweat (p:) buttons."""
+        """Return the handlers of the summary (s:), country (g:), sweat (p:) and trip-card (t:)
+        buttons."""
         return [
-            CallbackQueryHandler(self._with_sender(self.summary.on_summary), pattern=r"^s:"),
-            CallbackQueryHandler(self._with_sender(self.country.on_choice), pattern=r"^g:"),
-            CallbackQueryHandler(self._with_sender(self.sweat.on_button), pattern=r"^p:"),
+            CallbackQueryHandler(self._pressed(self.summary.on_summary), pattern=r"^s:"),
+            CallbackQueryHandler(self._pressed(self.country.on_choice), pattern=r"^g:"),
+            CallbackQueryHandler(self._pressed(self.sweat.on_button), pattern=r"^p:"),
+            CallbackQueryHandler(self._pressed(self.card.on_button), pattern=r"^t:"),
         ]
+
+    async def on_start(self, update: Update, context: Context) -> None:
+        """/start, or `/start card` (the deep link t.me/<bot>?start=card): the trip card."""
+        if context.args == ["card"]:
+            await self.on_card(update, context)
+            return
+        await self._closing(self.core.on_start)(update, context)
+
+    async def on_card(self, update: Update, context: Context) -> None:
+        """Ask where the trip goes, for the trip card (a redelivery does nothing); a screen the
+        chat is owed goes first."""
+        key = origin.key(update)
+        _, judged = await self._prompts(key)
+        if judged is Verdict.NEW:
+            self.keeper.show(context.bot, key)
+            await self.card.on_card(update, context)
 
     async def on_country(self, update: Update, context: Context) -> None:
         """Close /sweat and open the country prompt (a redelivery does neither)."""
@@ -140,6 +180,7 @@ class Features:
         if judged is not Verdict.NEW:
             return
         stopped = [await prompt.stop(key) for prompt in self.prompts]
+        await self.card.stop(key)  # /card waits for a country no more
         if not any(stopped):
             await self.core.on_cancel(update, context)
             return
@@ -157,6 +198,8 @@ class Features:
         prompt, judged = await self._prompts(key)
         if judged is not Verdict.NEW:
             return
+        if prompt is not None:  # a screen the chat is owed goes before the prompt's reply
+            self.keeper.show(context.bot, key)
         text = _typed(update)
         if text is None:  # not a string: the Bot API promises one
             language = await self.core.preferences.language(update)
@@ -176,10 +219,12 @@ class Features:
         """Ignore a live location's updates: Telegram sends each one as an edited message."""
 
     async def _prompts(self, key: SessionKey) -> tuple[Prompt | None, Verdict]:
-        """Return the open prompt, if any, and the update judged against both prompts' ledgers."""
+        """Return the open prompt, if any, and the update judged against both prompts' ledgers
+        and the trip card's."""
         statuses = [(prompt, *await prompt.status(key)) for prompt in self.prompts]
         found = next((prompt for prompt, is_open, _ in statuses if is_open), None)
-        return found, ledger.verdict(*(applied for _, _, applied in statuses))
+        card = await self.card.applied(key)
+        return found, ledger.verdict(card, *(applied for _, _, applied in statuses))
 
     async def _has_sender(self, update: Update) -> bool:
         """Tell whether `update` has a chat and a sender; if not, answer it politely.
@@ -205,12 +250,26 @@ class Features:
 
         return checked
 
+    def _pressed(self, handler: Callback) -> Callback:
+        """Return the button handler `handler`, first bringing the chat to its conversation
+        record: a press is the person acting, and a screen a kill left owed (an urgent result,
+        say) goes out at their next action, before the feature's own replies, whichever button
+        it is (nothing is sent when nothing is owed)."""
+
+        async def pressed(update: Update, context: Context) -> None:
+            if await self._has_sender(update):
+                self.keeper.show(context.bot, origin.key(update))
+                await handler(update, context)
+
+        return pressed
+
     def _closing(self, handler: Callback) -> Callback:
         """Return `handler` preceded by closing any open prompt."""
 
         async def closing(update: Update, context: Context) -> None:
             for prompt in self.prompts:
                 await prompt.stop(origin.key(update))
+            await self.card.stop(origin.key(update))
             await handler(update, context)
 
         return closing

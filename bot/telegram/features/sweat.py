@@ -6,7 +6,8 @@ otherwise ("70,5" and "70.5"). A refused answer gets /sweat's error and the ques
 The answers so far are a `SweatRecord` under the user's `sweat` scope in the session store, so
 they expire with its idle TTL; they are dropped as soon as the plan is shown, on /cancel and by
 /forget. What comes next is decided by the pure `bot.engine.sweat.flow`; numbers typed are
-never logged.
+never logged. The plan's result (its amounts, never the weights) goes on to the `after_plan`
+hook, which keeps it for the trip card.
 
 Every write carries the id of the update being processed (`ledger.py`), and is made before
 anything is sent: a redelivered answer that was applied (after a crash, before Telegram was told)
@@ -16,7 +17,7 @@ is recognised and changes and sends nothing, instead of moving /sweat on a secon
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -43,6 +44,8 @@ FORMAT = 2
 """2 added `is_open` and `updates`; format 1 was the bare `SweatDraft`, read as open."""
 REFUSED = (SweatError, ValueError, ArithmeticError)
 """What /sweat raises on a draft it cannot go on from (see `SweatHandlers._attempt`)."""
+AfterPlan = Callable[[SessionKey, SweatDone], Awaitable[None]]
+"""Told of each plan as it is shown (key, the result): the trip card keeps what it shows."""
 
 
 class SweatRecord(BaseModel):
@@ -83,6 +86,8 @@ class SweatHandlers:
         config: SweatConfig,
         preferences: Preferences,
         outbox: Outbox,
+        *,
+        after_plan: AfterPlan | None = None,
     ) -> None:
         self.kb = kb
         self.store = store
@@ -91,6 +96,8 @@ class SweatHandlers:
         self.preferences = preferences
         self.outbox = outbox
         """Where replies go: sent in turn, without holding the chat's next update back."""
+        self.after_plan = after_plan
+        """Told of each plan as it is shown, before it is sent (the trip card, via registry.py)."""
 
     async def on_sweat(self, update: Update, context: Context) -> None:
         """Explain /sweat and ask its first question (a /sweat already open restarts).
@@ -197,6 +204,8 @@ class SweatHandlers:
         shown; False when another write won the race (its update shows what comes next)."""
         if isinstance(reply.step, SweatDone):
             await self._close(key, stored)
+            if self.after_plan is not None:  # the trip card keeps the plan's result
+                await self.after_plan(key, reply.step)
             return True
         draft = reply.draft
         record = SweatRecord(numbers=draft.numbers, flags=draft.flags)

@@ -8,9 +8,9 @@ advice) or `m` (more: the rest of the result). The /forget confirmation carries 
 follow-up offer under a result carries `c:<revision>:h` (in 30 minutes) or `c:<revision>:m` (in the
 morning), and a reply to a check-in `k:b`, `k:s`, `k:w` or `k:n` (better, the same, worse, new
 symptoms). Telegram limits callback data to 64 bytes, and anyone can send any data, so decoding
-accepts only the canonical form. Summary (`s:`), country (`g:`) and sweat (`p:`) buttons are
-described at their section. `apply_callback` says what a decoded button does to a session, in
-engine terms.
+accepts only the canonical form. Summary (`s:`), country (`g:`), sweat (`p:`) and trip-card
+(`t:`) buttons are described at their section. `apply_callback` says what a decoded button does
+to a session, in engine terms.
 """
 
 from __future__ import annotations
@@ -283,3 +283,33 @@ def _checked(pattern: re.Pattern[str], data: str) -> str:
     if pattern.fullmatch(data) is None or len(data.encode()) > MAX_BYTES:
         raise ValueError(f"not valid callback data: {data!r}")
     return data
+
+
+# --- trip-card (t:) buttons -------------------------------------------------------------------
+# `t:o` opens /card (under the welcome and every result); `t:p:<message id>` pins the card sent
+# as that message, `t:n:<message id>` declines (under the pin offer). A pin button whose card
+# has been replaced or deleted since is recognised by its message id.
+
+CardAction = Literal["open", "pin", "no"]
+_CARD = re.compile(rf"t:(?:(o)|([pn]):{_NUMBER})", re.ASCII)
+_CARD_CODES: dict[CardAction, str] = {"open": "o", "pin": "p", "no": "n"}
+_CARD_ACTIONS = {code: action for action, code in _CARD_CODES.items()}
+
+
+def encode_card(action: CardAction, message_id: int | None = None) -> str:
+    """Return the data of a trip-card button; ValueError if malformed or over 64 bytes."""
+    if (message_id is None) != (action == "open"):
+        raise ValueError(f"card action {action} takes {'no ' * (action == 'open')}message id")
+    suffix = "" if message_id is None else f":{message_id}"
+    return _checked(_CARD, f"t:{_CARD_CODES[action]}{suffix}")
+
+
+def decode_card(data: object) -> tuple[CardAction, int | None]:
+    """Return (action, card message id) of trip-card button data; ValueError on anything else."""
+    match = _CARD.fullmatch(data) if isinstance(data, str) else None
+    if match is None:
+        raise ValueError("malformed trip-card button data")
+    opened, action, message_id = match.groups()
+    if opened is not None:
+        return "open", None
+    return _CARD_ACTIONS[action], int(message_id)

@@ -26,8 +26,10 @@ from bot.render.questionnaire import has_more, question_text, result_text
 from bot.telegram.ui.callbacks import (
     Action,
     Callback,
+    CardAction,
     SummaryRequest,
     encode_callback,
+    encode_card,
     encode_language,
     encode_offer,
     encode_reply,
@@ -94,7 +96,7 @@ def question_markup(kb: KnowledgeBase, step: Ask, language: str) -> KeyboardJson
 
 def result_markup(kb: KnowledgeBase, result: Result, language: str) -> KeyboardJson:
     """Return [Tailor my advice] on an interim answer, then [More] [Why?] [Summary] [Restart]
-    (no More under an emergency), then a row per check-in offered."""
+    (no More under an emergency), then a row per check-in offered, then [Trip card]."""
     why = _plain(kb, "why", revision=result.revision, language=language)
     summary = (kb.text("summary", language), encode_summary(SummaryRequest(result.revision)))
     offers = [
@@ -108,7 +110,31 @@ def result_markup(kb: KnowledgeBase, result: Result, language: str) -> KeyboardJ
     tailor = [] if not result.interim else [
         [_plain(kb, "tailor", revision=result.revision, language=language)]
     ]  # fmt: skip
-    return keyboard_json([*tailor, first, *offers])
+    return keyboard_json([*tailor, first, *offers, [card_button(kb, language)]])
+
+
+def card_button(kb: KnowledgeBase, language: str) -> Button:
+    """Return the button that opens /card: under the welcome and under every result."""
+    return kb.text("trip_card_button", language), encode_card("open")
+
+
+def welcome_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
+    """Return the welcome's one button: the trip card (a `t:o` button never goes stale)."""
+    label, data = card_button(kb, language)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
+
+
+def pin_markup(kb: KnowledgeBase, language: str, message_id: int) -> InlineKeyboardMarkup:
+    """Return the pin offer under a new card: [Pin it] [Not now], for card `message_id`."""
+    choices: tuple[tuple[str, CardAction], ...] = (
+        ("trip_card_pin_yes", "pin"),
+        ("trip_card_pin_no", "no"),
+    )
+    buttons = [
+        InlineKeyboardButton(kb.text(key, language), callback_data=encode_card(action, message_id))
+        for key, action in choices
+    ]
+    return InlineKeyboardMarkup([buttons])
 
 
 def checkin_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:

@@ -15,7 +15,9 @@ write (`ledger.current_update`), and no update's store memory answers their read
 
 A job that fails for a passing reason (network, flood wait, store) is tried again after a growing
 pause; a screen that still fails stays owed in its record (`state/conversation.py`), and the next
-sync of the chat (the user's next press or message, a redelivery) sends it. Errors are logged by
+sync of the chat (the user's next press or message, a redelivery) sends it. An urgent show goes
+before a job that only waits: for its turn, or to try a call again (the outbox's pause, or the
+request chain's, `api/retry.pause_hook`); that job runs again right after it. Errors are logged by
 type only: a job's text is what the user is told, and may be health data.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import weakref
 from collections import deque
@@ -42,7 +45,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.store.locks import ChatLocks, LocalLocks
 from bot.telegram.api.pacing.limiter import Pacer, take_turn
-from bot.telegram.api.retry import retries_wanted
+from bot.telegram.api.retry import pause_hook, retries_wanted
 from bot.telegram.ui import messages
 from bot.telegram.ui.keyboards import Markup
 
@@ -288,10 +291,40 @@ class Outbox:
                     )
                     return False
                 logger.info("chat %d: job failed (%s), retry", chat_id, type(error).__name__)
-                await self._sleep(delay)
+                if await self._pause(chat_id, delay):
+                    return True
             else:
                 return False
         return False  # pragma: no cover - the last round returns above
+
+    async def _pause(self, chat_id: int, delay: float) -> bool:
+        """Wait `delay` before trying a job again; True when an urgent show stopped the wait
+        (`show`): the job then runs again after it."""
+        pause = asyncio.ensure_future(self._sleep(delay))
+        self._turn_waits[chat_id] = pause
+        try:
+            await pause
+        except asyncio.CancelledError:
+            if pause.cancelled() and chat_id in self._preempting:
+                self._preempting.discard(chat_id)
+                return True
+            raise
+        finally:
+            if self._turn_waits.get(chat_id) is pause:
+                del self._turn_waits[chat_id]
+        return False
+
+    async def _yielding(self, chat_id: int, waiting: Awaitable[object]) -> object:
+        """Await `waiting` (the request chain's pause before a retry) as `take_turn` waits: an
+        urgent show may stop the job here, and it runs again after it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._turn_waits[chat_id] = task
+        try:
+            return await waiting
+        finally:
+            if self._turn_waits.get(chat_id) is task:
+                del self._turn_waits[chat_id]
 
     async def _attempt(self, chat_id: int, queued: _Queued) -> None:
         if queued.tag == SHOW:
@@ -299,6 +332,7 @@ class Outbox:
             async with self.locks.hold(f"send:{chat_id}"):
                 await queued.job()
         else:
+            pause_hook.set(functools.partial(self._yielding, chat_id))
             await queued.job()
 
 

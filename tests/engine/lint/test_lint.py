@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.main import KB_CHECKS
 from bot.engine.errors import KnowledgeBaseError
 from bot.engine.issues import Issue
 from bot.engine.kb.loader import default_knowledge_dir
@@ -52,7 +53,8 @@ def codes(issues: list[Issue]) -> set[str]:
 
 # ------------------------------------------------------------------ real KB --
 def test_the_real_knowledge_base_lints_with_no_errors_and_no_warnings() -> None:
-    assert [issue.render() for issue in lint_knowledge_base(default_knowledge_dir())] == []
+    issues = lint_knowledge_base(default_knowledge_dir(), checks=KB_CHECKS)
+    assert [issue.render() for issue in issues] == []
 
 
 # ------------------------------------------------------------- issue format --
@@ -103,8 +105,8 @@ def test_missing_question_file_is_kb102_naming_the_question_file(tmp_path: Path)
 # (file, old, new) edits, then where the KB101 issue must point: file, marker of the line, path.
 SCHEMA_CASES = {
     "unknown-key-in-a-rule": (
-        [("rules.yaml", '  source: "fixture"\n- id: swollen_calf',
-          '  source: "fixture"\n  colour: red\n- id: swollen_calf')],
+        [("rules.yaml", '  trip_card: {en: "chest pain"}\n- id: swollen_calf',
+          '  trip_card: {en: "chest pain"}\n  colour: red\n- id: swollen_calf')],
         "rules.yaml", "colour: red", "0.colour",
     ),
     "missing-text-of-a-question": (
@@ -303,3 +305,33 @@ def test_has_errors_ignores_warnings_unless_strict() -> None:
     assert (has_errors([]), has_errors([], strict=True)) == (False, False)
     assert (has_errors([warning]), has_errors([warning], strict=True)) == (False, True)
     assert has_errors([warning, error]) is True
+
+
+def test_a_trip_card_label_without_norwegian_is_kb206_at_the_rule(tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(default_knowledge_dir(), knowledge)
+    rules = knowledge / "rules.yaml"
+    label = '{en: "cold, pale leg or arm", nb: "kaldt, blekt bein eller arm"}'
+    text = rules.read_text(encoding="utf-8")
+    assert text.count(label) == 1
+    rules.write_text(text.replace(label, '{en: "cold, pale leg or arm"}'), encoding="utf-8")
+
+    issues = lint_knowledge_base(knowledge)
+
+    assert [(i.code, i.file, i.path.endswith("trip_card")) for i in issues] == [
+        ("KB206", "rules.yaml", True)
+    ]
+
+
+def test_an_emergency_rule_without_a_trip_card_label_is_kb211(tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(default_knowledge_dir(), knowledge)
+    rules = knowledge / "rules.yaml"
+    label = '  trip_card: {en: "cold, pale leg or arm", nb: "kaldt, blekt bein eller arm"}\n'
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text.replace(label, ""), encoding="utf-8")
+
+    issues = lint_knowledge_base(knowledge)
+
+    assert [(i.code, i.severity) for i in issues] == [("KB211", "error")]
+    assert "cold_pale_limb" in issues[0].message

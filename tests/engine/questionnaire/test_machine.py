@@ -447,7 +447,9 @@ def _settle_kb(tmp_path: Path, *, order: str, skip: bool = True) -> KnowledgeBas
     )
 
     def rule(rule_id: str, level: str, when: str) -> str:
-        return f"- {{id: {rule_id}, level: {level}, when: {when}, reason: {{en: x}}, source: t}}\n"
+        label = "" if level == "doctor" else ", trip_card: {en: x}"  # on the trip card
+        fields = f"id: {rule_id}, level: {level}, when: {when}, reason: {{en: x}}, source: t"
+        return f"- {{{fields}{label}}}\n"
 
     both = '{all: [{finding: b, in: ["yes"]}, {finding: c, in: ["yes"]}]}'
     files = {
@@ -461,7 +463,8 @@ def _settle_kb(tmp_path: Path, *, order: str, skip: bool = True) -> KnowledgeBas
         + rule("b", "doctor", '{finding: b, in: ["yes"]}')
         + rule("b_and_c", "emergency", both),
         "causes.yaml": "[]",
-        "advice.yaml": '- {id: all_levels, section: action, codes: [rest], text: {en: "x"}}',
+        "advice.yaml": "- {id: all_levels, section: action, codes: [rest], text: {en: x},"
+        " trip_card: {en: x}}",
         "advice_codes.yaml": "- {code: rest}",
     }
     return load_kb(tmp_path, files)

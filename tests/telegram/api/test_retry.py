@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.telegram.api.retry import RetryingRequest, RetryPolicy, is_unsent
+from bot.telegram.api.retry import RetryingRequest, RetryPolicy, is_unsent, pause_hook
 from bot.telegram.api.wire import seconds
 from tests.shared import Sleeps
 
@@ -79,6 +80,28 @@ async def test_a_5xx_then_success_is_retried_for_an_idempotent_method(sleeps: Sl
 
     assert transport.methods == ["editMessageText"] * 3
     assert sleeps.delays == [0.5 * 0.75, 1.0 * 0.75]  # exponential, jitter factor 0.75
+
+
+async def test_the_pause_before_a_retry_goes_through_the_outbox_hook_when_one_is_set(
+    sleeps: Sleeps,
+) -> None:
+    """The outbox sets `pause_hook` around a plain job, so an urgent result may stop the job
+    while it waits to retry (tests/telegram/test_outbox.py)."""
+    paused: list[object] = []
+
+    async def hook(waiting: Awaitable[object]) -> object:
+        paused.append(waiting)
+        return await waiting
+
+    transport = ScriptedTransport(error(502, "Bad Gateway"), OK)
+    token = pause_hook.set(hook)
+    try:
+        assert await call(transport, "editMessageText", sleeps) is True
+    finally:
+        pause_hook.reset(token)
+
+    assert len(paused) == 1
+    assert sleeps.delays == [0.5 * 0.75], "the hook awaits the chain's own sleep"
 
 
 async def test_backoff_doubles_up_to_the_cap_and_jitter_stays_within_half_to_full() -> None:

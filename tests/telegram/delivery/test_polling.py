@@ -38,6 +38,7 @@ from tests.fakes.updates import (
     conversation,
     first_button,
     forgive_repeated_answers,
+    latest_screen,
     message_update,
     press_update,
     running,
@@ -82,7 +83,7 @@ def offsets(api: FakeBotApi) -> list[int | None]:
 
 
 def has_question(api: FakeBotApi, chat_id: int = CHAT) -> bool:
-    return api.latest_message(chat_id, with_keyboard=True) is not None
+    return latest_screen(api, chat_id) is not None
 
 
 async def start_loop(processor: UpdateProcessor) -> tuple[asyncio.Task[None], asyncio.Event]:

@@ -27,6 +27,7 @@ from tests.fakes.updates import (
     SettledProcessor,
     conversation,
     first_button,
+    latest_screen,
     message_update,
     parse,
     press_update,
@@ -113,7 +114,7 @@ async def test_a_start_killed_before_its_question_sends_the_question_when_redeli
 ) -> None:
     start = message_update(api, "/start")
     await bot.killed_after_commit(start)
-    assert api.latest_message(CHAT, with_keyboard=True) is None  # only the welcome went out
+    assert latest_screen(api) is None  # only the welcome went out
     welcomes = len(texts(api))
 
     outcome = await bot.handle(start)

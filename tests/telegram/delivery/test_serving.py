@@ -17,7 +17,7 @@ from bot.telegram.delivery.polling import PollingOptions
 from bot.telegram.delivery.serving import serve
 from bot.telegram.delivery.webhook import SECRET_HEADER
 from tests.fakes.botapi import FakeBotApi
-from tests.fakes.updates import CHAT, message_update, wait_until
+from tests.fakes.updates import latest_screen, message_update, wait_until
 
 
 def free_port() -> int:
@@ -40,7 +40,7 @@ async def test_polling_serves_until_stopped_and_confirms_what_it_handled(
         serve(app, settings, store, allowed_updates=ALLOWED_UPDATES, stop=stop, polling=options)
     )
 
-    await wait_until(lambda: api.latest_message(CHAT, with_keyboard=True) is not None)
+    await wait_until(lambda: latest_screen(api) is not None)
     stop.set()
     await running
 
@@ -86,4 +86,4 @@ async def test_webhook_mode_registers_the_secret_and_serves_until_stopped(
     assert status == 200
     assert api.last("setWebhook").params["secret_token"] == "s3cret_token"
     assert api.last("setWebhook").params["allowed_updates"] == ALLOWED_UPDATES
-    assert api.latest_message(CHAT, with_keyboard=True) is not None
+    assert latest_screen(api) is not None

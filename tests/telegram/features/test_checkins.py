@@ -128,8 +128,8 @@ async def test_overdrinking_also_offers_a_check_in_in_the_morning(
 ) -> None:
     await show_result(driver, store, kb, OVERDRINKING)
 
-    assert driver.current_buttons()[-2:] == labels(
-        kb, "checkin_offer_30min", "checkin_offer_morning"
+    assert driver.current_buttons()[-3:] == labels(
+        kb, "checkin_offer_30min", "checkin_offer_morning", "trip_card_button"
     )
     assert "12 h" in kb.text("checkin_offer_morning", "en"), "the label says what morning means"
 

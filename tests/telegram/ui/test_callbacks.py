@@ -15,9 +15,12 @@ from bot.telegram.ui.callbacks import (
     MAX_NUMBER,
     Action,
     Callback,
+    CardAction,
     apply_callback,
     decode_callback,
+    decode_card,
     encode_callback,
+    encode_card,
 )
 
 CALLBACKS = [
@@ -191,3 +194,28 @@ def test_action_that_does_not_fit_the_step_raises_invalid_answer(
     session, _ = machine.start(kb)
     with pytest.raises(InvalidAnswer):
         apply_callback(kb, session, callback)
+
+
+# --- trip-card buttons (t:) ----------------------------------------------------------------------
+@given(st.integers(min_value=0, max_value=MAX_NUMBER - 1), st.sampled_from(["pin", "no"]))
+def test_a_pin_button_round_trips_within_64_bytes(message_id: int, action: CardAction) -> None:
+    data = encode_card(action, message_id)
+
+    assert len(data.encode()) <= MAX_BYTES
+    assert decode_card(data) == (action, message_id)
+
+
+def test_the_open_button_takes_no_message_id_and_pin_needs_one() -> None:
+    assert decode_card(encode_card("open")) == ("open", None)
+    with pytest.raises(ValueError, match="message id"):
+        encode_card("open", 5)
+    with pytest.raises(ValueError, match="message id"):
+        encode_card("pin")
+
+
+@pytest.mark.parametrize(
+    "data", ["t:o:1", "t:p", "t:p:", "t:p:01", "t:p:-3", "t:x:1", "t:p:1x", "t:p:" + "9" * 13, 7]
+)
+def test_forged_trip_card_data_is_refused(data: object) -> None:
+    with pytest.raises(ValueError, match="trip-card"):
+        decode_card(data)

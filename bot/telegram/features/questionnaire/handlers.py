@@ -12,6 +12,7 @@ brought to the current screen, or shows it already). Nothing the user types is l
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from telegram import Bot, CallbackQuery, Update
@@ -46,7 +47,7 @@ from bot.telegram.ui.callbacks import (
     decode_callback,
     decode_language,
 )
-from bot.telegram.ui.keyboards import forget_markup, language_markup
+from bot.telegram.ui.keyboards import forget_markup, language_markup, welcome_markup
 from bot.telegram.ui.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ MOVED_ON = (ValueError, InvalidAnswer, SessionFinished)
 COMMIT_TRIES = 3
 """Rounds of read, apply, compare-and-set for one press (the outbox records what it showed
 in between)."""
+Forgetting = Callable[[Bot, SessionKey, str], Awaitable[None]]
+"""Called when /forget is confirmed, before the records go (the trip card deletes its message)."""
 
 
 class QuestionnaireHandlers:
@@ -71,22 +74,26 @@ class QuestionnaireHandlers:
         outbox: Outbox | None = None,
         keeper: ConversationKeeper | None = None,
         preferences: Preferences | None = None,
+        forgetting: Sequence[Forgetting] = (),
     ) -> None:
         """`keeper` and `preferences` are shared with the other features (registry.py), which
-        hand the keeper their hooks; by default the handlers make their own."""
+        hand the keeper their hooks; by default the handlers make their own. `forgetting` is
+        told of a confirmed /forget first, while the records are still there (the trip card)."""
         self.kb = kb
         self.store = store
         self.outbox = outbox if outbox is not None else Outbox()
         self.conversations = keeper or ConversationKeeper(kb, store, self.outbox)
         self.preferences = preferences or Preferences(kb, store)
         self.session_ttl = session_ttl
+        self.forgetting = tuple(forgetting)
 
     # --- commands -------------------------------------------------------------------------------
 
     async def on_start(self, update: Update, context: Context) -> None:
-        """Greet, then begin a new questionnaire with its first question."""
+        """Greet (with the trip-card button), then begin a new questionnaire."""
         key, language = origin.key(update), await self.preferences.language(update)
-        self.conversations.say(context.bot, key.chat_id, welcome_text(self.kb, language))
+        welcome, markup = welcome_text(self.kb, language), welcome_markup(self.kb, language)
+        self.outbox.send(context.bot, key.chat_id, welcome, reply_markup=markup)
         await self.conversations.begin(context.bot, key, language)
 
     async def on_restart(self, update: Update, context: Context) -> None:
@@ -179,12 +186,13 @@ class QuestionnaireHandlers:
             return
         await query.answer()
         key, is_yes = origin.key(update), query.data == "f:y"
+        language = await self.preferences.language(update)
         if is_yes:
+            for forget in self.forgetting:
+                await forget(context.bot, key, language)
             count = await self.store.delete_user(key.user_id)
             logger.info("forgot user %d: %d record(s)", key.user_id, count)
-        text = self.kb.text(
-            "forgotten" if is_yes else "forget_kept", await self.preferences.language(update)
-        )
+        text = self.kb.text("forgotten" if is_yes else "forget_kept", language)
         message_id = origin.pressed_id(query)
         if message_id is None:
             self.outbox.send(context.bot, key.chat_id, text)

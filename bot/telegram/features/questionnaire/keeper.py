@@ -269,7 +269,11 @@ class ConversationKeeper:
             is_new = conversation.message_id is None
         else:  # owed first-aid cards come first
             is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
-        if await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=is_urgent):
+        # The urgent lane is for a result not shown yet: drawing one the chat shows already
+        # again (typed text resurfaces it) must not take a start a new urgent result needs.
+        is_new_result = conversation.offer > conversation.shown
+        lane = is_urgent and is_new_result
+        if await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=lane):
             # The chat's turn may come a second later: show the state as it is by then.
             newest = await self._newest(key)
             if newest is None:

@@ -57,7 +57,7 @@ async def test_answering_yes_to_cramp_now_sends_the_first_aid_card_then_the_next
     assert texts[-2].startswith("🩹 First aid now")
     assert texts[-1].startswith("First, a safety check.")
     assert driver.last_text() == texts[-1]
-    keyboards = [message for message in driver.bot_messages() if message.reply_markup]
+    keyboards = driver.questionnaire_keyboards()
     assert len(keyboards) == 1, "only the current question keeps live buttons"
 
 
