@@ -11,7 +11,7 @@ handing it to aiosqlite's worker thread and back costs about 50 us more per call
 process holds the write lock, the call goes to aiosqlite, which waits for it (5 s at most) off
 the loop. That connection never checkpoints the WAL either (a checkpoint syncs the file): every
 `CHECKPOINT_EVERY` of its puts, one passive checkpoint runs through aiosqlite, off the loop.
-Every other call goes through aiosqlite. The SQL itself is in `sqlite_sql.py`.
+Every other call goes through aiosqlite. The SQL itself is in `statements.py`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pathlib import Path
 import aiosqlite
 
 from bot.engine.errors import ConflictError, StoreError
-from bot.store import sqlite_sql as sql
 from bot.store.base import (
     LIFETIMES,
     Record,
@@ -38,6 +37,7 @@ from bot.store.base import (
     check_ttl,
     lifetime,
 )
+from bot.store.sqlite import statements as sql
 
 logger = logging.getLogger(__name__)
 
