@@ -248,7 +248,7 @@ class Run:
                 self._violation("edit of a message that is not the screen")
         else:
             message_id = chat.take_message_id()
-        if markup is not None and "inline_keyboard" in markup:
+        if _is_questionnaire(markup):  # not the welcome's 🧭 trip-card button
             chat.screen_id, chat.screen_text, chat.screen_markup = message_id, text, markup
             self._complete(chat)
         return _message(chat.chat_id, message_id, text, markup)
@@ -363,6 +363,11 @@ def _markup(value: object) -> dict[str, Any] | None:
     if isinstance(value, str):
         value = json.loads(value)
     return value if isinstance(value, dict) else None
+
+
+def _is_questionnaire(markup: dict[str, Any] | None) -> bool:
+    """Tell whether `markup` holds questionnaire buttons (callback data `q:...`): a screen."""
+    return any(data.startswith("q:") for data in _button_data(markup))
 
 
 def _button_data(markup: dict[str, Any] | None) -> set[str]:

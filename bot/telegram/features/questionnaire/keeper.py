@@ -22,6 +22,7 @@ read as an answer to this one.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot
@@ -55,6 +56,8 @@ AfterResult = Callable[[Bot, SessionKey, Result, str], Awaitable[None]]
 LocationOffer = Callable[[Bot, SessionKey, Result, str], Awaitable[bool]]
 """Sends the "Share location" offer after an urgent result is shown; True when it did."""
 MERGE_TRIES = 5
+KNOWN_STEPS = 1024
+"""Steps remembered at most (`ConversationKeeper._step`): about one per chat being shown."""
 """Compare-and-set rounds for recording what was shown, against commits landing meanwhile."""
 
 
@@ -93,6 +96,8 @@ class ConversationKeeper:
         """Sends the location offer after an urgent result (country.py, via registry.py)."""
         self.after_result = tuple(after_result)
         """Called once when a new result is committed (metrics)."""
+        self._steps: OrderedDict[int, tuple[Session, Step]] = OrderedDict()
+        """The step of each session committed or shown lately, by the session object (`_step`)."""
 
     async def get(self, key: SessionKey) -> StoredConversation:
         """Return what is stored under `key`; an unreadable record is logged and reads as none."""
@@ -216,6 +221,7 @@ class ConversationKeeper:
             )
             return False
         logger.debug("saved %s rev %d, view %d", key.render(), revision, view)
+        self._remember_step(conversation.session, step)
         self.show(bot, key, is_urgent=new_result is not None and shows_local_number(new_result))
         if new_result is not None:
             for follow in self.after_result:
@@ -252,7 +258,7 @@ class ConversationKeeper:
             if conversation is None or not conversation.is_screen_pending:
                 return
             try:
-                step = machine.current_step(self.kb, conversation.session)
+                step = self._step(conversation.session)
             except SessionOutdated:
                 return  # the next update restarts it politely
             await self._send(bot, key, stored, step)
@@ -323,6 +329,26 @@ class ConversationKeeper:
                 "chat %d: a note after the screen failed: %s", chat_id, type(error).__name__
             )
 
+    def _step(self, session: Session) -> Step:
+        """Return `machine.current_step` of `session`, worked out once per session object.
+
+        A commit knows its step already, and the show job reads the record it wrote back as the
+        same objects (`Conversation.load` parses a text once), so the engine does not run twice
+        for one screen. Sessions are frozen: the same object always has the same step.
+        """
+        known = self._steps.get(id(session))
+        if known is not None and known[0] is session:
+            self._steps.move_to_end(id(session))
+            return known[1]
+        step = machine.current_step(self.kb, session)
+        self._remember_step(session, step)
+        return step
+
+    def _remember_step(self, session: Session, step: Step) -> None:
+        self._steps[id(session)] = (session, step)
+        while len(self._steps) > KNOWN_STEPS:
+            self._steps.popitem(last=False)
+
     @staticmethod
     def _owed_cards(conversation: Conversation | None) -> tuple[OwedCard, ...]:
         if conversation is None:
@@ -336,7 +362,7 @@ class ConversationKeeper:
         if conversation is None or not conversation.is_screen_pending:
             return None
         try:
-            return stored, machine.current_step(self.kb, conversation.session)
+            return stored, self._step(conversation.session)
         except SessionOutdated:
             return None
 
