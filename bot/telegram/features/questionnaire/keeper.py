@@ -221,7 +221,6 @@ class ConversationKeeper:
             )
             return False
         logger.debug("saved %s rev %d, view %d", key.render(), revision, view)
-        self._remember_step(conversation.session, step)
         self.show(bot, key, is_urgent=new_result is not None and shows_local_number(new_result))
         if new_result is not None:
             for follow in self.after_result:
@@ -332,9 +331,11 @@ class ConversationKeeper:
     def _step(self, session: Session) -> Step:
         """Return `machine.current_step` of `session`, worked out once per session object.
 
-        A commit knows its step already, and the show job reads the record it wrote back as the
-        same objects (`Conversation.load` parses a text once), so the engine does not run twice
-        for one screen. Sessions are frozen: the same object always has the same step.
+        A show job reads its record before and after its turn, and `Conversation.load` parses a
+        text once, so both reads give the same session object: the engine runs once per screen.
+        Sessions are frozen: the same object always has the same current step. (A commit's own
+        step is not remembered: the engine's step after a press may depend on the session before
+        it, and `current_step` is what a screen shows.)
         """
         known = self._steps.get(id(session))
         if known is not None and known[0] is session:
