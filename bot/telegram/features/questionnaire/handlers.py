@@ -342,12 +342,12 @@ class QuestionnaireHandlers:
         assert stored.conversation is not None  # noqa: S101 - on_button checked it
         logger.info("stale or invalid press in %s: %s", key.render(), type(error).__name__)
         conversation = stored.conversation
-        is_redrawn = (  # the pressed screen is about to be drawn over with the newer state
-            conversation.is_screen_pending
-            and not conversation.needs_new_message
-            and origin.pressed_id(query) == conversation.message_id
+        # The pressed message is the last one shown, and a newer state is owed (drawn over it, or
+        # below it: a /start, a first-aid card, a screen a restart kept from the chat).
+        is_behind = (
+            conversation.is_screen_pending and origin.pressed_id(query) == conversation.message_id
         )
-        if is_redrawn:  # the person could not have seen the newer state yet: no "moved on"
+        if is_behind:  # the person could not have seen the newer state yet: no "moved on"
             await query.answer()
         else:
             await query.answer(self.kb.text("moved_on", conversation.language))

@@ -128,6 +128,32 @@ async def test_stale_button_says_moved_on_and_shows_the_current_question(
     assert not any(m.text.startswith("Sorry") for m in driver.bot_messages())
 
 
+async def test_a_press_on_the_last_shown_screen_while_a_newer_one_is_owed_gets_no_moved_on(
+    driver: ChatDriver, api: FakeBotApi, store: MemoryStore, kb: KnowledgeBase
+) -> None:
+    """A restart (or a kill) kept the newer screen, which goes into a new message, from the
+    chat: the person pressed the newest buttons they could see, so the press is answered
+    quietly and the owed screen is shown, instead of "moved on"."""
+    await driver.send("/start")
+    shown = driver.bot_messages()[-1].message_id
+    key = SessionKey(driver.chat_id, driver.user_id)
+    record = await store.get(key)
+    assert record is not None
+    conversation = Conversation.load(record.data)
+    session, _ = machine.done(kb, conversation.session)  # committed, never shown
+    view = conversation.view + 1
+    drawn = {"session": session, "view": view, "fresh": view, "screen_rev": session.rev}
+    owed = conversation.model_copy(update=drawn)
+    await store.put(key, owed.dump(), expected_revision=record.revision)
+
+    await driver.press_data("q:0:t1", message_id=shown)
+
+    assert api.last("answerCallbackQuery").params.get("text") in (None, "")
+    assert driver.bot_messages()[-1].message_id != shown
+    assert driver.bot_messages()[-1].text.startswith("About the muscle")
+    assert driver.unanswered_callbacks() == []
+
+
 async def test_stale_button_on_an_old_message_is_moved_on_and_sends_nothing(
     driver: ChatDriver, api: FakeBotApi
 ) -> None:
