@@ -23,7 +23,12 @@ from typing import Any
 from aiohttp import web
 
 from bench import wire
-from bot.telegram.api.pacing.limiter import bucket_violations, is_chat_paced, is_paced
+from bot.telegram.api.pacing.limiter import (
+    bucket_violations,
+    is_chat_paced,
+    is_paced,
+    over_limit,
+)
 from tests.fakes.botapi import Call, FakeBotApi, SentMessage
 
 HOST = "127.0.0.1"
@@ -270,7 +275,7 @@ class FakeTelegram:
         self, *, per_chat: float = 1.0, burst: int = 3, per_second: int = 30
     ) -> dict[str, int]:
         """Count new messages a chat's token bucket (`burst`, `per_chat`/s) would have refused,
-        and calls beyond `per_second` within any one-second window.
+        and calls that found `per_second` others in the second up to them (`over_limit`).
 
         Edits count in the total only: they put no new message in the chat (api/pacing/limiter.py).
         """
@@ -282,12 +287,7 @@ class FakeTelegram:
             bucket_violations(times, rate=per_chat, burst=burst, slack=JITTER)
             for times in by_chat.values()
         )
-        times = sorted(arrival.at for arrival in self.arrivals)
-        over, start = 0, 0
-        for end, at in enumerate(times):
-            while at - times[start] >= 1.0:
-                start += 1
-            over = max(over, end - start + 1 - per_second)
+        over = over_limit((arrival.at for arrival in self.arrivals), limit=per_second)
         return {"chat": chat_violations, "total": over}
 
     def redelivered(self) -> int:

@@ -38,7 +38,7 @@ from bench.reliability.fakeapi import HOST, TOKEN
 from bot.config import Settings
 from bot.store import open_store, shared_client
 from bot.telegram.api.chain import reliable_request
-from bot.telegram.api.pacing.limiter import bucket_violations
+from bot.telegram.api.pacing.limiter import bucket_violations, over_limit
 from bot.telegram.api.transport import AiohttpRequest
 
 STORES: dict[str, Callable[[], str]] = {"shared": redis_url, "local": lambda: "memory://"}
@@ -97,7 +97,7 @@ async def run_mode(mode: str, *, messages: int, chats: int) -> dict[str, Any]:
         "messages": len(arrivals),
         "seconds": round(max(times) - min(times), 2),
         "most in one second": max(counts),
-        "above 30/s": sum(1 for count in counts if count > 30),
+        "above 30/s": over_limit(times, limit=30),
         "beyond a chat's bucket": beyond_buckets(arrivals, settings(STORES[mode]())),
     }
 
