@@ -11,6 +11,7 @@ returns a new one with `rev` + 1, never touching the old.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished, SessionOutdated
@@ -103,8 +104,14 @@ def current_step(
     """Return what to show for `session`; `before` (earlier findings) decides new cards."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
-    question = None if session.done else next_question(kb, session)
-    return _step(kb, session, question, before=before)
+    known = _known(kb, session)
+    if before is None and known.step is not None:
+        return known.step
+    found, _, question = known.routed
+    step = _step(kb, session, question, before=before, findings=_with_ticks(kb, session, found))
+    if not step.cards:  # what the session shows with or without `before`
+        known.step = step
+    return step
 
 
 def is_interim(
@@ -241,9 +248,7 @@ def _asking(kb: KnowledgeBase, session: Session) -> tuple[Question, dict[str, st
     """Return the question `session` shows (as `current_step`) and its findings, ticks aside."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
-    found = session.findings(kb)
-    level = triage_level(kb, found)
-    question = None if session.done else next_question(kb, session, found, level)
+    found, level, question = _known(kb, session).routed
     if question is None:
         raise SessionFinished("the questionnaire already has its result")
     if not session.ticked and is_interim(kb, session, found, level):
@@ -266,7 +271,59 @@ def _advance(
     question = None if level is Level.EMERGENCY else next_question(kb, updated, findings, level)
     if question is None:
         updated = updated.model_copy(update={"done": True})
-    return updated, _step(kb, updated, question, before=before, findings=findings)
+    known = _remember(kb, updated, (findings, level, question))
+    step = _step(kb, updated, question, before=before, findings=findings)
+    if not step.cards:  # what the session shows with or without `before`
+        known.step = step
+    return updated, step
+
+
+Routed = tuple[dict[str, str], Level, Question | None]
+"""A session's findings (ticks aside), their level, and the question it asks (None: done)."""
+
+
+@dataclass(slots=True)
+class _Known:
+    """What the engine worked out for one session object (`_known`)."""
+
+    kb: KnowledgeBase
+    session: Session
+    routed: Routed
+    step: Step | None = None
+    """`current_step` of the session (without `before`), once worked out."""
+
+
+_KNOWN: OrderedDict[int, _Known] = OrderedDict()
+"""What was worked out for the sessions seen lately, by the session object."""
+KNOWN_SESSIONS = 1024
+
+
+def _known(kb: KnowledgeBase, session: Session) -> _Known:
+    """Return what the engine knows of `session`, routing it first if it is new.
+
+    A press routes a session three times: the press's step (`_advance`), the screen it shows
+    (`current_step`), and the next press's check of the question answered (`_asking`). The
+    adapter hands all three the same frozen session object (its records parse a text once,
+    and a record's copies share the session), so each is worked out once. Sessions and
+    knowledge bases are frozen: the same pair always routes and shows the same way. Callers
+    must not change the findings returned.
+    """
+    known = _KNOWN.get(id(session))
+    if known is not None and known.session is session and known.kb is kb:
+        _KNOWN.move_to_end(id(session))
+        return known
+    found = session.findings(kb)
+    level = triage_level(kb, found)
+    question = None if session.done else next_question(kb, session, found, level)
+    return _remember(kb, session, (found, level, question))
+
+
+def _remember(kb: KnowledgeBase, session: Session, routed: Routed) -> _Known:
+    known = _KNOWN[id(session)] = _Known(kb, session, routed)
+    _KNOWN.move_to_end(id(session))
+    while len(_KNOWN) > KNOWN_SESSIONS:
+        _KNOWN.popitem(last=False)
+    return known
 
 
 def _options(kb: KnowledgeBase, question: Question) -> tuple[Option, ...]:

@@ -41,16 +41,16 @@ def next_question(
     level = triage_level(kb, findings) if level is None else level
     context = Context(answers=findings, patterns=kb.patterns, level=level)
     open_findings = kb.findings_from[last + 1]
+    baseline: Outcome | None = None  # what the findings tell now: worked out once, if needed
     for question in kb.questions[last + 1 :]:
         if question.ask_if is not None and not holds(question.ask_if, context):
             continue
         if question.skip_if_settled and not _can_raise_with(kb, question, context, open_findings):
             continue
-        if kb.ask_only_what_matters and not (
-            _can_raise_with(kb, question, context, open_findings)  # cheap, and decides most
-            or can_change_outcome(kb, question, findings)
-        ):
-            continue
+        if kb.ask_only_what_matters and not _can_raise_with(kb, question, context, open_findings):
+            baseline = outcome(kb, findings) if baseline is None else baseline
+            if not can_change_outcome(kb, question, findings, baseline):  # the costly check
+                continue
         return question
     return None
 
@@ -72,15 +72,20 @@ def can_raise_level(
     )
 
 
-def can_change_outcome(kb: KnowledgeBase, question: Question, findings: dict[str, str]) -> bool:
+def can_change_outcome(
+    kb: KnowledgeBase,
+    question: Question,
+    findings: dict[str, str],
+    baseline: Outcome | None = None,
+) -> bool:
     """Tell whether some answer to `question` changes the level, top cause or advice shown.
 
     Compared: the question unanswered and each answer (a single question's options; a
     checklist finished with nothing ticked, or with one item ticked). Every other open finding
     stays as it is, so a question that matters only together with a later one is still asked
-    when either of its answers alone shows.
+    when either of its answers alone shows. `baseline`: `outcome` of `findings`, if known.
     """
-    baseline = outcome(kb, findings)
+    baseline = outcome(kb, findings) if baseline is None else baseline
     return any(outcome(kb, findings | answer) != baseline for answer in _answers(question))
 
 

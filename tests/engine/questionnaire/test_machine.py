@@ -394,6 +394,19 @@ def test_a_card_is_shown_again_after_back_and_the_same_answer(kb: KnowledgeBase)
     assert [c.id for c in step.cards] == ["first_aid"]
 
 
+def test_the_screen_of_a_session_does_not_repeat_the_card_its_press_brought(
+    kb: KnowledgeBase,
+) -> None:
+    """The card comes with the press that brought it; the session's own screen has none, even
+    for the session object the press returned (the engine remembers what it worked out)."""
+    session, step = start(kb)
+    session, step = answer(kb, session, option(step, "yes"))
+    assert [c.id for c in step.cards] == ["first_aid"]
+
+    assert current_step(kb, session).cards == ()
+    assert current_step(kb, session) == current_step(kb, Session.load(session.dump()))
+
+
 def _card_on_calf_kb(tmp_path: Path) -> KnowledgeBase:
     kb_text = ENGINE_KB["kb.yaml"].replace(
         'when: {finding: now, in: ["yes"]}', 'when: {finding: calf, in: ["yes"]}'

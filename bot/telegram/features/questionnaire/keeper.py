@@ -22,7 +22,6 @@ read as an answer to this one.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot
@@ -56,8 +55,6 @@ AfterResult = Callable[[Bot, SessionKey, Result, str], Awaitable[None]]
 LocationOffer = Callable[[Bot, SessionKey, Result, str], Awaitable[bool]]
 """Sends the "Share location" offer after an urgent result is shown; True when it did."""
 MERGE_TRIES = 5
-KNOWN_STEPS = 1024
-"""Steps remembered at most (`ConversationKeeper._step`): about one per chat being shown."""
 """Compare-and-set rounds for recording what was shown, against commits landing meanwhile."""
 
 
@@ -96,8 +93,6 @@ class ConversationKeeper:
         """Sends the location offer after an urgent result (country.py, via registry.py)."""
         self.after_result = tuple(after_result)
         """Called once when a new result is committed (metrics)."""
-        self._steps: OrderedDict[int, tuple[Session, Step]] = OrderedDict()
-        """The step of each session committed or shown lately, by the session object (`_step`)."""
 
     async def get(self, key: SessionKey) -> StoredConversation:
         """Return what is stored under `key`; an unreadable record is logged and reads as none."""
@@ -257,7 +252,7 @@ class ConversationKeeper:
             if conversation is None or not conversation.is_screen_pending:
                 return
             try:
-                step = self._step(conversation.session)
+                step = machine.current_step(self.kb, conversation.session)
             except SessionOutdated:
                 return  # the next update restarts it politely
             await self._send(bot, key, stored, step)
@@ -328,28 +323,6 @@ class ConversationKeeper:
                 "chat %d: a note after the screen failed: %s", chat_id, type(error).__name__
             )
 
-    def _step(self, session: Session) -> Step:
-        """Return `machine.current_step` of `session`, worked out once per session object.
-
-        A show job reads its record before and after its turn, and `Conversation.load` parses a
-        text once, so both reads give the same session object: the engine runs once per screen.
-        Sessions are frozen: the same object always has the same current step. (A commit's own
-        step is not remembered: the engine's step after a press may depend on the session before
-        it, and `current_step` is what a screen shows.)
-        """
-        known = self._steps.get(id(session))
-        if known is not None and known[0] is session:
-            self._steps.move_to_end(id(session))
-            return known[1]
-        step = machine.current_step(self.kb, session)
-        self._remember_step(session, step)
-        return step
-
-    def _remember_step(self, session: Session, step: Step) -> None:
-        self._steps[id(session)] = (session, step)
-        while len(self._steps) > KNOWN_STEPS:
-            self._steps.popitem(last=False)
-
     @staticmethod
     def _owed_cards(conversation: Conversation | None) -> tuple[OwedCard, ...]:
         if conversation is None:
@@ -363,7 +336,7 @@ class ConversationKeeper:
         if conversation is None or not conversation.is_screen_pending:
             return None
         try:
-            return stored, self._step(conversation.session)
+            return stored, machine.current_step(self.kb, conversation.session)
         except SessionOutdated:
             return None
 
