@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
 from bot.engine.errors import SessionOutdated
@@ -22,7 +22,7 @@ from bot.engine.questionnaire.machine import Result
 from bot.render.questionnaire import summary_text
 from bot.telegram.delivery import origin
 from bot.telegram.features.questionnaire.keeper import ConversationKeeper
-from bot.telegram.state.conversation import Conversation
+from bot.telegram.state.conversation import Conversation, ReplyButton
 from bot.telegram.state.preferences import Preferences
 from bot.telegram.ui.callbacks import SummaryRequest, decode_summary, encode_summary
 
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 ENGLISH = "en"
+COMMIT_TRIES = 3
+"""Reads and compare-and-sets of the record before the press is answered anyway."""
 
 
 class SummaryHandlers:
@@ -43,38 +45,47 @@ class SummaryHandlers:
         self.preferences = preferences
 
     async def on_summary(self, update: Update, context: Context) -> None:
-        """Send the summary of the result the button belongs to (after answering the press)."""
+        """Owe the chat the summary of the result the button belongs to, then answer the press.
+
+        The summary is kept in the record until it went out (`ConversationKeeper.reply`)."""
         query = await origin.private_query(update)
         if query is None:
             return
         key = origin.key(update)
-        conversation = (await self.conversations.get(key)).conversation
-        request, result = self._find(conversation, query.data)
-        if conversation is None or request is None or result is None:
-            language = await self.preferences.language(update)
-            await query.answer(
-                self.kb.text("moved_on" if conversation else "no_session", language)
-            )
-            return
-        await query.answer()
-        language = request.language or conversation.language
-        when = _when(query, request)
-        text = summary_text(self.kb, result, language, when)
-        logger.info("summary sent in %s", key.render())
-        markup = self._english_twin(request, language, when)
-        self.conversations.outbox.send(context.bot, key.chat_id, text, reply_markup=markup)
+        for _ in range(COMMIT_TRIES):
+            try:
+                stored = await self.conversations.get(key)
+            except BaseException:
+                await query.answer()  # stop the spinner; the error handler apologises
+                raise
+            conversation = stored.conversation
+            request, result = self._find(conversation, query.data)
+            if conversation is None or request is None or result is None:
+                language = await self.preferences.language(update)
+                await query.answer(
+                    self.kb.text("moved_on" if conversation else "no_session", language)
+                )
+                return
+            language = request.language or conversation.language
+            when = _when(query, request)
+            text = summary_text(self.kb, result, language, when)
+            buttons = self._english_twin(request, language, when)
+            if await self.conversations.reply(context.bot, key, stored, text, buttons=buttons):
+                logger.info("summary owed in %s", key.render())
+                await query.answer()
+                return
+        await query.answer()  # the record kept moving under us
+        self.conversations.show(context.bot, key)
 
     def _english_twin(
         self, request: SummaryRequest, language: str, when: datetime
-    ) -> InlineKeyboardMarkup | None:
+    ) -> tuple[ReplyButton, ...]:
         """Return the "In English" button under a first summary in another language."""
         if request.language is not None or language == ENGLISH:
-            return None
+            return ()
         again = SummaryRequest(request.revision, ENGLISH, int(when.timestamp()))
         label = self.kb.text("summary_in_english", language)
-        return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(label, callback_data=encode_summary(again))]]
-        )
+        return (ReplyButton(label=label, data=encode_summary(again)),)
 
     def _find(
         self, conversation: Conversation | None, data: object

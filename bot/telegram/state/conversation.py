@@ -8,7 +8,8 @@ message, first-aid cards, the location offer); the chat's sender (`outbox.py`,
 `ConversationKeeper.sync`) then shows the newest view at Telegram's pace and records it as `shown`.
 A screen is owed while `shown < view`, so a kill between the commit and the send leaves it owed,
 and whoever syncs the chat next (a redelivery, the user's next press or message) sends it.
-Several commits before one send are shown once, as the newest (last write wins).
+Several commits before one send are shown once, as the newest (last write wins). Replies a
+press asked for (Why?, a summary) are owed the same way until sent (`OwedReply`).
 
 It is stored as JSON text, versioned by `format`, and older formats are upgraded on load.
 `Stored` is a record as read, with the store revision to write against.
@@ -25,8 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bot.engine.questionnaire.session import Session
 from bot.telegram.state import ledger
 
-FORMAT = 4
-"""2 added `updates`, 3 an owed-screen flag, 4 the views; `_MIGRATIONS` upgrades older ones."""
+FORMAT = 5
+"""2 added `updates`, 3 an owed-screen flag, 4 the views, 5 owed replies; `_MIGRATIONS` upgrades
+older ones."""
 DEFAULT_LANGUAGE = "en"
 
 
@@ -38,6 +40,32 @@ class OwedCard(BaseModel):
     view: int = Field(ge=1)
     advice: str
     """The id of the advice block the card shows."""
+
+
+class ReplyButton(BaseModel):
+    """A button under an owed reply (a summary's "In English")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str
+    data: str
+
+
+class OwedReply(BaseModel):
+    """A message of its own that a press asked for (Why?, More, a summary), not sent yet.
+
+    Kept in the record, not only in the outbox's memory, so that a kill or a run of failed
+    calls after the press was answered cannot lose it: whoever syncs the chat next sends it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    view: int = Field(ge=0)
+    """The view the chat was owed when the press came: the reply follows that screen and goes
+    before any newer one."""
+    text: str
+    buttons: tuple[ReplyButton, ...] = ()
+    """One per row."""
 
 
 class Conversation(BaseModel):
@@ -67,11 +95,18 @@ class Conversation(BaseModel):
     None (not known): only a press drawn at the current revision counts."""
     offer: int = Field(default=0, ge=0)
     """The view of a new result, which the location offer follows once (urgent results)."""
+    replies: tuple[OwedReply, ...] = ()
+    """Replies owed, oldest first; the sender drops each once it went out."""
 
     @property
     def is_screen_pending(self) -> bool:
         """Tell whether the chat does not show the newest view yet."""
         return self.shown < self.view
+
+    @property
+    def is_owed(self) -> bool:
+        """Tell whether the chat is owed anything: the newest view, or a reply."""
+        return self.shown < self.view or bool(self.replies)
 
     @property
     def needs_new_message(self) -> bool:
@@ -138,6 +173,7 @@ _MIGRATIONS: list[Any] = [
     lambda data: {**data, "format": 2},  # 1 -> 2: no update ids were kept
     lambda data: {**data, "format": 3},  # 2 -> 3: every screen had been shown
     _views,
+    lambda data: {**data, "format": 5},  # 4 -> 5: no reply was owed in the record
 ]
 """Index N upgrades format N to N+1."""
 

@@ -44,7 +44,7 @@ def test_a_format_1_record_loads_with_no_update_ids_and_saves_as_the_current_for
 
     assert loaded.updates == ()
     assert loaded.message_id == 7
-    assert json.loads(loaded.dump())["format"] == FORMAT == 4
+    assert json.loads(loaded.dump())["format"] == FORMAT == 5
 
 
 def test_a_format_2_record_loads_with_its_screen_shown(kb: KnowledgeBase) -> None:

@@ -58,6 +58,8 @@ MOVED_ON = (ValueError, InvalidAnswer, SessionFinished)
 COMMIT_TRIES = 3
 """Rounds of read, apply, compare-and-set for one press (the outbox records what it showed
 in between)."""
+REPLY_ACTIONS = frozenset({"why", "more"})
+"""Buttons under a result that ask for a message of their own, not a new screen."""
 Forgetting = Callable[[Bot, SessionKey, str], Awaitable[None]]
 """Called when /forget is confirmed, before the records go (the trip card deletes its message)."""
 
@@ -309,11 +311,10 @@ class QuestionnaireHandlers:
         to; False on a lost race."""
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - on_button checked it
-        if callback.action in ("why", "more") and isinstance(step, Result):
+        if callback.action in REPLY_ACTIONS and isinstance(step, Result):
             explain = why_text if callback.action == "why" else more_text
             text = explain(self.kb, step, conversation.language)
-            self.conversations.say(context.bot, key.chat_id, text)
-            return True
+            return await self.conversations.reply(context.bot, key, stored, text)
         if session.rev == conversation.session.rev:
             return True  # a tick as it stands already (a double tap): nothing to change
         # Restart or tailoring from a result leaves the result in the chat and asks below it.
@@ -347,7 +348,9 @@ class QuestionnaireHandlers:
         is_behind = (
             conversation.is_screen_pending and origin.pressed_id(query) == conversation.message_id
         )
-        if is_behind:  # the person could not have seen the newer state yet: no "moved on"
+        # The person could not have seen the newer state yet: no "moved on", it is on its way.
+        # But Why? or More asks for a message that will not come: that is said even then.
+        if is_behind and not _asks_for_reply(query.data):
             await query.answer()
         else:
             await query.answer(self.kb.text("moved_on", conversation.language))
@@ -359,3 +362,11 @@ class QuestionnaireHandlers:
         text = self.kb.text("no_session", language)
         await query.answer(text)
         self.conversations.say(context.bot, key.chat_id, text)
+
+
+def _asks_for_reply(data: object) -> bool:
+    """Tell whether button `data` asks for a message of its own (Why?, More)."""
+    try:
+        return decode_callback(data).action in REPLY_ACTIONS
+    except ValueError:
+        return False

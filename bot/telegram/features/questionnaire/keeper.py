@@ -14,6 +14,12 @@ never undoes an answer; when the state moved on while it was sending, it goes ro
 The emergency comes first: with an urgent or emergency result the result goes out before any
 owed card and before the location offer.
 
+A press that asks for a message of its own (Why?, More, a summary) is committed too, as a reply
+owed in the record (`reply`), and the show job sends it: a kill or a run of failed calls after
+the press was answered cannot lose it. A reply asked for on the screen the chat shows goes
+before any newer screen; an urgent result committed but never shown, when /start replaces it,
+is kept the same way, ahead of the new questionnaire.
+
 A new questionnaire continues the old one's session revision (`continued`): buttons carry the
 revision they were drawn at, so a press on a screen of an earlier questionnaire can never be
 read as an answer to this one.
@@ -24,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.engine.errors import ConflictError, SessionOutdated
@@ -39,6 +45,8 @@ from bot.telegram.state.conversation import (
     DEFAULT_LANGUAGE,
     Conversation,
     OwedCard,
+    OwedReply,
+    ReplyButton,
     StoredConversation,
 )
 from bot.telegram.state.records import Records
@@ -117,8 +125,11 @@ class ConversationKeeper:
             stored = await self.get(key)
             session, step = start if start is not None else machine.start(self.kb)
             old = stored.conversation
-            self._keep_urgent_result(bot, key, old)
             base = old or Conversation(session=session)
+            replies = base.replies
+            kept = self._unshown_urgent_result(old)
+            if kept is not None and kept not in replies:
+                replies = (kept, *replies)  # the emergency first
             session = continued(session, old)
             conversation = base.model_copy(
                 update={
@@ -126,24 +137,26 @@ class ConversationKeeper:
                     "language": language,
                     "cards": (),
                     "screen_rev": session.rev,
+                    "replies": replies,
                 }
             )
             if await self.commit(bot, key, stored, conversation, step, fresh=True):
                 return
 
-    def _keep_urgent_result(self, bot: Bot, key: SessionKey, old: Conversation | None) -> None:
-        """Send an urgent result that was committed but never shown, before it is replaced: a
-        red flag ticked just before /start must still reach the person (last write wins
-        otherwise)."""
+    def _unshown_urgent_result(self, old: Conversation | None) -> OwedReply | None:
+        """Return an urgent result that was committed but never shown, as a reply owed before
+        anything else: a red flag ticked just before /start must still reach the person (last
+        write wins otherwise), ahead of the new questionnaire's first screen."""
         if old is None or old.offer <= old.shown:
-            return
+            return None
         try:
             step = machine.current_step(self.kb, old.session)
         except SessionOutdated:
-            return
-        if isinstance(step, Result) and shows_local_number(step):
-            text, _ = screen(self.kb, step, old.language)
-            self.outbox.send(bot, key.chat_id, text)
+            return None
+        if not (isinstance(step, Result) and shows_local_number(step)):
+            return None
+        text, _ = screen(self.kb, step, old.language)
+        return OwedReply(view=old.shown, text=text)
 
     async def relanguage(self, bot: Bot, key: SessionKey, language: str) -> None:
         """Redraw the live question or result, if any, in `language` and keep that choice."""
@@ -228,6 +241,35 @@ class ConversationKeeper:
         self.say(bot, key.chat_id, self.kb.text("kb_updated", language))
         await self.begin(bot, key, language)
 
+    async def reply(
+        self,
+        bot: Bot,
+        key: SessionKey,
+        stored: StoredConversation,
+        text: str,
+        *,
+        buttons: Sequence[ReplyButton] = (),
+    ) -> bool:
+        """Owe the chat `text` (Why?, More, a summary) in its record, and have it sent.
+
+        Committed with the update's id like an answer, so a kill after the press was answered
+        cannot lose it (`OwedReply`). The same reply owed twice (a double tap before it went
+        out) is sent once. Return False when another write won the race.
+        """
+        conversation = stored.conversation
+        assert conversation is not None  # noqa: S101 - the caller read a conversation
+        owed = OwedReply(view=conversation.view, text=text, buttons=tuple(buttons))
+        if owed not in conversation.replies:
+            updated = conversation.model_copy(update={"replies": (*conversation.replies, owed)})
+            try:
+                await self.store.put(
+                    key, updated.stamped().dump(), expected_revision=stored.revision
+                )
+            except ConflictError:
+                return False
+        self.show(bot, key)
+        return True
+
     # --- the chat -------------------------------------------------------------------------------
 
     def say(self, bot: Bot, chat_id: int, text: str) -> None:
@@ -245,17 +287,30 @@ class ConversationKeeper:
         self.outbox.show(key.chat_id, sync, is_urgent=is_urgent)
 
     async def sync(self, bot: Bot, key: SessionKey) -> None:
-        """Bring the chat to its record: owed cards, the newest screen, the location offer."""
+        """Bring the chat to its record: owed replies, owed cards, the newest screen, the
+        location offer."""
         for _ in range(MERGE_TRIES):
             stored = await self.get(key)
             conversation = stored.conversation
-            if conversation is None or not conversation.is_screen_pending:
+            if conversation is None or not conversation.is_owed:
                 return
             try:
                 step = machine.current_step(self.kb, conversation.session)
             except SessionOutdated:
                 return  # the next update restarts it politely
-            await self._send(bot, key, stored, step)
+            pending = conversation.is_screen_pending
+            is_urgent = pending and isinstance(step, Result) and shows_local_number(step)
+            # Replies asked for on a screen the chat shows go before a newer screen (they
+            # answer an earlier press); one about the owed screen follows it.
+            earlier = tuple(
+                reply
+                for reply in conversation.replies
+                if not pending or reply.view < conversation.view
+            )
+            if earlier and not is_urgent:  # the emergency comes first
+                await self._send_replies(bot, key, stored, earlier)
+            else:  # a screen is owed (`is_owed` without replies before it)
+                await self._send(bot, key, stored, step)
 
     async def _send(
         self, bot: Bot, key: SessionKey, stored: StoredConversation, step: Step
@@ -264,16 +319,12 @@ class ConversationKeeper:
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - sync checked it
         chat_id = key.chat_id
-        is_urgent = isinstance(step, Result) and shows_local_number(step)
-        if is_urgent:  # the result comes first, drawn over the live message if there is one
-            is_new = conversation.message_id is None
-        else:  # owed first-aid cards come first
-            is_new = conversation.needs_new_message or bool(self._owed_cards(conversation))
+        is_new = self._opens_with_new_message(conversation, step)
         # The urgent lane is for a result not shown yet: drawing one the chat shows already
         # again (typed text resurfaces it) must not take a start a new urgent result needs.
         is_new_result = conversation.offer > conversation.shown
-        lane = is_urgent and is_new_result
-        if await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=lane):
+        lane = is_new_result and isinstance(step, Result) and shows_local_number(step)
+        while await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=lane):
             # The chat's turn may come a second later: show the state as it is by then.
             newest = await self._newest(key)
             if newest is None:
@@ -281,6 +332,11 @@ class ConversationKeeper:
             stored, step = newest
             conversation = stored.conversation
             assert conversation is not None  # noqa: S101 - _newest checked it
+            if is_new or not self._opens_with_new_message(conversation, step):
+                break
+            # The turn was for an edit, and the state now wants a new message (typed text came
+            # meanwhile): that waits for the chat's token, and the state may move on again.
+            is_new = True
         language = conversation.language
         cards = self._owed_cards(conversation)
         is_urgent = isinstance(step, Result) and shows_local_number(step)
@@ -322,6 +378,56 @@ class ConversationKeeper:
             logger.info(
                 "chat %d: a note after the screen failed: %s", chat_id, type(error).__name__
             )
+
+    async def _send_replies(
+        self, bot: Bot, key: SessionKey, stored: StoredConversation, replies: Sequence[OwedReply]
+    ) -> None:
+        """Send `replies` in order, each dropped from the record once it went out."""
+        latest: StoredConversation | None = stored
+        for reply in replies:
+            await self.outbox.take_turn(key.chat_id)  # an urgent result may go first
+            markup = None
+            if reply.buttons:
+                rows = [
+                    [InlineKeyboardButton(each.label, callback_data=each.data)]
+                    for each in reply.buttons
+                ]
+                markup = InlineKeyboardMarkup(rows)
+            await messages.send_text(bot, chat_id=key.chat_id, text=reply.text, markup=markup)
+            assert latest is not None  # noqa: S101 - checked below
+            latest = await self._drop_reply(key, latest, reply)
+            if latest is None:
+                return
+
+    async def _drop_reply(
+        self, key: SessionKey, latest: StoredConversation, reply: OwedReply
+    ) -> StoredConversation | None:
+        """Record `reply` as sent (over any commit since); None if the record went meanwhile."""
+        for _ in range(MERGE_TRIES):
+            current = latest.conversation
+            if current is None:
+                return None
+            replies = list(current.replies)
+            if reply not in replies:
+                return latest  # recorded already
+            replies.remove(reply)
+            merged = current.model_copy(update={"replies": tuple(replies)})
+            try:
+                revision = await self.store.put(
+                    key, merged.dump(), expected_revision=latest.revision
+                )
+            except ConflictError:
+                latest = await self.get(key)
+                continue
+            return StoredConversation(merged, revision)
+        logger.warning("a reply to %s not recorded: the record kept moving", key.render())
+        return None
+
+    def _opens_with_new_message(self, conversation: Conversation, step: Step) -> bool:
+        """Tell whether showing `step` starts with a new message (not an edit of the live one)."""
+        if isinstance(step, Result) and shows_local_number(step):  # drawn over the live message
+            return conversation.message_id is None
+        return conversation.needs_new_message or bool(self._owed_cards(conversation))
 
     @staticmethod
     def _owed_cards(conversation: Conversation | None) -> tuple[OwedCard, ...]:

@@ -57,3 +57,88 @@ def test_only_a_new_urgent_result_takes_the_urgent_lane_not_one_shown_again(
     assert sum(text.startswith("🚨") for text in shown) >= 2, "shown again after typed text"
     assert lane == [chat]
     assert not world.monitor.violations, [str(v) for v in world.monitor.violations]
+
+
+def _at_emergency(world: World, person: Person, chat: int) -> None:
+    question = world.keyboards(chat)[-1]
+    tick = next(b for b in buttons(question.reply_markup) if b["text"] == "☐ Chest pain")
+    person.press(question, str(tick["callback_data"]), "chest pain")
+
+
+def _sent_after(world: World, chat: int, at: float, start: str) -> list[str]:
+    return [
+        str(call.params.get("text", ""))
+        for call in world.monitor.calls
+        if call.chat == chat and call.method == "sendMessage" and call.ok and call.at > at
+        if str(call.params.get("text", "")).startswith(start)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("label", "start"), [("Why?", "Why this level"), ("Summary", "📋 CrampCheck summary")]
+)
+def test_a_reply_asked_for_survives_a_kill_after_the_press_was_answered(
+    kb: KnowledgeBase, settings: Settings, label: str, start: str
+) -> None:
+    """The press is answered at once; its message fails once and the bot is killed before the
+    retry. The reply was kept in the record, so the chat's next update brings it."""
+    chat = 700_001
+
+    async def main() -> tuple[World, float]:
+        world = World(kb, settings, seed=0)
+        await world.start()
+        person = Person(world, chat)
+        person.send("/start")
+        await world.settle(quiet=3)
+        _at_emergency(world, person, chat)
+        await world.settle(quiet=3)
+        result = world.keyboards(chat)[-1]
+        world.api.fail_next("sendMessage", status=502)
+        press = person.press_label(result, label)
+        await asyncio.sleep(0.2)  # answered; the reply waits to be tried again
+        assert press.answers, "answered at once"
+        assert not _sent_after(world, chat, press.at, start)
+        await world.kill()
+        await world.settle(quiet=3)
+        person.send("hello?")  # the chat's next update
+        await world.settle(quiet=3)
+        await world.stop()
+        return world, press.at
+
+    world, pressed_at = run_in_virtual_time(main)
+
+    assert len(_sent_after(world, chat, pressed_at, start)) == 1
+    assert not world.monitor.violations, [str(v) for v in world.monitor.violations]
+
+
+def test_an_unshown_emergency_goes_before_the_questionnaire_a_start_begins(
+    kb: KnowledgeBase, settings: Settings
+) -> None:
+    """The emergency result's edit fails; /start comes while the bot waits to try it again. The
+    result still goes out first, then the new first question."""
+    chat = 700_002
+
+    async def main() -> tuple[World, float]:
+        world = World(kb, settings, seed=0)
+        await world.start()
+        person = Person(world, chat)
+        person.send("/start")
+        await world.settle(quiet=3)
+        world.api.fail_next("editMessageText", status=500)
+        _at_emergency(world, person, chat)
+        await asyncio.sleep(0.1)
+        at = world.monitor.clock()
+        person.send("/start")
+        await world.settle(quiet=3)
+        await world.stop()
+        return world, at
+
+    world, at = run_in_virtual_time(main)
+
+    sent = [
+        str(call.params.get("text", ""))[:12]
+        for call in world.monitor.calls
+        if call.chat == chat and call.method == "sendMessage" and call.ok and call.at >= at
+    ]
+    assert sent[0].startswith("🚨"), sent
+    assert any(text.startswith("First, a saf") for text in sent[1:]), sent
