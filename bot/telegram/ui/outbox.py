@@ -103,6 +103,9 @@ class Outbox:
         """The running job of a chat while it only waits for its turn (`take_turn`): an urgent
         show may stop it there and go first; it runs again right after."""
         self._preempting: set[int] = set()
+        self._pauses: dict[int, asyncio.Future[object]] = {}
+        """The running job of a chat while it pauses before trying a failed call again."""
+        self._hurrying: set[int] = set()
         self._workers: dict[int, asyncio.Task[None]] = {}
         _everywhere.add(self)
 
@@ -125,7 +128,10 @@ class Outbox:
             queue = self._queues[chat_id]
             queued = queue[-1]
         elif not is_urgent:
+            self._hurry(chat_id)
             return
+        if not is_urgent:
+            self._hurry(chat_id)
         if is_urgent and queue is not None:
             queued.is_urgent = True
             queue.remove(queued)
@@ -134,6 +140,18 @@ class Outbox:
             if waiting is not None:
                 self._preempting.add(chat_id)
                 waiting.cancel()
+
+    def _hurry(self, chat_id: int) -> None:
+        """Cut short the pause of the chat's running job before it tries a failed call again.
+
+        A show is asked for when the person acts (a press, a message): that is the moment to try
+        again, not seconds later (a queued show is never queued twice, so it would wait behind
+        the pause). A flood wait still holds: the pacer keeps the 429's hold-off.
+        """
+        pause = self._pauses.get(chat_id)
+        if pause is not None and not pause.done() and chat_id not in self._preempting:
+            self._hurrying.add(chat_id)
+            pause.cancel()
 
     def send(
         self, bot: Bot, chat_id: int, text: str, *, reply_markup: ReplyMarkup | None = None
@@ -301,17 +319,25 @@ class Outbox:
         """Wait `delay` before trying a job again; True when an urgent show stopped the wait
         (`show`): the job then runs again after it."""
         pause = asyncio.ensure_future(self._sleep(delay))
-        self._turn_waits[chat_id] = pause
+        self._turn_waits[chat_id] = self._pauses[chat_id] = pause
         try:
             await pause
         except asyncio.CancelledError:
             if pause.cancelled() and chat_id in self._preempting:
                 self._preempting.discard(chat_id)
                 return True
+            task = asyncio.current_task()
+            is_stopping = task is not None and task.cancelling() > 0  # `aclose`, not a hurry
+            if pause.cancelled() and chat_id in self._hurrying and not is_stopping:
+                self._hurrying.discard(chat_id)
+                return False  # the person acted: try again now
+            self._hurrying.discard(chat_id)
             raise
         finally:
             if self._turn_waits.get(chat_id) is pause:
                 del self._turn_waits[chat_id]
+            if self._pauses.get(chat_id) is pause:
+                del self._pauses[chat_id]
         return False
 
     async def _yielding(self, chat_id: int, waiting: Awaitable[object]) -> object:

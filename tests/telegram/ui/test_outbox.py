@@ -92,3 +92,50 @@ async def test_a_plain_job_still_retries_after_its_pause_when_nothing_is_urgent(
     assert await outbox.drain(within=1)
     assert done == ["plain"]
     assert retry.pause_hook.get() is None, "the hook is the job's own, not the caller's"
+
+
+async def test_a_show_asked_for_while_a_screen_pauses_before_its_retry_tries_again_at_once() -> (
+    None
+):
+    """The person acts while the chat's screen waits seconds to be tried again after a network
+    failure: it is tried again now, not after the pause (the new show coalesces into it)."""
+    paused = asyncio.Event()
+
+    async def sleep(delay: float) -> None:
+        paused.set()
+        await asyncio.sleep(3600)  # only the person's action may end this wait
+
+    outbox = Outbox(delays=(4.0, 4.0), sleep=sleep)
+    tries = 0
+
+    async def screen() -> None:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise NetworkError("Bad Gateway")
+
+    outbox.show(CHAT, screen)
+    await asyncio.wait_for(paused.wait(), 1)
+    outbox.show(CHAT, screen)  # a press: the chat should be brought to its record
+
+    assert await outbox.drain(within=1)
+    assert tries >= 2
+
+
+async def test_stopping_the_outbox_during_a_pause_stops_the_job() -> None:
+    paused = asyncio.Event()
+
+    async def sleep(delay: float) -> None:
+        paused.set()
+        await asyncio.sleep(3600)
+
+    outbox = Outbox(delays=(4.0,), sleep=sleep)
+
+    async def screen() -> None:
+        raise NetworkError("Bad Gateway")
+
+    outbox.show(CHAT, screen)
+    await asyncio.wait_for(paused.wait(), 1)
+
+    await asyncio.wait_for(outbox.aclose(), 1)
+    assert await outbox.drain(within=1)
