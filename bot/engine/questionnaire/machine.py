@@ -107,8 +107,9 @@ def current_step(
     known = _known(kb, session)
     if before is None and known.step is not None:
         return known.step
-    found, _, question = known.routed
-    step = _step(kb, session, question, before=before, findings=_with_ticks(kb, session, found))
+    found, level, question = known.routed
+    findings = _with_ticks(kb, session, found)
+    step = _step(kb, session, question, before=before, findings=findings, level=level)
     if not step.cards:  # what the session shows with or without `before`
         known.step = step
     return step
@@ -140,18 +141,23 @@ def _step(
     question: Question | None,
     *,
     before: dict[str, str] | None,
-    findings: dict[str, str] | None = None,
+    findings: dict[str, str],
+    level: Level,
 ) -> Step:
-    """Return the step that shows `question` (None: the result); `findings`: with ticks."""
-    findings = _with_ticks(kb, session) if findings is None else findings
+    """Return the step that shows `question` (None: the result).
+
+    `findings` are the session's with its ticks; `level` is the triage level of the findings
+    without the ticks (the routed level), which is all the interim check, made only when
+    nothing is ticked, needs: the level is not worked out again for every screen.
+    """
     cards = _new_cards(kb, before, findings) if before is not None else ()
     if question is None:  # done, or (not reached: _advance marks such sessions done) no question
         return _result(kb, session, findings, cards)
-    if not session.ticked and is_interim(kb, session, findings, triage_level(kb, findings)):
+    if not session.ticked and is_interim(kb, session, findings, level):
         return _result(kb, session, findings, cards, interim=True)
     return Ask(
         question=question,
-        options=_options(kb, question),
+        options=kb.options[question.id],
         ticked=session.ticked,
         revision=session.rev,
         cards=cards,
@@ -164,7 +170,7 @@ def answer(kb: KnowledgeBase, session: Session, option_index: int) -> tuple[Sess
     question, found = _asking(kb, session)
     if not isinstance(question, SingleQuestion):
         raise InvalidAnswer(f"question {question.id} is a checklist: toggle items instead")
-    options = _options(kb, question)
+    options = kb.options[question.id]
     if not 0 <= option_index < len(options):
         raise InvalidAnswer(f"question {question.id} has no option {option_index}")
     recorded = Answer(q=question.id, v=options[option_index].value)
@@ -272,7 +278,7 @@ def _advance(
     if question is None:
         updated = updated.model_copy(update={"done": True})
     known = _remember(kb, updated, (findings, level, question))
-    step = _step(kb, updated, question, before=before, findings=findings)
+    step = _step(kb, updated, question, before=before, findings=findings, level=level)
     if not step.cards:  # what the session shows with or without `before`
         known.step = step
     return updated, step
@@ -324,12 +330,6 @@ def _remember(kb: KnowledgeBase, session: Session, routed: Routed) -> _Known:
     while len(_KNOWN) > KNOWN_SESSIONS:
         _KNOWN.popitem(last=False)
     return known
-
-
-def _options(kb: KnowledgeBase, question: Question) -> tuple[Option, ...]:
-    if isinstance(question, ChecklistQuestion):
-        return tuple(Option(value=item.key, label=item.label) for item in question.items)
-    return (*question.options, Option(value=UNKNOWN, label=kb.texts["not_sure"]))
 
 
 def _with_ticks(
