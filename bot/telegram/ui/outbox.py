@@ -160,7 +160,11 @@ class Outbox:
 
         async def send() -> None:
             await self.take_turn(chat_id)  # an emergency result may go first
-            await bot.send_message(chat_id, text, reply_markup=reply_markup)
+            if reply_markup is None or isinstance(reply_markup, InlineKeyboardMarkup):
+                # without PTB building the sent message back from Telegram's echo
+                await messages.send_text(bot, chat_id=chat_id, text=text, markup=reply_markup)
+            else:
+                await bot.send_message(chat_id, text, reply_markup=reply_markup)
 
         self.post(chat_id, send)
 

@@ -289,8 +289,11 @@ class ConversationKeeper:
     async def sync(self, bot: Bot, key: SessionKey) -> None:
         """Bring the chat to its record: owed replies, owed cards, the newest screen, the
         location offer."""
+        known: StoredConversation | None = None
         for _ in range(MERGE_TRIES):
-            stored = await self.get(key)
+            # The record as this job last wrote it is the newest one: a commit since then has
+            # posted a show of its own, which reads it.
+            stored = known if known is not None else await self.get(key)
             conversation = stored.conversation
             if conversation is None or not conversation.is_owed:
                 return
@@ -308,14 +311,16 @@ class ConversationKeeper:
                 if not pending or reply.view < conversation.view
             )
             if earlier and not is_urgent:  # the emergency comes first
-                await self._send_replies(bot, key, stored, earlier)
+                known = await self._send_replies(bot, key, stored, earlier)
             else:  # a screen is owed (`is_owed` without replies before it)
-                await self._send(bot, key, stored, step)
+                known = await self._send(bot, key, stored, step)
 
     async def _send(
         self, bot: Bot, key: SessionKey, stored: StoredConversation, step: Step
-    ) -> None:
-        """Send what `stored` owes, record it as shown, then the notes that follow it."""
+    ) -> StoredConversation | None:
+        """Send what `stored` owes, record it as shown, then the notes that follow it.
+
+        Return the record as written then, if it was (None: read it again)."""
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - sync checked it
         chat_id = key.chat_id
@@ -328,7 +333,7 @@ class ConversationKeeper:
             # The chat's turn may come a second later: show the state as it is by then.
             newest = await self._newest(key)
             if newest is None:
-                return  # nothing owed any more
+                return None  # nothing owed any more
             stored, step = newest
             conversation = stored.conversation
             assert conversation is not None  # noqa: S101 - _newest checked it
@@ -344,13 +349,13 @@ class ConversationKeeper:
             await self._send_cards(bot, chat_id, cards, language)
             recorded = await self._record(key, stored, None)  # sent: never owed again
             if recorded is None:
-                return
+                return None
             stored, cards = recorded, ()
             # The screen's own turn; an urgent result committed meanwhile may go first.
             if conversation.needs_new_message and await self.outbox.take_turn(chat_id):
                 newest = await self._newest(key)
                 if newest is None or self._owed_cards(newest[0].conversation):
-                    return  # shown meanwhile, or newer cards owed: `sync` sends them first
+                    return None  # shown meanwhile, or newer cards owed: `sync` sends them first
                 stored, step = newest
                 conversation = stored.conversation
                 assert conversation is not None  # noqa: S101 - _newest checked it
@@ -366,7 +371,7 @@ class ConversationKeeper:
             shown_id = await messages.edit_or_send(
                 bot, chat_id=chat_id, message_id=old_id, text=text, markup=markup
             )
-        await self._record(key, stored, shown_id)
+        recorded = await self._record(key, stored, shown_id)
         try:  # what follows the screen is not worth sending the screen again for
             if old_id is not None and shown_id != old_id:  # a job of its own: an urgent show
                 self.outbox.retire(bot, chat_id=chat_id, message_id=old_id)  # may go first
@@ -378,11 +383,13 @@ class ConversationKeeper:
             logger.info(
                 "chat %d: a note after the screen failed: %s", chat_id, type(error).__name__
             )
+        return recorded
 
     async def _send_replies(
         self, bot: Bot, key: SessionKey, stored: StoredConversation, replies: Sequence[OwedReply]
-    ) -> None:
-        """Send `replies` in order, each dropped from the record once it went out."""
+    ) -> StoredConversation | None:
+        """Send `replies` in order, each dropped from the record once it went out; return the
+        record as written then (None: read it again)."""
         latest: StoredConversation | None = stored
         for reply in replies:
             await self.outbox.take_turn(key.chat_id)  # an urgent result may go first
@@ -397,19 +404,21 @@ class ConversationKeeper:
             assert latest is not None  # noqa: S101 - checked below
             latest = await self._drop_reply(key, latest, reply)
             if latest is None:
-                return
+                return None
+        return latest
 
     async def _drop_reply(
         self, key: SessionKey, latest: StoredConversation, reply: OwedReply
     ) -> StoredConversation | None:
-        """Record `reply` as sent (over any commit since); None if the record went meanwhile."""
+        """Record `reply` as sent (over any commit since) and return the record as written; None
+        if it was not written (the record went, or had it recorded already)."""
         for _ in range(MERGE_TRIES):
             current = latest.conversation
             if current is None:
                 return None
             replies = list(current.replies)
             if reply not in replies:
-                return latest  # recorded already
+                return None  # recorded already (by whom, and what else: read it again)
             replies.remove(reply)
             merged = current.model_copy(update={"replies": tuple(replies)})
             try:
