@@ -377,6 +377,10 @@ class FakeBotApi(BaseRequest):
         """Make the next ``times`` calls to ``method`` fail: HTTP ``status`` or a timeout."""
         self._faults[method].extend([Fault(status, retry_after, description)] * times)
 
+    def clear_faults(self) -> None:
+        """Let every call through again (the outage is over)."""
+        self._faults.clear()
+
     def register_chat(self, chat_id: int, *, first_name: str, username: str | None = None) -> None:
         chat = {"id": chat_id, "type": "private", "first_name": first_name}
         self.chats[chat_id] = chat | ({"username": username} if username else {})

@@ -64,6 +64,8 @@ LocationOffer = Callable[[Bot, SessionKey, Result, str], Awaitable[bool]]
 """Sends the "Share location" offer after an urgent result is shown; True when it did."""
 MERGE_TRIES = 5
 """Compare-and-set rounds for recording what was shown, against commits landing meanwhile."""
+MAX_OWED_REPLIES = 4
+"""Replies a record owes at most: each is a whole message (a why-text, a summary)."""
 
 
 async def _no_local_numbers(user_id: int) -> CountryNumbers | None:
@@ -254,12 +256,16 @@ class ConversationKeeper:
 
         Committed with the update's id like an answer, so a kill after the press was answered
         cannot lose it (`OwedReply`). The same reply owed twice (a double tap before it went
-        out) is sent once. Return False when another write won the race.
+        out) is sent once, and a record owes `MAX_OWED_REPLIES` at most (presses during an
+        outage must not grow it without end). Return False when another write won the race.
         """
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - the caller read a conversation
         owed = OwedReply(view=conversation.view, text=text, buttons=tuple(buttons))
-        if owed not in conversation.replies:
+        is_new = owed not in conversation.replies  # else a double tap before it went out
+        if is_new and len(conversation.replies) >= MAX_OWED_REPLIES:
+            logger.info("%s owes %d replies already: not one more", key.render(), MAX_OWED_REPLIES)
+        elif is_new:
             updated = conversation.model_copy(update={"replies": (*conversation.replies, owed)})
             try:
                 await self.store.put(

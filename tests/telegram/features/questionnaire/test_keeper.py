@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 
+import bot.telegram.features.questionnaire.keeper as keeper_module
 import bot.telegram.ui.outbox as outbox_module
 from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
+from bot.store.base import SessionKey
 from bot.telegram.api.pacing.limiter import take_turn
+from bot.telegram.state.conversation import Conversation
 from tests.fakes.impatient import Person, World, buttons, run_in_virtual_time
 
 
@@ -142,3 +145,43 @@ def test_an_unshown_emergency_goes_before_the_questionnaire_a_start_begins(
     ]
     assert sent[0].startswith("🚨"), sent
     assert any(text.startswith("First, a saf") for text in sent[1:]), sent
+
+
+def test_a_record_owes_a_few_replies_at_most_while_nothing_goes_out(
+    kb: KnowledgeBase, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During an outage every press is still answered, but the record does not grow without
+    end: it owes `MAX_OWED_REPLIES` replies at most (1 here), and they go out once Telegram is
+    back, at the chat's next update."""
+    monkeypatch.setattr(keeper_module, "MAX_OWED_REPLIES", 1)
+    chat = 700_003
+
+    async def main() -> tuple[World, int, float]:
+        world = World(kb, settings, seed=0)
+        await world.start()
+        person = Person(world, chat)
+        person.send("/start")
+        await world.settle(quiet=3)
+        _at_emergency(world, person, chat)
+        await world.settle(quiet=3)
+        result = world.keyboards(chat)[-1]
+        world.api.fail_next("sendMessage", status=502, times=1000)
+        started = world.monitor.clock()
+        for label in ("Why?", "Summary", "Why?"):
+            person.press_label(result, label)
+            await asyncio.sleep(0.2)
+        record = await world.store.get(SessionKey(chat, chat))
+        assert record is not None
+        owed = len(Conversation.load(record.data).replies)
+        await world.kill()
+        world.api.clear_faults()
+        person.send("back?")
+        await world.settle(quiet=3)
+        await world.stop()
+        return world, owed, started
+
+    world, owed, started = run_in_virtual_time(main)
+
+    assert owed == 1
+    assert all(press.answers for press in world.monitor.presses.values())
+    assert len(_sent_after(world, chat, started, "Why this level")) == 1
