@@ -34,6 +34,7 @@ from bot.observability.metrics import JsonFormatter
 from bot.observability.observer import Observer
 from bot.runtime import tune_gc
 from bot.store import SessionStore, open_store, scheme_of, shared_client
+from bot.store.base import SESSION
 from bot.store.cached import CachingStore
 from bot.telegram.api.chain import http_transport, reliable_request
 from bot.telegram.api.client import CrampBot
@@ -138,8 +139,11 @@ def build_bot(
         session_ttl=settings.session_ttl,
         outbox=outbox,
         after_result=() if observer is None else (observer.on_result,),  # metrics
+        wake=scheduler.wake,
     )
     handlers = features.core
+    # An urgent result a kill left owed is shown when its wake-up falls due (keeper.py).
+    scheduler.on_due(SESSION, features.keeper.show)
     checkin_handlers = CheckinHandlers(kb, store, scheduler, handlers.conversations)
     register(app, handlers, checkin_handlers, features)
     if observer is not None:

@@ -68,6 +68,7 @@ from bot.telegram.api.pacing.limiter import (
 from bot.telegram.api.retry import RetryingRequest
 from bot.telegram.app import AnyApplication, build_bot
 from bot.telegram.delivery.processing import Outcome, UpdateProcessor
+from bot.telegram.features.checkins import CheckinScheduler
 from bot.telegram.state.conversation import Conversation
 from bot.telegram.ui import callbacks
 from bot.telegram.ui.callbacks import decode_callback
@@ -85,6 +86,8 @@ FAULTY_METHODS = frozenset(
 )
 """Calls that get injected faults (start-up calls do not: a bot that cannot start is not news)."""
 """Seconds an update stays unconfirmed while what it owed its chat waits to go out (polling)."""
+EPOCH = 1_800_000_000.0
+"""The date (seconds since 1970) the loop's clock starts at, for schedules in the store."""
 QUIET = 4.0
 """Seconds with nothing in flight, queued or sent for a chat before it counts as quiet."""
 TELEGRAM_TOTAL = 30.0
@@ -840,9 +843,12 @@ class Process:
             RateLimitedRequest(self.wire, limiter), random=world.rng_retry.random
         )
         self.store = StoreView(world.store, monitor, self.wire)
+        loop = asyncio.get_running_loop()
+        # Wake-ups and check-ins fall due on the loop's (virtual) clock, as a date.
+        scheduler = CheckinScheduler(world.kb, self.store, clock=lambda: EPOCH + loop.time())
         parts = build_bot(
             world.settings, world.kb, self.store,
-            request=Outer(chain, monitor, self.wire),
+            request=Outer(chain, monitor, self.wire), checkins=scheduler,
         )  # fmt: skip
         self.app: AnyApplication = parts.application
         self.processor = UpdateProcessor(

@@ -51,8 +51,8 @@ logger = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 FORMAT = 2
 """2 added `updates`: the ids of the last updates that booked it (`ledger.py`)."""
-INTERVAL_SECONDS = 30.0
-"""How often the scheduler looks for due check-ins."""
+INTERVAL_SECONDS = 5.0
+"""How often the scheduler looks for due keys: check-ins, and urgent results a kill left owed."""
 RETRY_SECONDS = 60.0
 """How long a check-in waits after a network failure before it is tried again."""
 
@@ -106,6 +106,8 @@ class CheckinScheduler:
         self.batch = batch
         self._bot: Bot | None = None
         self._task: asyncio.Task[None] | None = None
+        self._acts: dict[str, Callable[[Bot, SessionKey], None]] = {}
+        """Scope -> what to do when a key of another feature falls due (`on_due`)."""
 
     async def book(
         self, key: SessionKey, *, offer: Offer, result: Result, language: str
@@ -125,6 +127,17 @@ class CheckinScheduler:
         booked = await self.records.change(target, lambda _: checkin)
         logger.info("check-in %s booked (%s)", target.render(), offer)
         return booked
+
+    async def wake(self, key: SessionKey, after: float) -> None:
+        """Have `key` acted on `after` seconds from now (`on_due`), by whichever process polls
+        first: a schedule in the store, so it outlives a kill of this one."""
+        await self.store.schedule(key, self.clock() + after)
+
+    def on_due(self, scope: str, act: Callable[[Bot, SessionKey], None]) -> None:
+        """Call `act` for each key of `scope` that falls due (`wake`), once: claimed first."""
+        if scope == CHECKIN:
+            raise ValueError("check-ins are this scheduler's own")
+        self._acts[scope] = act
 
     async def applied(self, key: SessionKey) -> tuple[int, ...]:
         """Return the ids of the updates that booked the chat's check-in (`ledger.verdict`)."""
@@ -151,9 +164,17 @@ class CheckinScheduler:
         moment = self.clock() if now is None else now
         sent = 0
         for key, _ in await self.store.due(moment, limit=self.batch):
-            # Claim first: of several processes on one store, only the one that unschedules sends.
-            if key.scope == CHECKIN and await self.store.unschedule(key):
+            act = self._acts.get(key.scope)
+            # Claim first: of several processes on one store, only the one that unschedules acts.
+            # A due key of a scope nobody acts on is dropped, so it cannot fill every batch.
+            if not await self.store.unschedule(key):
+                continue
+            if key.scope == CHECKIN:
                 sent += await self._send(self._bot, key, now=moment)
+            elif act is not None:
+                act(self._bot, key)
+            else:
+                logger.warning("a due %s key with nobody to act on it: dropped", key.scope)
         return sent
 
     async def _loop(self) -> None:

@@ -39,7 +39,7 @@ from bot.telegram.delivery import origin
 from bot.telegram.features.card import CardHandlers
 from bot.telegram.features.country import CountryHandlers
 from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
-from bot.telegram.features.questionnaire.keeper import AfterResult, ConversationKeeper
+from bot.telegram.features.questionnaire.keeper import AfterResult, ConversationKeeper, Wake
 from bot.telegram.features.summary import SummaryHandlers
 from bot.telegram.features.sweat import SweatHandlers
 from bot.telegram.state import ledger
@@ -77,8 +77,10 @@ class Features:
         session_ttl: timedelta,
         outbox: Outbox,
         after_result: Sequence[AfterResult] = (),
+        wake: Wake | None = None,
     ) -> None:
-        """Build the features; `after_result` is called once per new result (metrics).
+        """Build the features; `after_result` is called once per new result (metrics), `wake`
+        brings a chat to its record later, across a kill (the questionnaire keeper).
 
         The trip card follows the country, keeps the last /sweat plan and goes with /forget; it
         is built last (it asks through the country prompt and closes /sweat), so the hooks that
@@ -96,6 +98,7 @@ class Features:
             local_numbers=self.country.local_numbers,
             offer_location=self.country.offer_location,
             after_result=after_result,
+            wake=wake,
         )
         self.core = QuestionnaireHandlers(
             kb,

@@ -475,3 +475,30 @@ def test_reply_data_round_trips_and_forgeries_are_refused() -> None:
             decode_offer(forged)
     with pytest.raises(ValueError, match="revision"):
         encode_offer(-1, "30min")
+
+
+# ------------------------------------------------------------------ wake-ups --
+async def test_a_wake_up_falls_due_once_for_the_scope_that_asked_for_it(
+    store: SessionStore, scheduler: CheckinScheduler
+) -> None:
+    woken: list[SessionKey] = []
+    scheduler.on_due("wake-test", lambda bot, key: woken.append(key))
+    key = SessionKey(5, 5, scope="wake-test")
+    await scheduler.wake(key, 10)
+
+    await scheduler.run_due(now=T0 + 9)
+    assert woken == []
+    await scheduler.run_due(now=T0 + 10)
+    await scheduler.run_due(now=T0 + 20)
+
+    assert woken == [key]
+
+
+async def test_a_due_key_nobody_acts_on_is_dropped_not_left_to_fill_every_batch(
+    store: SessionStore, scheduler: CheckinScheduler
+) -> None:
+    await store.schedule(SessionKey(6, 6, scope="gone-feature"), T0)
+
+    await scheduler.run_due(now=T0 + 1)
+
+    assert await store.due(T0 + 99_999) == []

@@ -62,6 +62,12 @@ AfterResult = Callable[[Bot, SessionKey, Result, str], Awaitable[None]]
 """Called once when a new result is committed (bot, key, result, language): metrics."""
 LocationOffer = Callable[[Bot, SessionKey, Result, str], Awaitable[bool]]
 """Sends the "Share location" offer after an urgent result is shown; True when it did."""
+Wake = Callable[[SessionKey, float], Awaitable[None]]
+"""Has the chat brought to its record after so many seconds, whichever process is running then
+(`CheckinScheduler.wake`, a schedule in the store)."""
+RESUME_SECONDS = 10.0
+"""After a new urgent result, when the chat is brought to its record once more: should a kill
+have taken the show job, the emergency still goes out without the person's next update."""
 MERGE_TRIES = 5
 """Compare-and-set rounds for recording what was shown, against commits landing meanwhile."""
 MAX_OWED_REPLIES = 4
@@ -91,6 +97,7 @@ class ConversationKeeper:
         local_numbers: LocalNumbers = _no_local_numbers,
         offer_location: LocationOffer | None = None,
         after_result: Sequence[AfterResult] = (),
+        wake: Wake | None = None,
     ) -> None:
         self.kb = kb
         self.store = store
@@ -103,6 +110,8 @@ class ConversationKeeper:
         """Sends the location offer after an urgent result (country.py, via registry.py)."""
         self.after_result = tuple(after_result)
         """Called once when a new result is committed (metrics)."""
+        self.wake = wake
+        """Brings a chat to its record later, across a kill (`RESUME_SECONDS`)."""
 
     async def get(self, key: SessionKey) -> StoredConversation:
         """Return what is stored under `key`; an unreadable record is logged and reads as none."""
@@ -231,7 +240,10 @@ class ConversationKeeper:
             )
             return False
         logger.debug("saved %s rev %d, view %d", key.render(), revision, view)
-        self.show(bot, key, is_urgent=new_result is not None and shows_local_number(new_result))
+        is_urgent = new_result is not None and shows_local_number(new_result)
+        self.show(bot, key, is_urgent=is_urgent)
+        if is_urgent and self.wake is not None:
+            await self.wake(key, RESUME_SECONDS)  # nothing to do then, unless a kill came
         if new_result is not None:
             for follow in self.after_result:
                 await follow(bot, key, new_result, conversation.language)

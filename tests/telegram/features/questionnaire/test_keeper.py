@@ -185,3 +185,40 @@ def test_a_record_owes_a_few_replies_at_most_while_nothing_goes_out(
     assert owed == 1
     assert all(press.answers for press in world.monitor.presses.values())
     assert len(_sent_after(world, chat, started, "Why this level")) == 1
+
+
+def test_an_emergency_a_kill_took_goes_out_without_the_persons_next_update(
+    kb: KnowledgeBase, settings: Settings
+) -> None:
+    """The red flag is committed and answered; the screen's edit fails and the bot is killed
+    before it tries again. Nobody presses anything more: the wake-up the commit scheduled in
+    the store brings the emergency screen all the same, from the new process."""
+    chat = 700_004
+
+    async def main() -> tuple[World, float]:
+        world = World(kb, settings, seed=0)
+        await world.start()
+        person = Person(world, chat)
+        person.send("/start")
+        await world.settle(quiet=3)
+        world.api.fail_next("editMessageText", status=502)
+        world.api.fail_next("sendMessage", status=502)
+        _at_emergency(world, person, chat)
+        await asyncio.sleep(0.2)
+        ticked = world.monitor.clock()
+        await world.kill()
+        await world.settle(quiet=30)
+        await world.stop()
+        return world, ticked
+
+    world, ticked = run_in_virtual_time(main)
+
+    shown = [
+        (call.at, str(call.params.get("text", "")))
+        for call in world.monitor.calls
+        if call.chat == chat and call.method in ("sendMessage", "editMessageText") and call.ok
+        if call.at > ticked
+    ]
+    assert shown, "nothing went out after the kill"
+    assert shown[0][1].startswith("🚨"), shown
+    assert shown[0][0] - ticked < 20
