@@ -41,6 +41,7 @@ from bot.engine.questionnaire.machine import Result, Step
 from bot.engine.questionnaire.session import Session
 from bot.render.questionnaire import card_text, shows_local_number
 from bot.store.base import SessionKey, SessionStore
+from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.telegram.state.conversation import (
     DEFAULT_LANGUAGE,
     Conversation,
@@ -243,7 +244,10 @@ class ConversationKeeper:
         is_urgent = new_result is not None and shows_local_number(new_result)
         self.show(bot, key, is_urgent=is_urgent)
         if is_urgent and self.wake is not None:
-            await self.wake(key, RESUME_SECONDS)  # nothing to do then, unless a kill came
+            try:  # nothing to do then, unless a kill came
+                await self.wake(key, RESUME_SECONDS)
+            except TRANSIENT_STORE_ERRORS as error:  # a safety net: the press stands without it
+                logger.warning("no wake-up for %s: %s", key.render(), type(error).__name__)
         if new_result is not None:
             for follow in self.after_result:
                 await follow(bot, key, new_result, conversation.language)

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.engine.kb.models import KnowledgeBase
 from bot.store.base import SessionKey
 from bot.telegram.api.pacing.limiter import take_turn
+from bot.telegram.features.checkins import CheckinScheduler
 from bot.telegram.state.conversation import Conversation
 from tests.fakes.impatient import Person, World, buttons, run_in_virtual_time
 
@@ -222,3 +223,38 @@ def test_an_emergency_a_kill_took_goes_out_without_the_persons_next_update(
     assert shown, "nothing went out after the kill"
     assert shown[0][1].startswith("🚨"), shown
     assert shown[0][0] - ticked < 20
+
+
+def test_a_wake_up_the_store_refuses_does_not_fail_the_press(
+    kb: KnowledgeBase, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wake-up is a safety net: the red flag still commits, is answered and shown, with no
+    apology, when scheduling it fails."""
+
+    async def refused(self: CheckinScheduler, key: SessionKey, after: float) -> None:
+        raise OSError("store unreachable")
+
+    monkeypatch.setattr(CheckinScheduler, "wake", refused)
+    chat = 700_005
+
+    async def main() -> World:
+        world = World(kb, settings, seed=0)
+        await world.start()
+        person = Person(world, chat)
+        person.send("/start")
+        await world.settle(quiet=3)
+        _at_emergency(world, person, chat)
+        await world.settle(quiet=3)
+        await world.stop()
+        return world
+
+    world = run_in_virtual_time(main)
+
+    texts = [
+        str(call.params.get("text", ""))
+        for call in world.monitor.calls
+        if call.chat == chat and call.method in ("sendMessage", "editMessageText") and call.ok
+    ]
+    assert any(text.startswith("🚨") for text in texts)
+    assert kb.text("apology", "en") not in texts
+    assert not world.monitor.violations, [str(v) for v in world.monitor.violations]
