@@ -67,8 +67,8 @@ Wake = Callable[[SessionKey, float], Awaitable[None]]
 """Has the chat brought to its record after so many seconds, whichever process is running then
 (`CheckinScheduler.wake`, a schedule in the store)."""
 RESUME_SECONDS = 10.0
-"""After a new urgent result, when the chat is brought to its record once more: should a kill
-have taken the show job, the emergency still goes out without the person's next update."""
+"""After a new urgent result or an owed reply, when the chat is brought to its record once more:
+should a kill have taken the show job, it still goes out without the person's next update."""
 MERGE_TRIES = 5
 """Compare-and-set rounds for recording what was shown, against commits landing meanwhile."""
 MAX_OWED_REPLIES = 4
@@ -112,7 +112,7 @@ class ConversationKeeper:
         self.after_result = tuple(after_result)
         """Called once when a new result is committed (metrics)."""
         self.wake = wake
-        """Brings a chat to its record later, across a kill (`RESUME_SECONDS`)."""
+        """Brings a chat to its record later, across a kill (`_wake_later`)."""
 
     async def get(self, key: SessionKey) -> StoredConversation:
         """Return what is stored under `key`; an unreadable record is logged and reads as none."""
@@ -243,11 +243,8 @@ class ConversationKeeper:
         logger.debug("saved %s rev %d, view %d", key.render(), revision, view)
         is_urgent = new_result is not None and shows_local_number(new_result)
         self.show(bot, key, is_urgent=is_urgent)
-        if is_urgent and self.wake is not None:
-            try:  # nothing to do then, unless a kill came
-                await self.wake(key, RESUME_SECONDS)
-            except TRANSIENT_STORE_ERRORS as error:  # a safety net: the press stands without it
-                logger.warning("no wake-up for %s: %s", key.render(), type(error).__name__)
+        if is_urgent:
+            await self._wake_later(key)
         if new_result is not None:
             for follow in self.after_result:
                 await follow(bot, key, new_result, conversation.language)
@@ -289,8 +286,19 @@ class ConversationKeeper:
                 )
             except ConflictError:
                 return False
+            await self._wake_later(key)
         self.show(bot, key)
         return True
+
+    async def _wake_later(self, key: SessionKey) -> None:
+        """Have the chat brought to its record again in `RESUME_SECONDS`, by whichever process
+        runs then: nothing to do unless a kill took the show job (an urgent result, a reply)."""
+        if self.wake is None:
+            return
+        try:
+            await self.wake(key, RESUME_SECONDS)
+        except TRANSIENT_STORE_ERRORS as error:  # a safety net: the press stands without it
+            logger.warning("no wake-up for %s: %s", key.render(), type(error).__name__)
 
     # --- the chat -------------------------------------------------------------------------------
 

@@ -258,3 +258,31 @@ def test_a_wake_up_the_store_refuses_does_not_fail_the_press(
     assert any(text.startswith("🚨") for text in texts)
     assert kb.text("apology", "en") not in texts
     assert not world.monitor.violations, [str(v) for v in world.monitor.violations]
+
+
+def test_a_reply_a_kill_took_goes_out_without_the_persons_next_update(
+    kb: KnowledgeBase, settings: Settings
+) -> None:
+    """As the emergency: the owed reply has a wake-up in the store, so nobody has to press or
+    type anything more for the why-text to arrive from the new process."""
+    chat = 700_006
+
+    async def main() -> tuple[World, float]:
+        world = World(kb, settings, seed=0)
+        await world.start()
+        person = Person(world, chat)
+        person.send("/start")
+        await world.settle(quiet=3)
+        _at_emergency(world, person, chat)
+        await world.settle(quiet=20)  # the emergency's own wake-up has come and gone
+        world.api.fail_next("sendMessage", status=502)
+        press = person.press_label(world.keyboards(chat)[-1], "Why?")
+        await asyncio.sleep(0.2)
+        await world.kill()
+        await world.settle(quiet=30)
+        await world.stop()
+        return world, press.at
+
+    world, pressed_at = run_in_virtual_time(main)
+
+    assert len(_sent_after(world, chat, pressed_at, "Why this level")) == 1
