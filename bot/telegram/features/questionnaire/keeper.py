@@ -79,6 +79,11 @@ async def _no_local_numbers(user_id: int) -> CountryNumbers | None:
     return None
 
 
+def _is_urgent(step: Step) -> bool:
+    """Tell whether `step` is an urgent or emergency result (it names a number to call)."""
+    return isinstance(step, Result) and shows_local_number(step)
+
+
 def continued(session: Session, after: Conversation | None) -> Session:
     """Return a new questionnaire's `session` numbered on from the one it replaces."""
     if after is None:
@@ -165,7 +170,7 @@ class ConversationKeeper:
             step = machine.current_step(self.kb, old.session)
         except SessionOutdated:
             return None
-        if not (isinstance(step, Result) and shows_local_number(step)):
+        if not _is_urgent(step):
             return None
         text, _ = screen(self.kb, step, old.language)
         return OwedReply(view=old.shown, text=text)
@@ -332,7 +337,7 @@ class ConversationKeeper:
             except SessionOutdated:
                 return  # the next update restarts it politely
             pending = conversation.is_screen_pending
-            is_urgent = pending and isinstance(step, Result) and shows_local_number(step)
+            is_urgent = pending and _is_urgent(step)
             # Replies asked for on a screen the chat shows go before a newer screen (they
             # answer an earlier press); one about the owed screen follows it.
             earlier = tuple(
@@ -358,7 +363,7 @@ class ConversationKeeper:
         # The urgent lane is for a result not shown yet: drawing one the chat shows already
         # again (typed text resurfaces it) must not take a start a new urgent result needs.
         is_new_result = conversation.offer > conversation.shown
-        lane = is_new_result and isinstance(step, Result) and shows_local_number(step)
+        lane = is_new_result and _is_urgent(step)
         while await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=lane):
             # The chat's turn may come a second later: show the state as it is by then.
             newest = await self._newest(key)
@@ -374,7 +379,7 @@ class ConversationKeeper:
             is_new = True
         language = conversation.language
         cards = self._owed_cards(conversation)
-        is_urgent = isinstance(step, Result) and shows_local_number(step)
+        is_urgent = _is_urgent(step)
         if not is_urgent and cards:  # first aid before the question it came with
             await self._send_cards(bot, chat_id, cards, language)
             recorded = await self._record(key, stored, None)  # sent: never owed again
@@ -389,7 +394,7 @@ class ConversationKeeper:
                 stored, step = newest
                 conversation = stored.conversation
                 assert conversation is not None  # noqa: S101 - _newest checked it
-                is_urgent = isinstance(step, Result) and shows_local_number(step)
+                is_urgent = _is_urgent(step)
         local = await self.local_numbers(key.user_id) if isinstance(step, Result) else None
         text, markup = screen(self.kb, step, language, local=local)
         old_id = conversation.message_id
@@ -464,7 +469,7 @@ class ConversationKeeper:
 
     def _opens_with_new_message(self, conversation: Conversation, step: Step) -> bool:
         """Tell whether showing `step` starts with a new message (not an edit of the live one)."""
-        if isinstance(step, Result) and shows_local_number(step):  # drawn over the live message
+        if _is_urgent(step):  # drawn over the live message
             return conversation.message_id is None
         return conversation.needs_new_message or bool(self._owed_cards(conversation))
 
