@@ -18,6 +18,16 @@ from bot.telegram.state.conversation import Conversation
 from tests.fakes.impatient import Person, World, buttons, run_in_virtual_time
 
 
+async def _started(kb: KnowledgeBase, settings: Settings, chat: int) -> tuple[World, Person]:
+    """Return a running bot and a person in `chat` who sent /start and got the first question."""
+    world = World(kb, settings, seed=0)
+    await world.start()
+    person = Person(world, chat)
+    person.send("/start")
+    await world.settle(quiet=3)
+    return world, person
+
+
 def test_only_a_new_urgent_result_takes_the_urgent_lane_not_one_shown_again(
     kb: KnowledgeBase, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -34,11 +44,7 @@ def test_only_a_new_urgent_result_takes_the_urgent_lane_not_one_shown_again(
     chat = 700_000
 
     async def main() -> World:
-        world = World(kb, settings, seed=0)
-        await world.start()
-        person = Person(world, chat)
-        person.send("/start")
-        await world.settle(quiet=3)
+        world, person = await _started(kb, settings, chat)
         question = world.keyboards(chat)[-1]
         tick = next(b for b in buttons(question.reply_markup) if b["text"] == "☐ Chest pain")
         person.press(question, str(tick["callback_data"]), "chest pain")
@@ -89,11 +95,7 @@ def test_a_reply_asked_for_survives_a_kill_after_the_press_was_answered(
     chat = 700_001
 
     async def main() -> tuple[World, float]:
-        world = World(kb, settings, seed=0)
-        await world.start()
-        person = Person(world, chat)
-        person.send("/start")
-        await world.settle(quiet=3)
+        world, person = await _started(kb, settings, chat)
         _at_emergency(world, person, chat)
         await world.settle(quiet=3)
         result = world.keyboards(chat)[-1]
@@ -123,11 +125,7 @@ def test_an_unshown_emergency_goes_before_the_questionnaire_a_start_begins(
     chat = 700_002
 
     async def main() -> tuple[World, float]:
-        world = World(kb, settings, seed=0)
-        await world.start()
-        person = Person(world, chat)
-        person.send("/start")
-        await world.settle(quiet=3)
+        world, person = await _started(kb, settings, chat)
         world.api.fail_next("editMessageText", status=500)
         _at_emergency(world, person, chat)
         await asyncio.sleep(0.1)
@@ -158,11 +156,7 @@ def test_a_record_owes_a_few_replies_at_most_while_nothing_goes_out(
     chat = 700_003
 
     async def main() -> tuple[World, int, float]:
-        world = World(kb, settings, seed=0)
-        await world.start()
-        person = Person(world, chat)
-        person.send("/start")
-        await world.settle(quiet=3)
+        world, person = await _started(kb, settings, chat)
         _at_emergency(world, person, chat)
         await world.settle(quiet=3)
         result = world.keyboards(chat)[-1]
@@ -197,11 +191,7 @@ def test_an_emergency_a_kill_took_goes_out_without_the_persons_next_update(
     chat = 700_004
 
     async def main() -> tuple[World, float]:
-        world = World(kb, settings, seed=0)
-        await world.start()
-        person = Person(world, chat)
-        person.send("/start")
-        await world.settle(quiet=3)
+        world, person = await _started(kb, settings, chat)
         world.api.fail_next("editMessageText", status=502)
         world.api.fail_next("sendMessage", status=502)
         _at_emergency(world, person, chat)
@@ -238,11 +228,7 @@ def test_a_wake_up_the_store_refuses_does_not_fail_the_press(
     chat = 700_005
 
     async def main() -> World:
-        world = World(kb, settings, seed=0)
-        await world.start()
-        person = Person(world, chat)
-        person.send("/start")
-        await world.settle(quiet=3)
+        world, person = await _started(kb, settings, chat)
         _at_emergency(world, person, chat)
         await world.settle(quiet=3)
         await world.stop()
@@ -268,11 +254,7 @@ def test_a_reply_a_kill_took_goes_out_without_the_persons_next_update(
     chat = 700_006
 
     async def main() -> tuple[World, float]:
-        world = World(kb, settings, seed=0)
-        await world.start()
-        person = Person(world, chat)
-        person.send("/start")
-        await world.settle(quiet=3)
+        world, person = await _started(kb, settings, chat)
         _at_emergency(world, person, chat)
         await world.settle(quiet=20)  # the emergency's own wake-up has come and gone
         world.api.fail_next("sendMessage", status=502)
