@@ -68,9 +68,6 @@ class Settings(BaseSettings):
     rate_limit_chat: float = Field(default=1.0, ge=0)
     """New messages per second to one chat once its burst is spent (Telegram: about 1); 0: off.
     Edits count against RATE_LIMIT_TOTAL only."""
-    rate_limit_urgent: int = Field(default=3, ge=0)
-    """Of RATE_LIMIT_TOTAL, starts in any second kept for the screens of urgent and emergency
-    results, which then go before the other chats' queued calls; 0: they queue too."""
     rate_limit_chat_burst: int = Field(default=3, ge=1)
     """Messages one chat may get at once before RATE_LIMIT_CHAT paces it (its token bucket's size;
     Telegram: "we may allow short bursts")."""
@@ -120,15 +117,6 @@ class Settings(BaseSettings):
         if self.mode == "webhook" and self.metrics_port == self.port:
             raise PydanticCustomError(
                 "metrics_port", f"{ENV_PREFIX}METRICS_PORT must differ from {ENV_PREFIX}PORT"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _check_urgent_lane(self) -> Settings:
-        if self.rate_limit_total and self.rate_limit_urgent >= self.rate_limit_total:
-            raise PydanticCustomError(
-                "rate_limit_urgent",
-                f"{ENV_PREFIX}RATE_LIMIT_URGENT must be less than {ENV_PREFIX}RATE_LIMIT_TOTAL",
             )
         return self
 

@@ -36,7 +36,6 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert scheme_of(settings.store) == "sqlite"
     # Telegram: about 30 messages/s in all; per chat a short burst, then about 1/s.
     assert (settings.rate_limit_total, settings.rate_limit_chat) == (28.0, 1.0)
-    assert settings.rate_limit_urgent == 3
     assert settings.rate_limit_chat_burst == 3
 
 
@@ -78,18 +77,6 @@ def test_session_ttl_accepts_an_iso_duration(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CRAMPCHECK_SESSION_TTL", "PT2H")
 
     assert load_settings().session_ttl == timedelta(hours=2)
-
-
-def test_an_urgent_lane_as_large_as_the_total_rate_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_TOTAL", "2")
-    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_URGENT", "2")
-    with pytest.raises(ConfigError, match="RATE_LIMIT_URGENT must be less than"):
-        load_settings()
-
-    monkeypatch.setenv("CRAMPCHECK_RATE_LIMIT_TOTAL", "0")  # no total limit: no lane to keep
-    assert load_settings().rate_limit_urgent == 2
 
 
 @pytest.mark.parametrize(

@@ -825,7 +825,6 @@ def pacer(settings: Settings, clock: Callable[[], float]) -> RateLimiter:
         per_second=settings.rate_limit_total,
         per_chat=settings.rate_limit_chat,
         burst=settings.rate_limit_chat_burst,
-        urgent=settings.rate_limit_urgent,
         clock=clock,
         sleep=asyncio.sleep,
     )

@@ -57,15 +57,12 @@ def rate_limiter(settings: Settings, *, redis: Any | None = None) -> Pacer:
     """
     per_second, per_chat = settings.rate_limit_total, settings.rate_limit_chat
     burst = settings.rate_limit_chat_burst
-    urgent = settings.rate_limit_urgent if per_second else 0
     if redis is not None and (per_second or per_chat):
         # Imported here so that the redis package stays an optional extra.
         from bot.telegram.api.pacing.shared import SharedRateLimiter
 
-        return SharedRateLimiter(
-            redis, per_second=per_second, per_chat=per_chat, burst=burst, urgent=urgent
-        )
-    return RateLimiter(per_second=per_second, per_chat=per_chat, burst=burst, urgent=urgent)
+        return SharedRateLimiter(redis, per_second=per_second, per_chat=per_chat, burst=burst)
+    return RateLimiter(per_second=per_second, per_chat=per_chat, burst=burst)
 
 
 def http_transport(kind: HttpKind, *, for_updates: bool = False) -> BaseRequest:

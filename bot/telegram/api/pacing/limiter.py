@@ -13,16 +13,18 @@ except `sendChatAction`); answers to callback queries and getUpdates are never d
   is reserved *before* the caller sleeps, so concurrent callers of a chat queue in the order
   they came. Nothing is held while the call runs: a chat's sends are serialised upstream
   (`outbox.py`, one worker per chat).
-* In all, at most `per_second` starts in any second, in two lanes. The queue: starts at least
-  1/(`per_second` - `urgent`) apart (GCRA without burst). A call that may start now queues
-  behind the bot's last reserved start (`_next`); a call that waits for its chat's token
-  reserves a start at that later time ("island") without pushing `_next`, so one chat's wait
-  never holds the other chats back, and the pointer later steps over the islands. The urgent
-  lane: at most `urgent` starts in any second, at once if need be, kept for the call that shows
-  an urgent or emergency result (`is_urgent`), which takes the earlier of the lane's next start
-  and its place in the queue. Under load the queue holds a few hundred milliseconds of other
-  chats' calls; the person who ticked "chest pain" must not wait behind them. The two lanes
-  together never go over `per_second` in a second (`over_limit` checks sends with that rule).
+* In all, starts at least 1/`per_second` apart (GCRA without burst), in a queue. A call that may
+  start now queues behind the bot's last reserved start (`_next`); a call that waits for its
+  chat's token reserves a start at that later time ("island") without pushing `_next`, so one
+  chat's wait never holds the other chats back, and the pointer later steps over the islands.
+* Urgent first: the call that shows an urgent or emergency result (`is_urgent`) goes before the
+  calls waiting in the queue. It takes the first queued start not due yet, each waiting call
+  moves to the next one's start, and the last takes the new start at the end: the set of starts
+  (and so the total) is the same, only the order changes. Under load the queue holds a few
+  hundred milliseconds of other chats' calls; the person who ticked "chest pain" must not wait
+  behind them. A waiting call holds a `Ticket` whose start may so move later, never earlier;
+  `acquire` sleeps until the ticket's start as it is then. A chat whose call moves has its bucket
+  moved with it, so its next send still finds a token.
 * A 429 with `retry_after` for a chat empties its bucket until then (one token is due at that
   moment, the next 1/`per_chat` later: no burst right after a flood wait); without a chat it holds
   back every call.
@@ -44,6 +46,7 @@ halts every chat on any 429, needs the aiolimiter package and takes no injectabl
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -51,6 +54,7 @@ from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Protocol
 
 from telegram._utils.types import ODVInput  # BaseRequest's timeout type: no public name
@@ -127,7 +131,7 @@ class Pacer(Protocol):
     async def acquire(self, chat: Chat | None, *, is_urgent: bool = False) -> float:
         """Take a start for one message call to `chat`, wait until it and return it.
 
-        `is_urgent`: the call shows an urgent or emergency result (the urgent lane).
+        `is_urgent`: the call shows an urgent or emergency result (it goes before the queue).
         """
 
     async def hold_off(self, chat: Chat | None, seconds: float) -> None:
@@ -135,6 +139,14 @@ class Pacer(Protocol):
 
     async def aclose(self) -> None:
         """Release what the limiter holds (a connection); called when the chain shuts down."""
+
+
+@dataclass(slots=True)
+class Ticket:
+    """One reserved start; an urgent call may move it later (never earlier) while it waits."""
+
+    start: float
+    chat: Chat | None
 
 
 class RateLimiter:
@@ -146,18 +158,13 @@ class RateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
-        urgent: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if burst < 1:
             raise ValueError("burst must be at least 1")
         self.burst = burst
-        self._interval = queue_interval(per_second, urgent)
-        self._lane: deque[float] = deque(maxlen=urgent if per_second > 0 else 0)
-        """The urgent lane's last `urgent` starts, in order."""
-        self._lane_held = -math.inf
-        """No urgent start before this (a 429 without a chat)."""
+        self._interval = 1 / per_second if per_second > 0 else 0.0
         self._chat_interval = 1 / per_chat if per_chat > 0 else 0.0
         self._tolerance = (burst - 1) * self._chat_interval
         """How far ahead of its bucket's `full` time a chat may start: `burst - 1` tokens."""
@@ -165,45 +172,56 @@ class RateLimiter:
         self._sleep = sleep
         self._next = -math.inf
         """The bot's earliest next start in the queue (pushed by a 429 without a chat)."""
+        self._queue: deque[Ticket] = deque()
+        """The queue's reserved starts, ascending; those not due yet may move (urgent first)."""
         self._islands: list[float] = []
         """Starts reserved beyond `_next` by calls that wait for their chat, ascending."""
         self._full: dict[Chat, float] = {}
         """When each chat's bucket is full again (GCRA's theoretical arrival time)."""
+        self._latest: dict[Chat, Ticket] = {}
+        """Each chat's last reservation (`_go_first` moves no other)."""
         self._calls = 0
 
-    def reserve(self, chat: Chat | None, *, is_urgent: bool = False) -> float:
-        """Reserve the start of one message call to `chat` and return it (on `clock`).
+    def reserve(self, chat: Chat | None, *, is_urgent: bool = False) -> Ticket:
+        """Reserve the start of one message call to `chat` and return its ticket (on `clock`).
 
         The token and the start are taken at once: a caller cancelled before its start loses them.
+        An urgent call later may move the ticket's start (`Ticket`).
         """
         now = self._clock()
         self._next = max(self._next, now)
+        queue = self._queue
+        while queue and queue[0].start <= now:  # due: started, or about to
+            queue.popleft()
         full = self._full.get(chat, now) if chat is not None and self._chat_interval else now
         earliest = max(now, full - self._tolerance)
-        lane = self._lane_start(earliest) if is_urgent else math.inf
-        if lane < self._fit(max(earliest, self._next)):
-            start = lane  # the urgent lane is free before the call's place in the queue
-            self._lane.append(start)
-        elif earliest <= self._next:  # no wait for the chat: queue behind the bot's last start
-            start = self._fit(self._next)
-            self._next = start + self._interval
-        else:  # the chat's token comes later: an island there, the queue goes on meanwhile
-            start = self._fit(earliest)
+        if earliest <= self._next:  # no wait for the chat: queue behind the bot's last start
+            ticket = self._ticket(self._fit(self._next), chat)
+            self._next = ticket.start + self._interval
             if self._interval:
-                insort(self._islands, start)
+                queue.append(ticket)
+                if is_urgent:
+                    self._go_first(earliest)
+        else:  # the chat's token comes later: an island there, the queue goes on meanwhile
+            ticket = self._ticket(self._fit(earliest), chat)
+            if self._interval:
+                insort(self._islands, ticket.start)
         # Islands the queue has passed can no longer be in the way.
         del self._islands[: bisect_right(self._islands, self._next - self._interval)]
         if chat is not None and self._chat_interval:
-            self._full[chat] = max(full, start) + self._chat_interval
+            self._full[chat] = max(full, ticket.start) + self._chat_interval
         self._prune(now)
-        return start
+        return ticket
 
     async def acquire(self, chat: Chat | None, *, is_urgent: bool = False) -> float:
         """Reserve a start for one message call to `chat`, wait until it and return it."""
-        start = self.reserve(chat, is_urgent=is_urgent)
-        wait = start - self._clock()
-        if wait > 0:
+        ticket = self.reserve(chat, is_urgent=is_urgent)
+        start, wait = ticket.start, ticket.start - self._clock()
+        while wait > 0:
             await self._sleep(wait)
+            if ticket.start == start:
+                break
+            start, wait = ticket.start, ticket.start - self._clock()  # an urgent call moved it
         return start
 
     async def hold_off(self, chat: Chat | None, seconds: float) -> None:
@@ -214,7 +232,6 @@ class RateLimiter:
         until = self._clock() + seconds
         if chat is None:
             self._next = max(self._next, until)
-            self._lane_held = max(self._lane_held, until)
         elif self._chat_interval:
             full = until + self._tolerance
             self._full[chat] = max(self._full.get(chat, full), full)
@@ -222,14 +239,39 @@ class RateLimiter:
     async def aclose(self) -> None:
         """Nothing to close: the state lives in this process."""
 
-    def _lane_start(self, earliest: float) -> float:
-        """Return the urgent lane's first start from `earliest` on (its starts stay in order, and
-        a start comes a second after the one `urgent` before it); inf when there is no lane."""
-        lane = self._lane
-        if not lane.maxlen:
-            return math.inf
-        start = max(earliest, self._lane_held, lane[-1] if lane else -math.inf)
-        return max(start, lane[0] + 1.0) if len(lane) == lane.maxlen else start
+    def _ticket(self, start: float, chat: Chat | None) -> Ticket:
+        """Return a new ticket; it is its chat's last reservation."""
+        if chat is None or not self._chat_interval:
+            return Ticket(start, None)
+        ticket = self._latest[chat] = Ticket(start, chat)
+        return ticket
+
+    def _go_first(self, earliest: float) -> None:
+        """Move the queue's last ticket (an urgent call's) before the calls waiting from
+        `earliest` on: it takes the first one's start, and each moves on to the next one's.
+
+        A call of a chat with a later reservation stays: moving it towards that one could put
+        the two closer than the chat's bucket allows. A call that moves is its chat's last, so
+        the chat's bucket moves with it and its next send is judged from the new start.
+        """
+        queue = self._queue
+        index = next(index for index, waiting in enumerate(queue) if waiting.start >= earliest)
+        moving = [
+            waiting
+            for waiting in itertools.islice(queue, index, None)
+            if waiting.chat is None or self._latest.get(waiting.chat) is waiting
+        ]
+        starts = [waiting.start for waiting in moving]
+        moving.insert(0, moving.pop())  # the urgent ticket first
+        for waiting, start in zip(moving, starts, strict=True):
+            waiting.start = start
+            if waiting.chat is not None:
+                full = self._full.get(waiting.chat, start)
+                self._full[waiting.chat] = max(full, start + self._chat_interval)
+        ordered = sorted(itertools.islice(queue, index, None), key=lambda ticket: ticket.start)
+        for _ in range(len(queue) - index):
+            queue.pop()
+        queue.extend(ordered)
 
     def _fit(self, at: float) -> float:
         """Return the first start from `at` on at least one interval away from every island."""
@@ -244,6 +286,7 @@ class RateLimiter:
         self._calls += 1
         if self._calls % PRUNE_EVERY == 0:  # a full bucket is the same as no entry
             self._full = {chat: at for chat, at in self._full.items() if at > now}
+            self._latest = {chat: last for chat, last in self._latest.items() if last.start > now}
 
 
 _prepaid: ContextVar[tuple[Chat, bool] | None] = ContextVar("prepaid_turn", default=None)
@@ -258,23 +301,10 @@ async def take_turn(
     The outbox waits for its turn *before* it reads what to show, so that a screen sent after
     a wait is the newest state, not the one from before the wait (questionnaire/keeper.py). An edit
     (`is_new_message` False) waits for a start in the total only; `is_urgent`: the call shows an
-    urgent or emergency result (the urgent lane).
+    urgent or emergency result (it goes before the queue).
     """
     await pacer.acquire(chat if is_new_message else None, is_urgent=is_urgent)
     _prepaid.set((chat, is_new_message))
-
-
-def queue_interval(per_second: float, urgent: int) -> float:
-    """Return the seconds between starts in the queue (0: no limit).
-
-    The urgent lane's `urgent` starts a second come out of `per_second`, so that both lanes
-    together stay within it.
-    """
-    if per_second <= 0:
-        return 0.0
-    if not 0 <= urgent < per_second:
-        raise ValueError("the urgent lane must be less than the total rate")
-    return 1 / (per_second - urgent)
 
 
 def pacer_of(request: BaseRequest) -> Pacer | None:

@@ -7,19 +7,20 @@ bot token, not per process: N webhook workers each pacing themselves could send 
 
 * One Lua script reserves a start atomically: the chat's token (its bucket's "full again" time
   moves on by 1/`per_chat`) and the bot's start, in the queue behind the bot's last one, or, when
-  the chat's token comes later, as an "island" at that time that the queue steps over; the call
-  that shows an urgent result takes the urgent lane's next start when that comes first (the
-  lane: at most `urgent` starts in any second, kept in order). It reads
-  Redis's own `TIME`, so the workers' clocks never matter, and it returns how long the caller
-  must sleep (a relative wait) and the start (Redis time). The reservation is made before the
-  caller sleeps, so concurrent callers queue fairly; nothing is held during the call, so a worker
-  that dies mid-call blocks nothing.
+  the chat's token comes later, as an "island" at that time that the queue steps over. The call
+  that shows an urgent result goes before the calls waiting in the queue: it takes the first
+  start not due yet, and each waiting call moves on to the next one's (their chats' buckets move
+  with them). It reads Redis's own `TIME`, so the workers' clocks never matter, and it returns
+  how long the caller must sleep (a relative wait), the start (Redis time) and the call's ticket
+  in the queue. A caller that slept asks again (`_WAIT`) whether an urgent call moved its start,
+  and sleeps on if so. The reservation is made before the caller sleeps, so concurrent callers
+  queue fairly; nothing is held during the call, so a worker that dies mid-call blocks nothing.
 * A 429 empties the chat's bucket until its `retry_after` (or, without a chat, pushes the bot's
   queue back) for every worker.
 * Keys (under the store's namespace): `<ns>:rate:bot` (a hash: `next`, the queue's next start;
-  `urgent`, no urgent start before it), `<ns>:rate:lane` (a list: the urgent lane's last starts,
-  newest first),
-  `<ns>:rate:islands` (a sorted set of the starts reserved ahead of the queue) and
+  `tickets`, the last ticket's number), `<ns>:rate:queue` (a sorted set: the tickets waiting in
+  the queue, `<number>:<chat>`, by start), `<ns>:rate:islands` (a sorted set of the starts
+  reserved ahead of the queue) and
   `<ns>:rate:chat:<chat>` (a hash: `full`, when its bucket is full again). Each expires a second
   after it stops mattering (a full bucket is the same as no key), so nothing piles up.
 
@@ -46,7 +47,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from bot.telegram.api.pacing.limiter import Chat, RateLimiter, Sleep, queue_interval
+from bot.telegram.api.pacing.limiter import Chat, RateLimiter, Sleep
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +89,19 @@ local function push(key, name, at, now)
     keep(key, at, now)
 end
 """
-# KEYS: bot hash, islands sorted set, lane list[, chat hash]. ARGV (microseconds): interval, chat
-# interval, tolerance (burst - 1 chat intervals); then the urgent lane's starts a second (0: not
-# an urgent call).
-# Returns {wait, start}: start at `start` (Redis time), after sleeping `wait`.
+# KEYS: bot hash, islands sorted set, queue sorted set[, chat hash]. ARGV (microseconds):
+# interval, chat interval, tolerance (burst - 1 chat intervals); then 1 for an urgent call (else
+# 0), the chat ('' for none) and the prefix of the chats' keys (`<ns>:rate:chat:`; a moved
+# ticket's chat key is built from it).
+# Returns {wait, start, ticket}: start at `start` (Redis time), after sleeping `wait`; `ticket`
+# ('' for none) is the call's place in the queue, which an urgent call may move.
 _RESERVE = (
     _LUA_COMMON
     + """
 local now = now_us()
-local bot, islands, lane_key, chat = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local bot, islands, queue, chat = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local interval, chat_interval = tonumber(ARGV[1]), tonumber(ARGV[2])
+local is_urgent, chat_id, chat_prefix = ARGV[4] == '1', ARGV[5], ARGV[6]
 local next_start = math.max(now, field(bot, 'next'))
 local full = now
 if chat then
@@ -119,26 +123,43 @@ local function fit(at)
     end
     return at
 end
+redis.call('ZREMRANGEBYSCORE', queue, '-inf', us(now))  -- due: started, or about to
 local start
-local per_second = tonumber(ARGV[4])
-local lane = nil
-if per_second > 0 then
-    -- In order, and a second after the start `per_second` before it.
-    local last = redis.call('LRANGE', lane_key, 0, per_second - 1)
-    lane = math.max(earliest, field(bot, 'urgent'), tonumber(last[1] or '0'))
-    if #last >= per_second then
-        lane = math.max(lane, tonumber(last[per_second]) + 1000000)
-    end
-end
-if lane and lane < fit(math.max(earliest, next_start)) then
-    start = lane
-    redis.call('LPUSH', lane_key, us(start))
-    redis.call('LTRIM', lane_key, 0, per_second - 1)
-    keep(lane_key, start + 1000000, now)
-elseif earliest <= next_start then
+local ticket = ''
+if earliest <= next_start then
     start = fit(next_start)
     next_start = start + interval
     push(bot, 'next', next_start, now)
+    if interval > 0 then
+        ticket = redis.call('HINCRBY', bot, 'tickets', 1) .. ':' .. chat_id
+        if is_urgent then
+            -- Before the calls waiting from `earliest` on: each moves on to the next one's start.
+            -- A call with a later reservation of its chat stays (its bucket), as in-process.
+            local waiting = redis.call('ZRANGEBYSCORE', queue, us(earliest), '+inf', 'WITHSCORES')
+            local moving, starts = {}, {}
+            for i = 1, #waiting, 2 do
+                local member = waiting[i]
+                local of = string.match(member, '^%d+:(.+)$')
+                if not of or redis.call('HGET', chat_prefix .. of, 'ticket') == member then
+                    moving[#moving + 1] = member
+                    starts[#starts + 1] = tonumber(waiting[i + 1])
+                end
+            end
+            for k, member in ipairs(moving) do
+                local later = starts[k + 1] or start
+                redis.call('ZADD', queue, us(later), member)
+                local of = string.match(member, '^%d+:(.+)$')
+                if of then
+                    push(chat_prefix .. of, 'full', later + chat_interval, now)
+                end
+            end
+            if #moving > 0 then
+                start = starts[1]
+            end
+        end
+        redis.call('ZADD', queue, us(start), ticket)
+        keep(queue, next_start, now)
+    end
 else
     start = fit(earliest)
     if interval > 0 then
@@ -149,12 +170,25 @@ end
 redis.call('ZREMRANGEBYSCORE', islands, '-inf', us(next_start - interval))
 if chat then
     push(chat, 'full', math.max(full, start) + chat_interval, now)
+    redis.call('HSET', chat, 'ticket', ticket)  -- the chat's last reservation
 end
-return {start - now, start}
+return {start - now, start, ticket}
 """
 )
-# KEYS: bot or chat hash. ARGV: microseconds from now, then its fields (`next` and `urgent`, or
-# `full`).
+# KEYS: queue sorted set. ARGV: a ticket. Returns {wait, start}: the ticket's start now (an urgent
+# call may have moved it), and how long until then; {0, 0} when it is due (gone from the queue).
+_WAIT = (
+    _LUA_COMMON
+    + """
+local start = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not start then
+    return {0, 0}
+end
+start = tonumber(start)
+return {start - now_us(), start}
+"""
+)
+# KEYS: bot or chat hash. ARGV: microseconds from now, then its fields (`next`, or `full`).
 _HOLD = (
     _LUA_COMMON
     + """
@@ -182,7 +216,6 @@ class SharedRateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
-        urgent: int = 0,
         namespace: str = NAMESPACE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -192,7 +225,6 @@ class SharedRateLimiter:
             per_second=per_second,
             per_chat=per_chat,
             burst=burst,
-            urgent=urgent,
             clock=clock,
             sleep=sleep,
         )
@@ -200,9 +232,7 @@ class SharedRateLimiter:
         self.burst = burst
         self._redis = client
         self._owns_client = owns_client
-        interval = queue_interval(per_second, urgent)
-        self._interval = micros(interval) if interval else 0
-        self._urgent = urgent if per_second > 0 else 0
+        self._interval = micros(1 / per_second) if per_second > 0 else 0
         self._chat_interval = micros(1 / per_chat) if per_chat > 0 else 0
         self._tolerance = (burst - 1) * self._chat_interval
         self._prefix = f"{namespace}:rate"
@@ -211,6 +241,7 @@ class SharedRateLimiter:
         self._down_until: float | None = None
         self._reserve = client.register_script(_RESERVE)
         self._hold = client.register_script(_HOLD)
+        self._wait = client.register_script(_WAIT)
 
     @classmethod
     def from_url(
@@ -220,7 +251,6 @@ class SharedRateLimiter:
         per_second: float,
         per_chat: float,
         burst: int,
-        urgent: int = 0,
         namespace: str = NAMESPACE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -241,7 +271,6 @@ class SharedRateLimiter:
             per_second=per_second,
             per_chat=per_chat,
             burst=burst,
-            urgent=urgent,
             namespace=namespace,
             clock=clock,
             sleep=sleep,
@@ -256,23 +285,31 @@ class SharedRateLimiter:
         """Reserve a start for one message call to `chat`, wait until it and return it.
 
         The start is Redis's time (seconds since the epoch) when it is shared, and the local
-        clock's while falling back. `is_urgent`: the call shows an urgent result (urgent lane).
+        clock's while falling back. `is_urgent`: the call shows an urgent result, which goes
+        before the calls waiting in the queue (and may move their starts: a caller that slept
+        asks Redis again before it starts).
         """
         chat = chat if self._chat_interval else None  # the chat limit is off: no chat key
-        keys = [self._key("bot"), self._key("islands"), self._key("lane")]
+        keys = [self._key("bot"), self._key("islands"), self._key("queue")]
         if chat is not None:
             keys.append(self._key(f"chat:{chat}"))
-        args = [self._interval, self._chat_interval, self._tolerance]
-        args.append(self._urgent if is_urgent else 0)
+        args: list[int | str] = [self._interval, self._chat_interval, self._tolerance]
+        args += [int(is_urgent), "" if chat is None else str(chat), self._key("chat:")]
         answer = None
         if self.is_shared:
             answer = await self._call_redis(self._reserve, keys=keys, args=args)
         if answer is None:  # falling back, or Redis just failed
             return await self._local.acquire(chat, is_urgent=is_urgent)
-        wait = int(answer[0]) / MICROS
-        if wait > 0:
-            await self._sleep(wait)
-        return int(answer[1]) / MICROS
+        wait, start, ticket = int(answer[0]), int(answer[1]), answer[2]
+        while wait > 0:
+            await self._sleep(wait / MICROS)
+            if not ticket:
+                break  # an island: nothing moves it
+            moved = await self._call_redis(self._wait, keys=[self._key("queue")], args=[ticket])
+            if moved is None or int(moved[1]) <= start:
+                break  # not moved (or due, or Redis just failed): its start has come
+            wait, start = int(moved[0]), int(moved[1])  # an urgent call moved it
+        return start / MICROS
 
     async def hold_off(self, chat: Chat | None, seconds: float) -> None:
         """Start no call to `chat` (or, without a chat, to anyone) for `seconds` (all workers).
@@ -285,7 +322,7 @@ class SharedRateLimiter:
         if not self.is_shared:
             return  # falling back: do not wait for a Redis that just failed
         if chat is None:
-            keys, args = [self._key("bot")], [micros(seconds), "next", "urgent"]
+            keys, args = [self._key("bot")], [micros(seconds), "next"]
         else:
             keys, args = [self._key(f"chat:{chat}")], [micros(seconds) + self._tolerance, "full"]
         await self._call_redis(self._hold, keys=keys, args=args)

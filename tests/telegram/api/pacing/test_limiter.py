@@ -337,50 +337,65 @@ async def test_chats_with_a_full_bucket_are_forgotten() -> None:
     assert len(limiter._full) == 1  # the table itself is what is tested
 
 
-def urgent_limiter(time: FakeTime, *, per_second: float = 10, urgent: int = 2) -> RateLimiter:
+def urgent_limiter(time: FakeTime, *, per_second: float = 10, burst: int = 3) -> RateLimiter:
     return RateLimiter(
-        per_second=per_second,
-        per_chat=1,
-        burst=3,
-        urgent=urgent,
-        clock=time.clock,
-        sleep=time.sleep,
+        per_second=per_second, per_chat=1, burst=burst, clock=time.clock, sleep=time.sleep
     )
 
 
 async def test_an_urgent_result_goes_before_the_other_chats_queued_calls() -> None:
-    """Thirty edits queued (2.5 s of the queue); the emergency screen still starts at once."""
+    """Thirty edits queued (2 s of the queue); the emergency screen takes the first start not due
+    yet, and each queued call moves on to the next one's start."""
     time = FakeTime()
-    limiter = urgent_limiter(time, per_second=14, urgent=2)
+    limiter = urgent_limiter(time, per_second=15)
     queued = [limiter.reserve(None) for _ in range(30)]
+    before = [ticket.start for ticket in queued]
 
     emergency = limiter.reserve(77, is_urgent=True)
 
-    assert emergency == 1000.0
-    assert queued[-1] == pytest.approx(1000.0 + 29 / 12)  # the queue runs at 14 - 2 a second
+    assert emergency.start == pytest.approx(1000.0 + 1 / 15)  # the first is due: it goes now
+    assert queued[0].start == 1000.0
+    assert [ticket.start for ticket in queued[1:]] == pytest.approx([*before[2:], 1002.0])
 
 
-async def test_the_urgent_lane_takes_its_number_at_once_then_a_second_later() -> None:
+async def test_callers_whose_start_moved_wait_until_the_new_one() -> None:
     time = FakeTime()
-    limiter = urgent_limiter(time, per_second=10, urgent=2)
-    for _ in range(30):
-        limiter.reserve(None)  # 3.75 s of queue: the lane is always sooner
+    limiter = urgent_limiter(time, per_second=10)
+    starts: dict[str, float] = {}
 
-    starts = [limiter.reserve(chat, is_urgent=True) for chat in (1, 2, 3, 4, 5)]
+    async def call(name: str, after: float, *, is_urgent: bool = False) -> None:
+        await time.sleep(after)
+        starts[name] = await limiter.acquire(None, is_urgent=is_urgent)
+        assert time.now == pytest.approx(starts[name])  # woke at its start, not the first one
 
-    assert starts == pytest.approx([1000.0, 1000.0, 1001.0, 1001.0, 1002.0])
+    await time.run(
+        asyncio.gather(
+            *(call(f"q{n}", 0) for n in range(5)),  # 1000.0 to 1000.4
+            call("urgent", 0.05, is_urgent=True),
+        )
+    )
+
+    assert starts["urgent"] == pytest.approx(1000.1)
+    assert [starts[f"q{n}"] for n in range(5)] == pytest.approx(
+        [1000.0, 1000.2, 1000.3, 1000.4, 1000.5]
+    )
 
 
-async def test_an_urgent_call_takes_the_queue_when_that_is_sooner() -> None:
+async def test_a_moved_call_moves_its_chats_bucket_with_it() -> None:
+    """A chat at the end of its burst queued a send; an urgent call moved it later: the chat's
+    next send still finds a token (1 s after the moved start, not the first one)."""
     time = FakeTime()
-    limiter = urgent_limiter(time, per_second=10, urgent=2)
+    limiter = urgent_limiter(time, per_second=10, burst=1)
+    limiter.reserve(None)  # 1000.0: due at once
+    moved = limiter.reserve(5)  # 1000.1
+    limiter.reserve(77, is_urgent=True)  # takes 1000.1; chat 5 moves to 1000.2
+    time.now = 1000.15
 
-    starts = [limiter.reserve(chat, is_urgent=True) for chat in (1, 2, 3)]
+    after = limiter.reserve(5)
 
-    # The first goes through the empty queue; the next two through the lane, which is sooner
-    # than the queue's next start.
-    assert starts == pytest.approx([1000.0, 1000.0, 1000.0])
-    assert limiter.reserve(4) == pytest.approx(1000.125)
+    assert moved.start == pytest.approx(1000.2)
+    assert after.start == pytest.approx(1001.2)
+    assert bucket_violations([moved.start, after.start], rate=1, burst=1) == 0
 
 
 async def test_an_urgent_call_still_waits_for_its_chats_token() -> None:
@@ -389,41 +404,59 @@ async def test_an_urgent_call_still_waits_for_its_chats_token() -> None:
     for _ in range(3):
         limiter.reserve(5)
 
-    assert limiter.reserve(5, is_urgent=True) == pytest.approx(1001.0)
+    assert limiter.reserve(5, is_urgent=True).start == pytest.approx(1001.0)
 
 
-async def test_both_lanes_together_never_go_over_the_total_in_any_second() -> None:
-    """Seeded traffic, a third of it urgent, on many chats: at most `per_second` in any second."""
+async def test_an_urgent_call_does_not_go_before_its_chats_token() -> None:
+    """The queue's first waiting start comes before the chat's token: the urgent call takes the
+    first one from its token on."""
+    time = FakeTime()
+    limiter = urgent_limiter(time, per_second=10, burst=1)
+    limiter.reserve(5)  # 1000.0; chat 5's next token at 1001.0
+    time.now = 1000.45
+    waiting = [limiter.reserve(None) for _ in range(10)]  # 1000.45 to 1001.35
+    before = [ticket.start for ticket in waiting]
+
+    urgent = limiter.reserve(5, is_urgent=True)
+
+    assert urgent.start == pytest.approx(1001.05)
+    assert [ticket.start for ticket in waiting[:6]] == before[:6]  # before the token: stay
+    assert [ticket.start for ticket in waiting[6:]] == pytest.approx([*before[7:], 1001.45])
+
+
+async def test_urgent_calls_keep_the_total_and_every_chats_bucket() -> None:
+    """Seeded traffic, a third of it urgent, on many chats: at most `per_second` in any second,
+    and no chat beyond its bucket, however the urgent calls reorder the queue."""
     time = FakeTime()
     per_second = 28
-    limiter = urgent_limiter(time, per_second=per_second, urgent=2)
+    limiter = urgent_limiter(time, per_second=per_second)
     rng = random.Random(12)  # noqa: S311 - a seeded workload, not a secret
     starts: list[float] = []
+    by_chat: dict[int, list[float]] = {}
 
     async def call(after: float) -> None:
         await time.sleep(after)
         chat = rng.choice([None, rng.randrange(40)])
-        starts.append(await limiter.acquire(chat, is_urgent=rng.random() < 0.3))
+        start = await limiter.acquire(chat, is_urgent=rng.random() < 0.3)
+        starts.append(start)
+        if chat is not None:
+            by_chat.setdefault(chat, []).append(start)
 
     await time.run(asyncio.gather(*(call(rng.uniform(0, 5)) for _ in range(600))))
 
     assert len(starts) == 600
     assert over_limit(starts, limit=per_second) == 0
     assert over_limit(starts, limit=per_second - 1) > 0  # the total is used, not undershot
+    assert sum(bucket_violations(s, rate=1, burst=3) for s in by_chat.values()) == 0
 
 
-async def test_a_429_without_a_chat_holds_the_urgent_lane_back_too() -> None:
+async def test_a_429_without_a_chat_holds_urgent_calls_back_too() -> None:
     time = FakeTime()
     limiter = urgent_limiter(time)
 
     await limiter.hold_off(None, 3)
 
-    assert limiter.reserve(1, is_urgent=True) == pytest.approx(1003.0)
-
-
-def test_an_urgent_lane_as_large_as_the_total_is_refused() -> None:
-    with pytest.raises(ValueError, match="urgent"):
-        RateLimiter(per_second=2, per_chat=1, burst=1, urgent=2)
+    assert limiter.reserve(1, is_urgent=True).start == pytest.approx(1003.0)
 
 
 def test_over_limit_counts_the_sends_beyond_the_number_in_a_second() -> None:

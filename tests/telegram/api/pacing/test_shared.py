@@ -455,36 +455,54 @@ async def test_the_chain_shares_the_pace_only_through_a_redis_store(
 
 
 async def test_an_urgent_result_goes_before_the_queue_of_every_worker(
-    worker: MakeWorker,
+    worker: MakeWorker, probe: redis.asyncio.Redis
 ) -> None:
-    """Another worker queued thirty edits (2.5 s); this worker's emergency screens go at once,
-    as many as the lane takes in a second."""
-    busy = worker(per_second=14, per_chat=1, urgent=2, sleep=Sleeps())
-    sleeps = Sleeps()
-    urgent = worker(per_second=14, per_chat=1, urgent=2, sleep=sleeps)
-    for _ in range(30):
-        await busy.acquire(None)
+    """Another worker queued thirty edits (3 s); this worker's emergency screen takes the first
+    start not due yet, and the other worker's calls that waited each go one start later."""
+    busy = worker(per_second=10, per_chat=1)
+    urgent = worker(per_second=10, per_chat=1)
+    starts: dict[int, float] = {}
 
-    await urgent.acquire(77, is_urgent=True)  # the lane, at once
-    await urgent.acquire(78, is_urgent=True)  # the lane, at once: two in a second
-    await urgent.acquire(79, is_urgent=True)  # the lane a second after the first
-    await urgent.acquire(None)  # not urgent: behind the thirty
+    async def queued(n: int) -> None:
+        starts[n] = await busy.acquire(None)
 
-    first, second = sleeps.delays
-    assert first == pytest.approx(1.0, abs=0.05)
-    assert second == pytest.approx(30 / 12, abs=0.05)  # `Sleeps` waits no real time
+    waiting = [asyncio.ensure_future(queued(n)) for n in range(30)]
+    for _ in range(1000):  # until all thirty are reserved
+        if await probe.hget(f"{busy._prefix}:bot", "tickets") == b"30":
+            break
+        await asyncio.sleep(0.001)
+    called = await redis_now(probe)
+
+    emergency = await urgent.acquire(77, is_urgent=True)
+    await asyncio.gather(*waiting)
+
+    assert emergency - called < 0.15  # at most the first queued start, which the busy one has
+    ordered = sorted(starts.values())
+    assert emergency not in ordered
+    assert ordered[-1] - ordered[0] == pytest.approx(3.0, abs=0.01)  # 31 starts, 0.1 s apart
+    all_starts = sorted([*ordered, emergency])
+    assert min(b - a for a, b in pairwise(all_starts)) == pytest.approx(0.1, abs=0.001)
 
 
-async def test_two_workers_with_urgent_calls_stay_within_the_total(
-    worker: MakeWorker,
+async def test_two_workers_with_urgent_calls_keep_the_total_and_each_chats_bucket(
+    worker: MakeWorker, probe: redis.asyncio.Redis
 ) -> None:
-    per_second = 20
-    workers = [worker(per_second=per_second, per_chat=0, urgent=4) for _ in range(2)]
-    starts: list[float] = []
+    """A third of the calls urgent, some to no chat, from two workers at once: however they
+    reorder the queue, the total, every chat's bucket, and each call's start hold."""
+    per_second, per_chat, burst = 20, 3, 3
+    workers = [worker(per_second=per_second, per_chat=per_chat, burst=burst) for _ in range(2)]
+    slots: list[tuple[float, int | None, float]] = []  # (start, chat, TIME at the call)
 
     async def send(limiter: SharedRateLimiter, n: int) -> None:
-        starts.append(await limiter.acquire(None, is_urgent=n % 3 == 0))
+        chat = None if n % 5 == 0 else n % 7
+        start = await limiter.acquire(chat, is_urgent=n % 3 == 0)
+        slots.append((start, chat, await redis_now(probe)))
 
     await asyncio.gather(*(send(workers[n % 2], n) for n in range(50)))
 
-    assert max_in_any_second([micros(start) for start in starts]) <= per_second
+    assert len(slots) == 50
+    assert max_in_any_second([micros(start) for start, _, _ in slots]) <= per_second
+    for chat in range(7):
+        starts = [start for start, each, _ in slots if each == chat]
+        assert bucket_violations(starts, rate=per_chat, burst=burst) == 0
+    assert all(called >= start - SLEW for start, _, called in slots)
