@@ -57,7 +57,9 @@ process's in-process limiter does not know what the killed one sent in its last 
 Redis limiter does). Reported all the same."""
 
 
-@pytest.mark.parametrize("seed", _seeds([101]))
+# 135: text typed while its screen was on its way sent that screen again after it arrived;
+# 139: /start during an emergency's wait for its start sent the new first question first.
+@pytest.mark.parametrize("seed", _seeds([101, 135, 139]))
 def test_impatient_people_through_bot_api_faults_and_kills_are_never_trapped(
     kb: KnowledgeBase, settings: Settings, seed: int
 ) -> None:

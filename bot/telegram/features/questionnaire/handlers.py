@@ -230,12 +230,15 @@ class QuestionnaireHandlers:
     async def on_text(self, update: Update, context: Context) -> None:
         """Answer an emergency phrase with the emergency card; otherwise re-show the question."""
         key, language = origin.key(update), await self.preferences.language(update)
-        text = update.effective_message.text if update.effective_message else None
+        message = update.effective_message
+        text = message.text if message else None
         if mentions_emergency(self.kb, text or ""):
             logger.info("emergency phrase in %s", key.render())
             self.outbox.reply(update, self.kb.text("emergency_card", language))
             return
-        await self.conversations.resurface(context.bot, key, await self.conversations.get(key))
+        stored = await self.conversations.get(key)
+        below = message.message_id if message else None
+        await self.conversations.resurface(context.bot, key, stored, below=below)
 
     async def on_edited(self, update: Update, context: Context) -> None:
         """Edits are not answers; an edit that names an emergency still gets the card."""

@@ -27,6 +27,7 @@ read as an answer to this one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -77,6 +78,32 @@ MAX_OWED_REPLIES = 4
 
 async def _no_local_numbers(user_id: int) -> CountryNumbers | None:
     return None
+
+
+def _replies_first(conversation: Conversation, step: Step) -> tuple[OwedReply, ...]:
+    """Return the owed replies that go before the owed screen, in order: those asked for on a
+    screen the chat shows (they answer an earlier press); one about the owed screen follows it,
+    and an owed emergency goes before them all."""
+    pending = conversation.is_screen_pending
+    if pending and _is_urgent(step):
+        return ()
+    return tuple(
+        reply for reply in conversation.replies if not pending or reply.view < conversation.view
+    )
+
+
+class _Watch:
+    """Tells whether the event loop ran other work (a handler's commit, say) since it was made:
+    until it has, a record this task just read is still the newest this process knows."""
+
+    __slots__ = ("ran",)
+
+    def __init__(self) -> None:
+        self.ran = False
+        asyncio.get_running_loop().call_soon(self._mark)
+
+    def _mark(self) -> None:
+        self.ran = True
 
 
 def _is_urgent(step: Step) -> bool:
@@ -188,11 +215,26 @@ class ConversationKeeper:
         updated = stored.conversation.model_copy(update={"language": language})
         await self.commit(bot, key, stored, updated, step, fresh=False)
 
-    async def resurface(self, bot: Bot, key: SessionKey, stored: StoredConversation) -> None:
-        """Show the current step again below the chat's other messages (after typed text)."""
+    async def resurface(
+        self,
+        bot: Bot,
+        key: SessionKey,
+        stored: StoredConversation,
+        *,
+        below: int | None = None,
+    ) -> None:
+        """Show the current step again below the chat's other messages (after typed text).
+
+        `below`: the typed message's id. A screen sent after it (the text came while the bot
+        was still sending) is below it already: it is not sent a second time.
+        """
         conversation = stored.conversation
         if conversation is None:
             self.say(bot, key.chat_id, self.kb.text("no_session", DEFAULT_LANGUAGE))
+            return
+        live = conversation.message_id
+        if below is not None and live is not None and live > below:
+            self.show(bot, key)  # in case its screen is still owed: an edit of that message
             return
         try:
             step = machine.current_step(self.kb, conversation.session)
@@ -329,6 +371,7 @@ class ConversationKeeper:
             # The record as this job last wrote it is the newest one: a commit since then has
             # posted a show of its own, which reads it.
             stored = known if known is not None else await self.get(key)
+            read = _Watch() if known is None else None  # just read: did a commit come since?
             conversation = stored.conversation
             if conversation is None or not conversation.is_owed:
                 return
@@ -336,26 +379,26 @@ class ConversationKeeper:
                 step = machine.current_step(self.kb, conversation.session)
             except SessionOutdated:
                 return  # the next update restarts it politely
-            pending = conversation.is_screen_pending
-            is_urgent = pending and _is_urgent(step)
-            # Replies asked for on a screen the chat shows go before a newer screen (they
-            # answer an earlier press); one about the owed screen follows it.
-            earlier = tuple(
-                reply
-                for reply in conversation.replies
-                if not pending or reply.view < conversation.view
-            )
-            if earlier and not is_urgent:  # the emergency comes first
+            earlier = _replies_first(conversation, step)
+            if earlier:
                 known = await self._send_replies(bot, key, stored, earlier)
             else:  # a screen is owed (`is_owed` without replies before it)
-                known = await self._send(bot, key, stored, step)
+                known = await self._send(bot, key, stored, step, read=read)
 
     async def _send(
-        self, bot: Bot, key: SessionKey, stored: StoredConversation, step: Step
+        self,
+        bot: Bot,
+        key: SessionKey,
+        stored: StoredConversation,
+        step: Step,
+        *,
+        read: _Watch | None = None,
     ) -> StoredConversation | None:
         """Send what `stored` owes, record it as shown, then the notes that follow it.
 
-        Return the record as written then, if it was (None: read it again)."""
+        `read`: started when `stored` was read; while nothing else ran since, no commit can have
+        come, and the turn needs no second read. Return the record as written then, if it was
+        (None: read it again)."""
         conversation = stored.conversation
         assert conversation is not None  # noqa: S101 - sync checked it
         chat_id = key.chat_id
@@ -364,7 +407,9 @@ class ConversationKeeper:
         # again (typed text resurfaces it) must not take a start a new urgent result needs.
         is_new_result = conversation.offer > conversation.shown
         lane = is_new_result and _is_urgent(step)
-        while await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=lane):
+        while await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=lane) and (
+            read is None or read.ran
+        ):
             # The chat's turn may come a second later: show the state as it is by then.
             newest = await self._newest(key)
             if newest is None:
@@ -480,15 +525,18 @@ class ConversationKeeper:
         return tuple(card for card in conversation.cards if card.view > conversation.shown)
 
     async def _newest(self, key: SessionKey) -> tuple[StoredConversation, Step] | None:
-        """Return the record and step to show now; None when nothing is owed any more."""
+        """Return the record and step to show now; None when no screen is owed any more, or
+        when replies owed go before it (`sync` sends them first: an unshown emergency that
+        /start kept, say)."""
         stored = await self.get(key)
         conversation = stored.conversation
         if conversation is None or not conversation.is_screen_pending:
             return None
         try:
-            return stored, machine.current_step(self.kb, conversation.session)
+            step = machine.current_step(self.kb, conversation.session)
         except SessionOutdated:
             return None
+        return None if _replies_first(conversation, step) else (stored, step)
 
     async def _send_cards(
         self, bot: Bot, chat_id: int, cards: tuple[OwedCard, ...], language: str

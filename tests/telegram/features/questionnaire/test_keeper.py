@@ -28,11 +28,11 @@ async def _started(kb: KnowledgeBase, settings: Settings, chat: int) -> tuple[Wo
     return world, person
 
 
-def test_only_a_new_urgent_result_takes_the_urgent_lane_not_one_shown_again(
+def test_only_a_new_urgent_result_goes_first_not_one_shown_again(
     kb: KnowledgeBase, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Typed text shows the current emergency result again; that redraw waits in the queue, so
-    the lane's few starts a second stay free for other chats' new red flags."""
+    """Typed text shows the current emergency result again; that redraw waits its turn in the
+    queue, so that only other chats' new red flags go before the calls waiting there."""
     lane: list[int] = []
 
     async def recording(pacer: Any, chat: int, **kwargs: bool) -> None:
@@ -49,7 +49,7 @@ def test_only_a_new_urgent_result_takes_the_urgent_lane_not_one_shown_again(
         tick = next(b for b in buttons(question.reply_markup) if b["text"] == "☐ Chest pain")
         person.press(question, str(tick["callback_data"]), "chest pain")
         await world.settle(quiet=3)
-        assert lane == [chat], "the new emergency result takes the lane"
+        assert lane == [chat], "the new emergency result goes first"
         for text in ("hmm", "wait", "?"):
             person.send(text)
             await asyncio.sleep(0.05)
@@ -268,3 +268,35 @@ def test_a_reply_a_kill_took_goes_out_without_the_persons_next_update(
     world, pressed_at = run_in_virtual_time(main)
 
     assert len(_sent_after(world, chat, pressed_at, "Why this level")) == 1
+
+
+def test_text_typed_before_the_screen_arrived_does_not_bring_it_again(
+    kb: KnowledgeBase, settings: Settings
+) -> None:
+    """Text typed while the bot was still sending: the screen that came after it is below it
+    already, so it is not sent a second time. Text typed after the screen still brings it
+    below the text."""
+    chat = 700_000
+
+    async def main() -> tuple[int, int]:
+        world, person = await _started(kb, settings, chat)
+        question = world.keyboards(chat)[-1]
+        typed_early = {
+            "message_id": question.message_id - 1,  # typed before the screen came
+            "from": person.user,
+            "chat": world.api.chat(chat),
+            "date": 0,
+            "text": "hmm",
+        }
+        world.deliver({"update_id": world.api.next_update_id(), "message": typed_early})
+        await world.settle(quiet=3)
+        after_early = len(world.screens(chat, question.text))
+        person.send("hmm")  # after the screen: it comes again below the text
+        await world.settle(quiet=3)
+        after_late = len(world.screens(chat, question.text))
+        await world.stop()
+        return after_early, after_late
+
+    after_early, after_late = run_in_virtual_time(main)
+    assert after_early == 1
+    assert after_late == 2
