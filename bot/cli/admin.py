@@ -43,7 +43,7 @@ async def collect_stats(store: SessionStore, kb: KnowledgeBase) -> Stats:
     """Aggregate every stored conversation; unreadable records are counted, not read."""
     summaries: list[Summary] = []
     unreadable = 0
-    async for record in store.scan(SESSION):
+    async for _, record in store.scan(SESSION):  # the keys are not kept: no user is named
         try:
             conversation = Conversation.load(record.data)
         except ValidationError:

@@ -51,12 +51,12 @@ class InstrumentedStore:
     async def count(self) -> int:
         return await self._timed("count", self.inner.count())
 
-    async def scan(self, scope: str) -> AsyncIterator[Record]:
+    async def scan(self, scope: str) -> AsyncIterator[tuple[SessionKey, Record]]:
         """Forward the scan; its latency is the whole walk, the consumer's time included."""
         start, error = time.perf_counter(), "error"
         try:
-            async for record in self.inner.scan(scope):
-                yield record
+            async for keyed in self.inner.scan(scope):
+                yield keyed
             error = ""
         finally:
             self._metrics.record_store(

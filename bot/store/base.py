@@ -117,11 +117,13 @@ class SessionStore(Protocol):
         """Return the number of live (unexpired) records; for stats and benchmarks."""
         ...
 
-    def scan(self, scope: str) -> AsyncIterator[Record]:
-        """Yield every live record of `scope` (such as SESSION), in no set order; read-only.
+    def scan(self, scope: str) -> AsyncIterator[tuple[SessionKey, Record]]:
+        """Yield every live record of `scope` (such as SESSION) with its key, in no set order;
+        read-only.
 
-        For operators' aggregates (`crampcheck stats`). Keys are not yielded, so nothing built on
-        a scan can name a user. A record written or deleted during the scan may or may not show.
+        For operators' aggregates (`crampcheck stats`, which drop the keys: nothing they print
+        names a user) and for the screens a killed process owed (`ConversationKeeper.resume`).
+        A record written or deleted during the scan may or may not show.
         """
         ...
 

@@ -107,13 +107,13 @@ class MemoryStore:
             self._live_entry(key)
         return len(self._entries)
 
-    async def scan(self, scope: str) -> AsyncIterator[Record]:
-        """Yield every live record of `scope`."""
+    async def scan(self, scope: str) -> AsyncIterator[tuple[SessionKey, Record]]:
+        """Yield every live record of `scope` with its key."""
         check_scope(scope)
         for key in [key for key in self._entries if key.scope == scope]:
             entry = self._live_entry(key)
             if entry is not None:
-                yield entry.record
+                yield key, entry.record
 
     async def close(self) -> None:
         """Forget every record and schedule."""

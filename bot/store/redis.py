@@ -312,8 +312,8 @@ class RedisStore:
         keys = {key async for key in self._redis.scan_iter(match=pattern, count=_SCAN_BATCH)}
         return len(keys)
 
-    async def scan(self, scope: str) -> AsyncIterator[Record]:
-        """Yield every live record of `scope`; SCANs the namespace, O(n), for stats only."""
+    async def scan(self, scope: str) -> AsyncIterator[tuple[SessionKey, Record]]:
+        """Yield every live record of `scope` with its key; SCANs the namespace, O(n)."""
         prefix = f"{self._namespace}:{check_scope(scope)}:"
         seen: set[str] = set()  # SCAN may return a key twice
         batch: list[str] = []
@@ -324,11 +324,14 @@ class RedisStore:
                 seen.add(name)
                 batch.append(name)
             if len(batch) >= _SCAN_BATCH:
-                for record in await self._read_many(batch):
-                    yield record
+                for keyed in await self._read_many(batch):
+                    yield keyed
                 batch = []
-        for record in await self._read_many(batch):
-            yield record
+        for keyed in await self._read_many(batch):
+            yield keyed
+
+    def _key_of(self, name: str) -> SessionKey:
+        return SessionKey.parse(name.removeprefix(f"{self._namespace}:"))
 
     def _is_record(self, name: str) -> bool:
         """Tell a record's key from the per-user indexes and schedule sets (scope `user`)."""
@@ -338,8 +341,9 @@ class RedisStore:
             return False
         return True
 
-    async def _read_many(self, names: list[str]) -> list[Record]:
-        """Read the records under `names` in one round trip; expired ones are skipped."""
+    async def _read_many(self, names: list[str]) -> list[tuple[SessionKey, Record]]:
+        """Read the records under `names` in one round trip, with their keys; expired ones are
+        skipped."""
         if not names:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -353,7 +357,7 @@ class RedisStore:
             elif isinstance(value, Exception):
                 raise value
             elif value is not None:
-                records.append(_parse_record(name, value))
+                records.append((self._key_of(name), _parse_record(name, value)))
         return records + await self._read_hashes(hashes)
 
     async def _get_hash(self, name: str) -> Record | None:
@@ -363,7 +367,7 @@ class RedisStore:
             return None
         return Record(int(revision), str(data))
 
-    async def _read_hashes(self, names: list[str]) -> list[Record]:
+    async def _read_hashes(self, names: list[str]) -> list[tuple[SessionKey, Record]]:
         """Read many records an older release wrote as hashes, in one round trip."""
         if not names:
             return []
@@ -371,7 +375,11 @@ class RedisStore:
             for name in names:
                 pipe.hmget(name, ["rev", "data"])
             rows: list[Any] = await pipe.execute()
-        return [Record(int(rev), str(data)) for rev, data in rows if None not in (rev, data)]
+        return [
+            (self._key_of(name), Record(int(rev), str(data)))
+            for name, (rev, data) in zip(names, rows, strict=True)
+            if None not in (rev, data)
+        ]
 
     async def close(self) -> None:
         """Close the client and its connection pool."""

@@ -142,8 +142,10 @@ def build_bot(
         wake=scheduler.wake,
     )
     handlers = features.core
-    # An urgent result a kill left owed is shown when its wake-up falls due (keeper.py).
+    # An urgent result a kill left owed is shown when its wake-up falls due, and every screen a
+    # kill left owed when the next process starts (keeper.py).
     scheduler.on_due(SESSION, features.keeper.show)
+    scheduler.on_start(features.keeper.resume)
     checkin_handlers = CheckinHandlers(kb, store, scheduler, handlers.conversations)
     register(app, handlers, checkin_handlers, features)
     if observer is not None:

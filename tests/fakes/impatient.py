@@ -808,9 +808,9 @@ class StoreView:
     async def count(self) -> int:
         return await self.inner.count()
 
-    async def scan(self, scope: str) -> AsyncIterator[Record]:
-        async for record in self.inner.scan(scope):
-            yield record
+    async def scan(self, scope: str) -> AsyncIterator[tuple[SessionKey, Record]]:
+        async for keyed in self.inner.scan(scope):
+            yield keyed
 
     async def close(self) -> None:
         """The shared store outlives every process: closing one process's view keeps it."""

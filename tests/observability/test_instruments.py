@@ -86,7 +86,7 @@ async def test_instrumented_store_times_each_call_and_counts_conflicts(
     await store.get(KEY)
     with pytest.raises(ConflictError):
         await store.put(KEY, "{}", expected_revision=0)
-    assert [record async for record in store.scan("sess")] != []
+    assert [keyed async for keyed in store.scan("sess")] != []
     await store.delete_user(KEY.user_id)
 
     for operation, count in (("put", 2), ("get", 1), ("scan", 1), ("delete_user", 1)):

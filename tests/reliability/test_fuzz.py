@@ -93,7 +93,7 @@ async def assert_every_record_loads(store: MemoryStore) -> int:
     """Count the stored records; fail on any that its reader cannot load."""
     count = 0
     for scope in SCOPES:
-        async for record in store.scan(scope):
+        async for _, record in store.scan(scope):
             count += 1
             assert isinstance(json.loads(record.data), dict)
             if scope == SESSION:
@@ -142,7 +142,7 @@ async def test_malformed_webhook_bodies_are_refused_and_logged_without_content(
                 async with client.post(PATH, data=io.BytesIO(body), headers=GENUINE) as response:
                     assert response.status == expected, body[:60]
                     statuses[response.status] = statuses.get(response.status, 0) + 1
-        async for record in store.scan(SESSION):
+        async for _, record in store.scan(SESSION):
             Conversation.load(record.data)
 
     assert statuses[400] > 0

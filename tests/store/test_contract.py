@@ -227,7 +227,7 @@ class TestSessionStoreContract:
 
         assert await store.get(KEY) is None
         assert await store.get(plan) == Record(1, DATA)
-        assert [record async for record in store.scan(PLAN)] == [Record(1, DATA)]
+        assert [keyed async for keyed in store.scan(PLAN)] == [(plan, Record(1, DATA))]
 
         await let_time_pass(0.4)
 

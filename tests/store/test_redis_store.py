@@ -339,7 +339,7 @@ async def test_count_and_scan_include_records_older_releases_wrote(
     await write_old(client, namespace, OTHER_CHAT, Record(4, '{"old": true}'))
     await ttl_store.put(KEY, '{"new": true}', expected_revision=0)
 
-    scanned = [record async for record in ttl_store.scan("sess")]
+    scanned = [record async for _, record in ttl_store.scan("sess")]
 
     assert await ttl_store.count() == 2
     assert sorted(scanned, key=lambda record: record.data) == [

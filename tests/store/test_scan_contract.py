@@ -1,7 +1,7 @@
 """`SessionStore.scan(scope)`: every live record of one scope, on every backend.
 
 Runs against memory, SQLite (a real file) and a real Redis through the `store` fixtures of
-tests/store/conftest.py. The scan is read-only and yields records without their keys.
+tests/store/conftest.py. The scan is read-only and yields each record with its key.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ LetTimePass = Callable[[float], Awaitable[None]]
 
 
 async def scanned(store: SessionStore, scope: str = SESSION) -> list[Record]:
-    return [record async for record in store.scan(scope)]
+    return [record async for _, record in store.scan(scope)]
 
 
 async def test_scan_of_an_empty_store_yields_nothing(store: SessionStore) -> None:
@@ -40,6 +40,19 @@ async def test_scan_yields_each_live_record_of_its_scope_only(store: SessionStor
     ]
     assert profiles == [Record(1, '{"language": "nb"}')]
     assert await scanned(store, CHECKIN) == []
+
+
+async def test_scan_yields_each_record_with_its_own_key(store: SessionStore) -> None:
+    keys = [SessionKey(-100, 1), SessionKey(5, 2), SessionKey(0, 3, PROFILE)]
+    for key in keys:
+        await store.put(key, f'{{"chat": {key.chat_id}}}', expected_revision=0)
+
+    keyed = [pair async for pair in store.scan(SESSION)]
+
+    assert sorted(keyed, key=lambda pair: pair[0].chat_id) == [
+        (SessionKey(-100, 1), Record(1, '{"chat": -100}')),
+        (SessionKey(5, 2), Record(1, '{"chat": 5}')),
+    ]
 
 
 async def test_scan_leaves_out_deleted_and_erased_records(store: SessionStore) -> None:

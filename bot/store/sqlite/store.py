@@ -163,14 +163,15 @@ class SqliteStore:
         rows = await self._db.execute_fetchall(sql.DUE, {"now": now, "limit": check_limit(limit)})
         return [(SessionKey(int(row[0]), int(row[1]), str(row[2])), float(row[3])) for row in rows]
 
-    async def scan(self, scope: str) -> AsyncIterator[Record]:
-        """Yield every live record of `scope`, a page at a time: no cursor stays open."""
+    async def scan(self, scope: str) -> AsyncIterator[tuple[SessionKey, Record]]:
+        """Yield every live record of `scope` with its key, a page at a time: no cursor stays
+        open."""
         after, end = f"{check_scope(scope)}:", f"{scope};"
         while True:
             params = self._params(after=after, end=end, limit=sql.SCAN_PAGE)
             rows = list(await self._db.execute_fetchall(sql.SCAN, params))
             for row in rows:
-                yield Record(int(row[1]), str(row[2]))
+                yield SessionKey.parse(str(row[0])), Record(int(row[1]), str(row[2]))
             if len(rows) < sql.SCAN_PAGE:
                 return
             after = str(rows[-1][0])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 from telegram import Bot, CallbackQuery, Update
@@ -108,6 +108,8 @@ class CheckinScheduler:
         self._task: asyncio.Task[None] | None = None
         self._acts: dict[str, Callable[[Bot, SessionKey], None]] = {}
         """Scope -> what to do when a key of another feature falls due (`on_due`)."""
+        self._at_start: list[Callable[[Bot], Awaitable[object]]] = []
+        """What to do once when the scheduler starts (`on_start`)."""
 
     async def book(
         self, key: SessionKey, *, offer: Offer, result: Result, language: str
@@ -138,6 +140,11 @@ class CheckinScheduler:
         if scope == CHECKIN:
             raise ValueError("check-ins are this scheduler's own")
         self._acts[scope] = act
+
+    def on_start(self, act: Callable[[Bot], Awaitable[object]]) -> None:
+        """Have `act` run once in the scheduler's task when it starts, before the first round:
+        what a killed process left owed without a wake-up (an ordinary screen) goes out then."""
+        self._at_start.append(act)
 
     async def applied(self, key: SessionKey) -> tuple[int, ...]:
         """Return the ids of the updates that booked the chat's check-in (`ledger.verdict`)."""
@@ -178,6 +185,12 @@ class CheckinScheduler:
         return sent
 
     async def _loop(self) -> None:
+        assert self._bot is not None  # noqa: S101 - `start` set it
+        for act in self._at_start:
+            try:
+                await act(self._bot)
+            except Exception as error:  # a background boundary, as below: log, go on
+                messages.log_failure(None, error)
         while True:
             await asyncio.sleep(self.interval)
             try:

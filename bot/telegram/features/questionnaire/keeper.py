@@ -41,7 +41,7 @@ from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Result, Step
 from bot.engine.questionnaire.session import Session
 from bot.render.questionnaire import card_text, shows_local_number
-from bot.store.base import SessionKey, SessionStore
+from bot.store.base import SESSION, SessionKey, SessionStore
 from bot.store.faults import TRANSIENT_STORE_ERRORS
 from bot.telegram.state.conversation import (
     DEFAULT_LANGUAGE,
@@ -336,6 +336,22 @@ class ConversationKeeper:
             await self._wake_later(key)
         self.show(bot, key)
         return True
+
+    async def resume(self, bot: Bot) -> int:
+        """Bring every chat whose record still owes something (a screen, cards, a reply) to it:
+        at start-up, what a killed process committed but never sent goes out without waiting
+        for the person's next update. Return how many chats were owed."""
+        owed = 0
+        async for key, record in self.store.scan(SESSION):
+            try:
+                conversation = Conversation.load(record.data)
+            except ValueError:  # unreadable: the chat's next update says so (`get`)
+                continue
+            if conversation.is_owed:
+                self.show(bot, key)
+                owed += 1
+        logger.info("%d chats owed a screen at start", owed)
+        return owed
 
     async def _wake_later(self, key: SessionKey) -> None:
         """Have the chat brought to its record again in `RESUME_SECONDS`, by whichever process

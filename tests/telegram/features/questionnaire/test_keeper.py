@@ -186,8 +186,8 @@ def test_an_emergency_a_kill_took_goes_out_without_the_persons_next_update(
     kb: KnowledgeBase, settings: Settings
 ) -> None:
     """The red flag is committed and answered; the screen's edit fails and the bot is killed
-    before it tries again. Nobody presses anything more: the wake-up the commit scheduled in
-    the store brings the emergency screen all the same, from the new process."""
+    before it tries again. Nobody presses anything more: the new process brings the emergency
+    screen all the same (at its start, and the commit's wake-up in the store would too)."""
     chat = 700_004
 
     async def main() -> tuple[World, float]:
@@ -195,7 +195,7 @@ def test_an_emergency_a_kill_took_goes_out_without_the_persons_next_update(
         world.api.fail_next("editMessageText", status=502)
         world.api.fail_next("sendMessage", status=502)
         _at_emergency(world, person, chat)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)  # the edit failed; its retry would come 0.2 s after it
         ticked = world.monitor.clock()
         await world.kill()
         await world.settle(quiet=30)
@@ -208,7 +208,7 @@ def test_an_emergency_a_kill_took_goes_out_without_the_persons_next_update(
         (call.at, str(call.params.get("text", "")))
         for call in world.monitor.calls
         if call.chat == chat and call.method in ("sendMessage", "editMessageText") and call.ok
-        if call.at > ticked
+        if call.at >= ticked  # the old process is dead from `ticked` on
     ]
     assert shown, "nothing went out after the kill"
     assert shown[0][1].startswith("🚨"), shown
@@ -300,3 +300,38 @@ def test_text_typed_before_the_screen_arrived_does_not_bring_it_again(
     after_early, after_late = run_in_virtual_time(main)
     assert after_early == 1
     assert after_late == 2
+
+
+def test_a_question_a_kill_took_goes_out_when_the_next_process_starts(
+    kb: KnowledgeBase, settings: Settings
+) -> None:
+    """An ordinary step (no wake-up of its own): the press is committed and answered, the edit
+    that shows the next question fails and the bot is killed before it tries again. Nobody
+    presses anything more; the new process finds the screen owed when it starts and shows it."""
+    chat = 700_007
+
+    async def main() -> tuple[World, float, str]:
+        world, person = await _started(kb, settings, chat)
+        first = world.keyboards(chat)[-1]
+        world.api.fail_next("editMessageText", status=502)
+        world.api.fail_next("sendMessage", status=502)
+        press = person.press_label(first, "None of these")
+        await asyncio.sleep(0.2)
+        await world.kill()
+        await world.settle(quiet=30)
+        newest = world.keyboards(chat)[-1]
+        await world.stop()
+        return world, press.at, newest.text
+
+    world, pressed_at, newest = run_in_virtual_time(main)
+
+    shown = [
+        call.at
+        for call in world.monitor.calls
+        if call.chat == chat and call.method in ("sendMessage", "editMessageText") and call.ok
+        if call.at > pressed_at
+    ]
+    assert shown, "nothing went out after the kill"
+    assert shown[0] - pressed_at < 2  # at the new process's start, not after a wake-up
+    assert not newest.startswith("First, a safety check"), newest
+    assert not world.monitor.violations, [str(v) for v in world.monitor.violations]
