@@ -15,7 +15,8 @@ write (`ledger.current_update`), and no update's store memory answers their read
 
 A job that fails for a passing reason (network, flood wait, store) is tried again after a growing
 pause; a screen that still fails stays owed in its record (`state/conversation.py`), and the next
-sync of the chat (the user's next press or message, a redelivery) sends it. An urgent show goes
+sync of the chat (the user's next press or message, a redelivery, a wake-up, or the next
+process's start: `ConversationKeeper.resume`) sends it. An urgent show goes
 before a job that only waits: for its turn, or to try a call again (the outbox's pause, or the
 request chain's, `api/retry.pause_hook`); that job runs again right after it. Errors are logged by
 type only: a job's text is what the user is told, and may be health data.

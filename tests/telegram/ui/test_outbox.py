@@ -1,4 +1,4 @@
-"""The outbox's urgent lane: an urgent show goes before a plain job that only waits to retry.
+"""Urgent shows go first: an urgent show goes before a plain job that only waits to retry.
 
 A plain message (a reply, a trip card) that failed for a passing reason waits before it is tried
 again, in the outbox or in the request chain (`retry.pause_hook`). An emergency result posted

@@ -20,6 +20,10 @@ the press was answered cannot lose it. A reply asked for on the screen the chat 
 before any newer screen; an urgent result committed but never shown, when /start replaces it,
 is kept the same way, ahead of the new questionnaire.
 
+What a killed process committed but never sent stays owed in the record: the next process
+brings every such chat to its record as it starts (`resume`), and an urgent result or an owed
+reply also has a wake-up in the store (`_wake_later`), for whichever worker runs then.
+
 A new questionnaire continues the old one's session revision (`continued`): buttons carry the
 revision they were drawn at, so a press on a screen of an earlier questionnaire can never be
 read as an answer to this one.
@@ -419,11 +423,11 @@ class ConversationKeeper:
         assert conversation is not None  # noqa: S101 - sync checked it
         chat_id = key.chat_id
         is_new = self._opens_with_new_message(conversation, step)
-        # The urgent lane is for a result not shown yet: drawing one the chat shows already
-        # again (typed text resurfaces it) must not take a start a new urgent result needs.
+        # Going first is for a result not shown yet: drawing one the chat shows already again
+        # (typed text resurfaces it) waits its turn, behind other chats' queued calls.
         is_new_result = conversation.offer > conversation.shown
-        lane = is_new_result and _is_urgent(step)
-        while await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=lane) and (
+        first = is_new_result and _is_urgent(step)
+        while await self.outbox.take_turn(chat_id, is_new_message=is_new, is_urgent=first) and (
             read is None or read.ran
         ):
             # The chat's turn may come a second later: show the state as it is by then.
