@@ -512,15 +512,31 @@ class ConversationKeeper:
     ) -> StoredConversation | None:
         """Record `reply` as sent (over any commit since) and return the record as written; None
         if it was not written (the record went, or had it recorded already)."""
-        for _ in range(MERGE_TRIES):
-            current = latest.conversation
-            if current is None:
-                return None
-            replies = list(current.replies)
-            if reply not in replies:
+
+        def without_reply(current: Conversation | None) -> Conversation | None:
+            if current is None or reply not in current.replies:
                 return None  # recorded already (by whom, and what else: read it again)
+            replies = list(current.replies)
             replies.remove(reply)
-            merged = current.model_copy(update={"replies": tuple(replies)})
+            return current.model_copy(update={"replies": tuple(replies)})
+
+        return await self._merge(key, latest, without_reply, what="a reply")
+
+    async def _merge(
+        self,
+        key: SessionKey,
+        latest: StoredConversation,
+        change: Callable[[Conversation | None], Conversation | None],
+        *,
+        what: str,
+    ) -> StoredConversation | None:
+        """Write `change` of the newest record with a compare-and-set, reading the record again
+        after each lost race; return the record as written. None when `change` declines (None)
+        or the record kept moving (`what` names the write in the warning)."""
+        for _ in range(MERGE_TRIES):
+            merged = change(latest.conversation)
+            if merged is None:
+                return None
             try:
                 revision = await self.store.put(
                     key, merged.dump(), expected_revision=latest.revision
@@ -529,7 +545,7 @@ class ConversationKeeper:
                 latest = await self.get(key)
                 continue
             return StoredConversation(merged, revision)
-        logger.warning("a reply to %s not recorded: the record kept moving", key.render())
+        logger.warning("%s to %s not recorded: the record kept moving", what, key.render())
         return None
 
     def _opens_with_new_message(self, conversation: Conversation, step: Step) -> bool:
@@ -578,9 +594,8 @@ class ConversationKeeper:
         """
         shown = sent.conversation
         assert shown is not None  # noqa: S101 - _send has it
-        latest = sent
-        for _ in range(MERGE_TRIES):
-            current = latest.conversation
+
+        def as_shown(current: Conversation | None) -> Conversation | None:
             if current is None or current.view < shown.view:
                 logger.info("%s was replaced while it was shown", key.render())
                 return None
@@ -589,14 +604,6 @@ class ConversationKeeper:
             }
             if message_id is not None:
                 update.update(message_id=message_id, shown=max(current.shown, shown.view))
-            merged = current.model_copy(update=update)
-            try:
-                revision = await self.store.put(
-                    key, merged.dump(), expected_revision=latest.revision
-                )
-            except ConflictError:
-                latest = await self.get(key)
-                continue
-            return StoredConversation(merged, revision)
-        logger.warning("a send to %s not recorded: the record kept moving", key.render())
-        return None
+            return current.model_copy(update=update)
+
+        return await self._merge(key, sent, as_shown, what="a send")
