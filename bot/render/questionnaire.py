@@ -36,7 +36,7 @@ def question_text(kb: KnowledgeBase, step: Ask, language: str) -> str:
     if isinstance(question, ChecklistQuestion):
         lines.append("")
         for item in question.items:
-            mark = "☑" if item.finding in step.ticked else "☐"
+            mark = "☑" if item.key in step.ticked else "☐"
             detail = localize(item.detail or item.label, language)
             lines.append(f"{mark} {localize(item.label, language)}: {detail}")
         lines += ["", kb.text("checklist_hint", language)]

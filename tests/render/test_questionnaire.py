@@ -11,6 +11,7 @@ from bot.engine.kb.loader import load_tables
 from bot.engine.numbers.table import CountryNumbers, lookup
 from bot.engine.primitives import localize
 from bot.engine.questionnaire import machine
+from bot.engine.kb.models import ChecklistQuestion
 from bot.engine.questionnaire.machine import Ask
 from bot.render.questionnaire import (
     country_text,
@@ -18,6 +19,7 @@ from bot.render.questionnaire import (
     key_answers,
     location_text,
     more_text,
+    question_text,
     result_text,
     shows_local_number,
     summary_text,
@@ -195,3 +197,23 @@ def test_the_summary_lists_the_facts_a_doctor_asks_for(kb: KnowledgeBase) -> Non
     assert "Heat and sweat: hot or humid conditions: yes" in text
     assert "Medicines and conditions: regular medicines: Statin (cholesterol)" in text
     assert "No red flags reported (checked): chest pain or tightness; " in text
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_a_ticked_item_is_marked_in_the_question_text_as_on_its_button(
+    kb: KnowledgeBase, language: str
+) -> None:
+    """Every item, one value of a multi-valued finding included: ☑ on its own line only."""
+    checklists = [q for q in kb.questions if isinstance(q, ChecklistQuestion)]
+    assert any(item.key != item.finding for q in checklists for item in q.items)
+    for question in checklists:
+        for ticked in question.items:
+            step = Ask(question, kb.options[question.id], (ticked.key,), 1, (), True)
+            lines = question_text(kb, step, language).splitlines()
+            for item in question.items:
+                label = localize(item.label, language)
+                mark = "☑" if item is ticked else "☐"
+                assert any(line.startswith(f"{mark} {label}:") for line in lines), (
+                    question.id,
+                    item.key,
+                )
