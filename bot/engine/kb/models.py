@@ -209,6 +209,8 @@ class Cause(Frozen):
 
 Section = Literal["card", "action", "care", "prevention", "safety"]
 """`card` blocks are only shown as cards before a question, never in a result."""
+SECTION_ORDER = ("action", "care", "prevention", "safety")
+"""Result sections in display order; `card` blocks are never part of a result."""
 
 
 class Advice(Frozen):
@@ -227,6 +229,10 @@ class Advice(Frozen):
     """Order of the short lines (lowest first): the 2-3 most important lead the result."""
     trip_card: Text | None = None
     """The same advice in three short lines for the trip card's "Cramp now" (lint KB211)."""
+
+
+SignalTest = tuple[Signal, Test, frozenset[str]]
+"""A signal, its compiled condition and the finding codes it reads."""
 
 
 class Card(Frozen):
@@ -331,6 +337,39 @@ class KnowledgeBase(Frozen):
     def rule_reads(self) -> dict[str, frozenset[str]]:
         """Rule id -> the finding codes its condition reads (named patterns followed)."""
         return {rule.id: frozenset(findings_in(rule.when, self.patterns)) for rule in self.rules}
+
+    @cached_property
+    def signal_tests(self) -> tuple[tuple[Cause, tuple[SignalTest, ...]], ...]:
+        """Per cause, each signal as (signal, compiled condition, the finding codes it reads):
+        `scoring.rank_causes`'s loop, which runs for every outcome a press weighs."""
+        patterns = self.patterns
+        return tuple(
+            (
+                cause,
+                tuple(
+                    (signal, compiled(signal.when), frozenset(findings_in(signal.when, patterns)))
+                    for signal in cause.signals
+                ),
+            )
+            for cause in self.causes
+        )
+
+    @cached_property
+    def result_advice(self) -> tuple[tuple[Advice, Test | None, Test | None], ...]:
+        """The advice a result can show (not `card` blocks), in section order (file order
+        within a section), as (block, compiled show_if, compiled hide_if): `select_advice`."""
+        blocks = sorted(
+            (block for block in self.advice if block.section != "card"),
+            key=lambda block: SECTION_ORDER.index(block.section),
+        )
+        return tuple(
+            (
+                block,
+                None if block.show_if is None else compiled(block.show_if),
+                None if block.hide_if is None else compiled(block.hide_if),
+            )
+            for block in blocks
+        )
 
     def finding(self, code: str) -> Finding:
         return self.finding_by_code[code]

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.engine.kb.evaluation import Context, findings_in, holds
+from bot.engine.kb.evaluation import Context, holds
 from bot.engine.kb.models import Advice, KnowledgeBase, Rule, Signal
 from bot.engine.primitives import UNKNOWN, Level
 
 LIKELY_SCORE = 2
 """A cause scoring at least this is named as likely (the top cause always is, if above 0)."""
-
-SECTION_ORDER = ("action", "care", "prevention", "safety")
-"""Result sections in display order; `card` blocks are never part of a result."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,21 +31,16 @@ def _context(kb: KnowledgeBase, answers: Mapping[str, str]) -> Context:
     return Context(answers=answers, patterns=kb.patterns)
 
 
-def _evidence(
-    kb: KnowledgeBase, rule_or_signal: Rule | Signal, answers: Mapping[str, str]
-) -> dict[str, str]:
-    if isinstance(rule_or_signal, Rule):
-        codes = kb.rule_reads[rule_or_signal.id]
-    else:
-        codes = frozenset(findings_in(rule_or_signal.when, kb.patterns))
-    return {code: answers[code] for code in answers if code in codes and answers[code] != UNKNOWN}
+def _evidence(codes: frozenset[str], answers: Mapping[str, str]) -> dict[str, str]:
+    """Return the answers to `codes` that are known, in the order answered."""
+    return {code: value for code, value in answers.items() if code in codes and value != UNKNOWN}
 
 
 def triage(kb: KnowledgeBase, answers: Mapping[str, str]) -> tuple[Level, tuple[RuleHit, ...]]:
     """Return the most urgent level any rule forces, and every rule that fired."""
     context = _context(kb, answers)
     hits = tuple(
-        RuleHit(rule, _evidence(kb, rule, answers))
+        RuleHit(rule, _evidence(kb.rule_reads[rule.id], answers))
         for rule in kb.rules
         if holds(rule.when, context)
     )
@@ -73,11 +65,9 @@ def rank_causes(kb: KnowledgeBase, answers: Mapping[str, str]) -> tuple[CauseSco
     """Score every cause from its signals, best first (ties keep knowledge-base order)."""
     context = _context(kb, answers)
     scores = []
-    for cause in kb.causes:
+    for cause, signals in kb.signal_tests:
         fired = tuple(
-            (signal, _evidence(kb, signal, answers))
-            for signal in cause.signals
-            if holds(signal.when, context)
+            (signal, _evidence(reads, answers)) for signal, test, reads in signals if test(context)
         )
         scores.append(CauseScore(cause.id, cause.prior + sum(s.weight for s, _ in fired), fired))
     return tuple(sorted(scores, key=lambda score: -score.score))
@@ -107,11 +97,8 @@ def select_advice(
 ) -> tuple[Advice, ...]:
     """Return the advice blocks whose conditions hold, in section order."""
     context = Context(answers=answers, patterns=kb.patterns, level=level, causes=causes)
-    shown = [
+    return tuple(
         block
-        for block in kb.advice
-        if block.section != "card"
-        and (block.show_if is None or holds(block.show_if, context))
-        and not (block.hide_if is not None and holds(block.hide_if, context))
-    ]
-    return tuple(sorted(shown, key=lambda block: SECTION_ORDER.index(block.section)))
+        for block, show, hide in kb.result_advice
+        if (show is None or show(context)) and not (hide is not None and hide(context))
+    )

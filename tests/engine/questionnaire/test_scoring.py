@@ -9,11 +9,10 @@ from hypothesis import HealthCheck, given, settings
 
 from bot.engine.kb.conditions import FindingIs
 from bot.engine.kb.evaluation import findings_in
-from bot.engine.kb.models import KnowledgeBase, Signal
+from bot.engine.kb.models import SECTION_ORDER, KnowledgeBase, Signal
 from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire.scoring import (
     LIKELY_SCORE,
-    SECTION_ORDER,
     CauseScore,
     likely_causes,
     rank_causes,
