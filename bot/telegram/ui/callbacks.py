@@ -82,6 +82,13 @@ class Callback:
         return self.action in ("forget_yes", "forget_no")
 
 
+def question_prefix(revision: int) -> str:
+    """Return how the data of every questionnaire button drawn at `revision` begins."""
+    if not 0 <= revision < MAX_NUMBER:
+        raise ValueError(f"revision and index must be in 0..{MAX_NUMBER - 1}")
+    return f"q:{revision}:"
+
+
 def encode_callback(callback: Callback) -> str:
     """Return the callback data for `callback`; ValueError if invalid or over 64 bytes."""
     action, revision, index = callback.action, callback.revision, callback.index
@@ -89,9 +96,9 @@ def encode_callback(callback: Callback) -> str:
         return "f:y" if action == "forget_yes" else "f:n"
     if (index is not None) != (action in INDEXED):
         raise ValueError(f"action {action} takes {'no ' * (index is not None)}index")
-    if not (0 <= revision < MAX_NUMBER and (index is None or 0 <= index < MAX_NUMBER)):
+    if not (index is None or 0 <= index < MAX_NUMBER):
         raise ValueError(f"revision and index must be in 0..{MAX_NUMBER - 1}")
-    data = f"q:{revision}:{_CODES[action]}{'' if index is None else index}"
+    data = f"{question_prefix(revision)}{_CODES[action]}{'' if index is None else index}"
     if len(data) > MAX_BYTES:  # ASCII only: one byte a character
         raise ValueError(f"callback data is {len(data)} bytes (limit {MAX_BYTES})")
     return data

@@ -11,6 +11,7 @@ The rarer keyboards (check-in, /forget, /language) stay PTB objects. `Markup` is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import NewType
 
@@ -18,7 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.engine import checkins
 from bot.engine.checkins import Reply
-from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase, Option
 from bot.engine.numbers.table import CountryNumbers
 from bot.engine.primitives import localize
 from bot.engine.questionnaire.machine import Ask, Result, Step
@@ -34,6 +35,7 @@ from bot.telegram.ui.callbacks import (
     encode_offer,
     encode_reply,
     encode_summary,
+    question_prefix,
 )
 
 KeyboardJson = NewType("KeyboardJson", str)
@@ -80,7 +82,48 @@ def screen(
 
 
 def question_markup(kb: KnowledgeBase, step: Ask, language: str) -> KeyboardJson:
-    """Return one button per option (or ticked/unticked item, then Done), then Back/Restart."""
+    """Return one button per option (or ticked/unticked item, then Done), then Back/Restart.
+
+    Every question screen's keyboard goes out with a press, and only its revision differs from
+    the last time the same question was shown with the same ticks in the same language: it is
+    drawn once as a template (`_template`), and each screen fills the revision in.
+    """
+    key = (id(kb), id(step.options), step.question.id, step.ticked, step.can_go_back, language)
+    known = _TEMPLATES.get(key)
+    if known is None or known[0] is not kb or known[1] is not step.options:
+        if len(_TEMPLATES) >= MAX_TEMPLATES:
+            _TEMPLATES.clear()
+        known = _TEMPLATES[key] = (kb, step.options, _template(kb, step, language))
+    if known[2] is None:
+        return _drawn(kb, step, language)
+    return KeyboardJson((_DATA + question_prefix(step.revision)).join(known[2]))
+
+
+_DATA = '"callback_data": "'
+"""What precedes each button's data in `keyboard_json`'s text. Inside a label every quote is
+escaped, so this with a revision's prefix after it marks where a revision goes, and nothing
+else."""
+Template = tuple[str, ...] | None
+"""A keyboard's text cut where each revision goes (None: draw it anew every time)."""
+_TEMPLATES: dict[tuple[object, ...], tuple[KnowledgeBase, tuple[Option, ...], Template]] = {}
+"""Question keyboards drawn lately, by knowledge base, options, question, ticks, Back and
+language; each keeps its knowledge base and options alive, so their ids stay theirs."""
+MAX_TEMPLATES = 4096
+"""More than a knowledge base's questions, tick sets and languages come to; past it the table
+starts afresh."""
+
+
+def _template(kb: KnowledgeBase, step: Ask, language: str) -> Template:
+    """Return the keyboard of `step` drawn at revision 0, cut where each button's revision is;
+    None unless every button is a questionnaire button (`question_prefix`)."""
+    drawn = _drawn(kb, dataclasses.replace(step, revision=0), language)
+    parts = tuple(drawn.split(_DATA + question_prefix(0)))
+    buttons = sum(len(row) for row in json.loads(drawn)["inline_keyboard"])
+    return parts if len(parts) == buttons + 1 else None
+
+
+def _drawn(kb: KnowledgeBase, step: Ask, language: str) -> KeyboardJson:
+    """Return the keyboard of `step` (`question_markup`), drawn button by button."""
     if isinstance(step.question, ChecklistQuestion):
         rows = _checklist_rows(kb, step, language)
     else:
