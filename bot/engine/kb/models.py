@@ -120,9 +120,9 @@ class ChecklistItem(Frozen):
     detail: Text | None = None
     """Fuller wording shown in the message above the buttons."""
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """The id a session stores for this tick."""
+        """The id a session stores for this tick (read on every checklist screen and tick)."""
         if self.id is not None:
             return self.id
         return self.finding if self.value == "yes" else f"{self.finding}_{self.value}"

@@ -161,10 +161,10 @@ def card_button(kb: KnowledgeBase, language: str) -> Button:
     return kb.text("trip_card_button", language), encode_card("open")
 
 
-def welcome_markup(kb: KnowledgeBase, language: str) -> InlineKeyboardMarkup:
-    """Return the welcome's one button: the trip card (a `t:o` button never goes stale)."""
-    label, data = card_button(kb, language)
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
+def welcome_markup(kb: KnowledgeBase, language: str) -> KeyboardJson:
+    """Return the welcome's one button: the trip card (a `t:o` button never goes stale); it
+    goes out with every /start."""
+    return keyboard_json([[card_button(kb, language)]])
 
 
 def pin_markup(kb: KnowledgeBase, language: str, message_id: int) -> InlineKeyboardMarkup:

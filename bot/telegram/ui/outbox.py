@@ -48,7 +48,7 @@ from bot.store.locks import ChatLocks, LocalLocks
 from bot.telegram.api.pacing.limiter import Pacer, take_turn
 from bot.telegram.api.retry import pause_hook, retries_wanted
 from bot.telegram.ui import messages
-from bot.telegram.ui.keyboards import Markup
+from bot.telegram.ui.keyboards import KeyboardJson, Markup
 
 logger = logging.getLogger(__name__)
 
@@ -155,13 +155,18 @@ class Outbox:
             pause.cancel()
 
     def send(
-        self, bot: Bot, chat_id: int, text: str, *, reply_markup: ReplyMarkup | None = None
+        self,
+        bot: Bot,
+        chat_id: int,
+        text: str,
+        *,
+        reply_markup: ReplyMarkup | KeyboardJson | None = None,
     ) -> None:
         """Send `text` after what the chat is owed already; the handler does not wait for it."""
 
         async def send() -> None:
             await self.take_turn(chat_id)  # an emergency result may go first
-            if reply_markup is None or isinstance(reply_markup, InlineKeyboardMarkup):
+            if reply_markup is None or isinstance(reply_markup, InlineKeyboardMarkup | str):
                 # without PTB building the sent message back from Telegram's echo
                 await messages.send_text(bot, chat_id=chat_id, text=text, markup=reply_markup)
             else:
