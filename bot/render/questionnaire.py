@@ -28,7 +28,28 @@ TELEGRAM_TEXT_LIMIT = 4096
 
 
 def question_text(kb: KnowledgeBase, step: Ask, language: str) -> str:
-    """Return the question, with checklist details and ticks, ready to show."""
+    """Return the question, with checklist details and ticks, ready to show.
+
+    Made once per question, ticks and language (every screen of a question shows it)."""
+    question = step.question
+    key = (id(kb), id(question), step.ticked, language)
+    known = _TEXTS.get(key)
+    if known is None or known[0] is not kb or known[1] is not question:
+        if len(_TEXTS) >= MAX_TEXTS:
+            _TEXTS.clear()
+        known = _TEXTS[key] = (kb, question, _question_text(kb, step, language))
+    return known[2]
+
+
+_TEXTS: dict[tuple[object, ...], tuple[KnowledgeBase, object, str]] = {}
+"""Question texts made lately, by knowledge base, question, ticks and language; each keeps its
+knowledge base and question alive, so their ids stay theirs."""
+MAX_TEXTS = 4096
+"""More than a knowledge base's questions, tick sets and languages come to; past it the table
+starts afresh."""
+
+
+def _question_text(kb: KnowledgeBase, step: Ask, language: str) -> str:
     question = step.question
     lines = [localize(question.text, language)]
     if question.help:

@@ -8,10 +8,10 @@ import pytest
 
 from bot.engine import KnowledgeBase, Level, Result, load_knowledge_base, run_case
 from bot.engine.kb.loader import load_tables
+from bot.engine.kb.models import ChecklistQuestion
 from bot.engine.numbers.table import CountryNumbers, lookup
 from bot.engine.primitives import localize
 from bot.engine.questionnaire import machine
-from bot.engine.kb.models import ChecklistQuestion
 from bot.engine.questionnaire.machine import Ask
 from bot.render.questionnaire import (
     country_text,
@@ -217,3 +217,19 @@ def test_a_ticked_item_is_marked_in_the_question_text_as_on_its_button(
                     question.id,
                     item.key,
                 )
+
+
+def test_question_text_follows_its_knowledge_base_and_ticks(kb: KnowledgeBase) -> None:
+    """Made once per question, ticks and language: another knowledge base (a reload with a new
+    hint) or another tick gets its own text, the same screen again the same."""
+    question = next(q for q in kb.questions if isinstance(q, ChecklistQuestion))
+    options, first = kb.options[question.id], question.items[0]
+    texts = {**kb.texts, "checklist_hint": {"en": "Tick what fits.", "nb": "Kryss av."}}
+    reloaded = kb.model_copy(update={"texts": texts})
+    plain = Ask(question, options, (), 1, (), True)
+    ticked = Ask(question, options, (first.key,), 2, (), True)
+    assert question_text(kb, plain, "en") == question_text(kb, plain, "en")
+    assert question_text(reloaded, plain, "en").endswith("\nTick what fits.")
+    assert not question_text(kb, plain, "en").endswith("\nTick what fits.")
+    assert f"☑ {localize(first.label, 'en')}:" in question_text(kb, ticked, "en")
+    assert f"☐ {localize(first.label, 'en')}:" in question_text(kb, plain, "en")
