@@ -1,6 +1,6 @@
 """The bot's own CPU per update, with the network taken out: for steady, repeatable profiles.
 
-    python bench/inproc.py [--updates 3000] [--profile OUT]
+    python bench/inproc.py [--updates 3000] [--profile OUT] [--store URL]
 
 The real application (`build_bot`, the request chain, metrics, `serve` with the polling loop, a
 SQLite store in a temporary directory) answers the benchmark's users (bench/workload.py, played
@@ -8,7 +8,8 @@ by bench/fake_api.py's `Run`, checks included) through a `BaseRequest` that hand
 the fake in the same process: no sockets, no second process, no aiohttp. What is left is the
 bot's work plus the fake's small share, measured on this process's CPU clock, so two runs on the
 same code agree to within a few per cent where bench/run.py's rounds differ by 30 % or more.
-`--profile OUT` writes a cProfile of the run to OUT (`python -m pstats OUT`). The network's
+`--profile OUT` writes a cProfile of the run to OUT (`python -m pstats OUT`); `--store URL` runs
+on another store (`memory://`, say: what the SQLite store costs is the difference). The network's
 share (aiohttp, about a third of a press on the wire) is bench/run.py's to measure.
 """
 
@@ -64,10 +65,12 @@ class InProcessApi(BaseRequest):
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
 
-async def run(updates: int, profile: Path | None, directory: str) -> dict[str, Any]:
+async def run(
+    updates: int, profile: Path | None, directory: str, store_url: str | None = None
+) -> dict[str, Any]:
     os.environ.update(
         CRAMPCHECK_TOKEN=TOKEN,
-        CRAMPCHECK_STORE=f"sqlite:///{directory}/bench.db",
+        CRAMPCHECK_STORE=store_url or f"sqlite:///{directory}/bench.db",
         CRAMPCHECK_RATE_LIMIT_TOTAL="0",  # as in bench/run.py: the limits would set the pace
         CRAMPCHECK_RATE_LIMIT_CHAT="0",
     )
@@ -118,9 +121,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=3_000)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the run here")
+    parser.add_argument("--store", help="the store's URL (default: SQLite in a temporary dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        figures = asyncio.run(run(args.updates, args.profile, directory))
+        figures = asyncio.run(run(args.updates, args.profile, directory, args.store))
     print(json.dumps(figures))
     return 1 if figures["violations"] else 0
 
