@@ -70,9 +70,22 @@ Step = Ask | Result
 
 
 def start(kb: KnowledgeBase) -> tuple[Session, Step]:
-    """Begin a new questionnaire."""
-    session = Session(format=FORMAT, kb=kb.version)
-    return session, current_step(kb, session)
+    """Begin a new questionnaire.
+
+    Every new questionnaire of a knowledge base begins the same way, and both the session and
+    the step are frozen: they are made once per knowledge base and handed out again."""
+    known = _STARTS.get(id(kb))
+    if known is None or known[0] is not kb:
+        if len(_STARTS) >= MAX_STARTS:
+            _STARTS.clear()
+        session = Session(format=FORMAT, kb=kb.version)
+        known = _STARTS[id(kb)] = (kb, session, current_step(kb, session))
+    return known[1], known[2]
+
+
+_STARTS: dict[int, tuple[KnowledgeBase, Session, Step]] = {}
+"""The first session and step, by knowledge base (kept alive, so its id stays its own)."""
+MAX_STARTS = 8
 
 
 def start_at(kb: KnowledgeBase, question_id: str) -> tuple[Session, Step]:

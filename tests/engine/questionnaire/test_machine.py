@@ -41,6 +41,19 @@ def _at_flags(kb: KnowledgeBase) -> tuple[Session, Ask | Result]:
 
 
 # ----------------------------------------------------------------- start, ask_if --
+def test_start_is_made_once_per_knowledge_base(kb: KnowledgeBase) -> None:
+    """The same frozen first session and step again, equal to one worked out afresh; another
+    knowledge base (a new version) gets its own."""
+    session, step = start(kb)
+    assert start(kb) == (session, step)
+    assert start(kb)[0] is session
+    fresh = Session(format=FORMAT, kb=kb.version)
+    assert session == fresh
+    assert step == current_step(kb, fresh)
+    newer = kb.model_copy(update={"version": f"{kb.version}-next"})
+    assert start(newer)[0].kb == newer.version
+
+
 def test_start_returns_the_first_question_with_not_sure_last(kb: KnowledgeBase) -> None:
     session, step = start(kb)
 
