@@ -130,22 +130,68 @@ def maybe(condition: Condition, context: Context, open_findings: frozenset[str])
 
     Kleene logic: `all` is False as soon as one part is False, `any` True as soon as one is
     True. Used to tell whether a rule could still fire, so that a question that cannot
-    change the outcome is not asked.
+    change the outcome is not asked. Compiled once per condition, like `holds`: every press
+    asks it of the rules above the current level.
     """
+    entry = _MAYBE.get(id(condition))
+    if entry is None or entry[0] is not condition:
+        if len(_MAYBE) >= MAX_COMPILED:
+            _MAYBE.clear()
+        entry = _MAYBE[id(condition)] = (condition, _compile_maybe(condition))
+    return entry[1](context, open_findings)
+
+
+Maybe = Callable[[Context, frozenset[str]], bool | None]
+_MAYBE: dict[int, tuple[Condition, Maybe]] = {}
+"""Each condition's three-valued test, by id; the entry keeps the condition alive."""
+
+
+def _compile_maybe(condition: Condition) -> Maybe:
     match condition:
         case FindingIs(finding=code):
-            return None if code in open_findings else holds(condition, context)
+            test = _compile(condition)
+            return lambda context, open_findings: None if code in open_findings else test(context)
         case AllOf(all_of=parts):
-            results = [maybe(part, context, open_findings) for part in parts]
-            return False if False in results else (None if None in results else True)
+            every = tuple(_compile_maybe(part) for part in parts)
+
+            def all_maybe(context: Context, open_findings: frozenset[str]) -> bool | None:
+                found: bool | None = True
+                for part in every:
+                    result = part(context, open_findings)
+                    if result is False:
+                        return False
+                    if result is None:
+                        found = None
+                return found
+
+            return all_maybe
         case AnyOf(any_of=parts):
-            results = [maybe(part, context, open_findings) for part in parts]
-            return True if True in results else (None if None in results else False)
+            some = tuple(_compile_maybe(part) for part in parts)
+
+            def any_maybe(context: Context, open_findings: frozenset[str]) -> bool | None:
+                found: bool | None = False
+                for part in some:
+                    result = part(context, open_findings)
+                    if result is True:
+                        return True
+                    if result is None:
+                        found = None
+                return found
+
+            return any_maybe
         case NotOf(negated=part):
-            result = maybe(part, context, open_findings)
-            return None if result is None else not result
+            negated = _compile_maybe(part)
+
+            def not_maybe(context: Context, open_findings: frozenset[str]) -> bool | None:
+                result = negated(context, open_findings)
+                return None if result is None else not result
+
+            return not_maybe
         case PatternIs(pattern=name):
-            return maybe(context.patterns[name], context, open_findings)
+            return lambda context, open_findings: maybe(
+                context.patterns[name], context, open_findings
+            )
         case CauseIs():
-            return None
-    return holds(condition, context)
+            return lambda context, open_findings: None
+    test = _compile(condition)  # a level: known now
+    return lambda context, open_findings: test(context)

@@ -229,6 +229,42 @@ def test_compiled_conditions_agree_with_the_models(
     assert holds(condition, context) is _reference(condition, context)
 
 
+def _kleene(condition: Condition, context: Context, open_findings: frozenset[str]) -> bool | None:
+    """Three-valued logic read straight off the models: what `maybe` must agree with."""
+    if isinstance(condition, FindingIs):
+        return None if condition.finding in open_findings else _reference(condition, context)
+    if isinstance(condition, AllOf | AnyOf):
+        parts = condition.all_of if isinstance(condition, AllOf) else condition.any_of
+        results = {_kleene(part, context, open_findings) for part in parts}
+        decisive = isinstance(condition, AnyOf)  # True decides an any, False an all
+        if decisive in results:
+            return decisive
+        return None if None in results else not decisive
+    if isinstance(condition, NotOf):
+        result = _kleene(condition.negated, context, open_findings)
+        return None if result is None else not result
+    if isinstance(condition, CauseIs):
+        return None
+    if isinstance(condition, PatternIs):
+        return _kleene(context.patterns[condition.pattern], context, open_findings)
+    return _reference(condition, context)
+
+
+@given(
+    data=_TREES,
+    answers=st.dictionaries(st.sampled_from("abc"), st.sampled_from(_VALUES)),
+    open_findings=st.frozensets(st.sampled_from("abc")),
+    level=st.sampled_from(list(Level)),
+)
+def test_maybe_agrees_with_three_valued_logic_on_the_models(
+    data: dict[str, Any], answers: dict[str, str], open_findings: frozenset[str], level: Level
+) -> None:
+    condition = cond(data)
+    context = Context(answers=answers, patterns=PATTERNS, level=level)
+
+    assert maybe(condition, context, open_findings) is _kleene(condition, context, open_findings)
+
+
 def test_a_condition_is_compiled_once_and_an_equal_one_on_its_own() -> None:
     first, twin = cond({"all": [A_YES, B_YES]}), cond({"all": [A_YES, B_YES]})
 
