@@ -14,6 +14,7 @@ from bot.engine.kb.evaluation import Context, holds, maybe
 from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase, SingleQuestion
 from bot.engine.primitives import Level
 from bot.engine.questionnaire.scoring import (
+    CauseScore,
     likely_causes,
     rank_causes,
     select_advice,
@@ -23,7 +24,7 @@ from bot.engine.questionnaire.session import Session, checklist_findings
 
 Question = SingleQuestion | ChecklistQuestion
 Outcome = tuple[Level, str | None, tuple[str, ...], tuple[str, ...]]
-"""What a person is told: the level, the top cause, the advice block ids and the cards."""
+"""What a person is told: the level, the top cause, the card ids and the advice block ids."""
 
 
 def next_question(
@@ -45,13 +46,15 @@ def next_question(
     for question in kb.questions[last + 1 :]:
         if question.ask_if is not None and not holds(question.ask_if, context):
             continue
-        if question.skip_if_settled and not _can_raise_with(kb, question, context, open_findings):
-            continue
-        if kb.ask_only_what_matters and not _can_raise_with(kb, question, context, open_findings):
-            baseline = outcome(kb, findings) if baseline is None else baseline
-            if not can_change_outcome(kb, question, findings, baseline):  # the costly check
-                continue
-        return question
+        if not (question.skip_if_settled or kb.ask_only_what_matters):
+            return question
+        if _can_raise_with(kb, question, context, open_findings):
+            return question  # it may raise the level
+        if question.skip_if_settled:
+            continue  # asked only while it may raise the level
+        baseline = outcome(kb, findings) if baseline is None else baseline
+        if can_change_outcome(kb, question, findings, baseline):  # the costly check
+            return question
     return None
 
 
@@ -86,20 +89,48 @@ def can_change_outcome(
     when either of its answers alone shows. `baseline`: `outcome` of `findings`, if known.
     """
     baseline = outcome(kb, findings) if baseline is None else baseline
-    return any(outcome(kb, findings | answer) != baseline for answer in _answers(question))
+    return any(_differs(kb, findings | answer, baseline) for answer in _answers(question))
 
 
 def outcome(kb: KnowledgeBase, findings: dict[str, str]) -> Outcome:
-    """Return what `findings` tell a person: level, top cause, advice and card ids."""
+    """Return what `findings` tell a person: level, top cause, card and advice ids."""
     level = triage_level(kb, findings)
-    causes = likely_causes(rank_causes(kb, findings), level)
-    advice = select_advice(
-        kb, findings, level=level, causes=frozenset(score.cause for score in causes)
+    causes = _likely(kb, findings, level)
+    return level, _top(causes), _cards(kb, findings), _advice(kb, findings, level, causes)
+
+
+def _differs(kb: KnowledgeBase, findings: dict[str, str], baseline: Outcome) -> bool:
+    """Tell whether `outcome` of `findings` differs from `baseline`, working each part out only
+    while the parts before it agree: a changed level needs no causes or advice."""
+    level = triage_level(kb, findings)
+    if level != baseline[0]:
+        return True
+    causes = _likely(kb, findings, level)
+    if _top(causes) != baseline[1]:
+        return True
+    return _cards(kb, findings) != baseline[2] or (
+        _advice(kb, findings, level, causes) != baseline[3]
     )
+
+
+def _likely(kb: KnowledgeBase, findings: dict[str, str], level: Level) -> tuple[CauseScore, ...]:
+    return likely_causes(rank_causes(kb, findings), level)
+
+
+def _top(causes: tuple[CauseScore, ...]) -> str | None:
+    return causes[0].cause if causes else None
+
+
+def _cards(kb: KnowledgeBase, findings: dict[str, str]) -> tuple[str, ...]:
     context = Context(answers=findings, patterns=kb.patterns)
-    cards = tuple(card.id for card in kb.cards if holds(card.when, context))
-    top = causes[0].cause if causes else None
-    return level, top, tuple(block.id for block in advice), cards
+    return tuple(card.id for card in kb.cards if holds(card.when, context))
+
+
+def _advice(
+    kb: KnowledgeBase, findings: dict[str, str], level: Level, causes: tuple[CauseScore, ...]
+) -> tuple[str, ...]:
+    chosen = frozenset(score.cause for score in causes)
+    return tuple(block.id for block in select_advice(kb, findings, level=level, causes=chosen))
 
 
 def _answers(question: Question) -> list[dict[str, str]]:
