@@ -17,8 +17,7 @@ reads the store again.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextvars import ContextVar
 
 from bot.store.base import Record, SessionKey, SessionStore
@@ -27,14 +26,21 @@ _Known = dict[SessionKey, Record | None]
 _scope: ContextVar[_Known | None] = ContextVar("store_update_scope", default=None)
 
 
-@contextlib.contextmanager
-def update_scope() -> Iterator[None]:
-    """Let every `CachingStore` remember reads and writes until the block ends."""
-    token = _scope.set({})
-    try:
-        yield
-    finally:
-        _scope.reset(token)
+def update_scope() -> _UpdateScope:
+    """Let every `CachingStore` remember reads and writes until the `with` block ends."""
+    return _UpdateScope()
+
+
+class _UpdateScope:
+    """`update_scope`: one per attempt at an update (a plain context manager, no generator)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _scope.set({})
+
+    def __exit__(self, *exc_info: object) -> None:
+        _scope.reset(self._token)
 
 
 class CachingStore:

@@ -57,22 +57,45 @@ class LocalLocks:
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def hold(self, name: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
-        self._locks[name] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[name]
-            if users == 1:
-                del self._locks[name]
-            else:
-                self._locks[name] = (lock, users - 1)
+    def hold(self, name: str) -> _LocalHold:
+        """Hold the lock of `name` for an `async with` block (every update and send takes one:
+        a plain context manager, not a generator)."""
+        return _LocalHold(self._locks, name)
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class _LocalHold:
+    """`LocalLocks.hold`: counts itself among the lock's users from entering to leaving."""
+
+    __slots__ = ("_locks", "_name")
+
+    def __init__(self, locks: dict[str, tuple[asyncio.Lock, int]], name: str) -> None:
+        self._locks, self._name = locks, name
+
+    async def __aenter__(self) -> None:
+        locks, name = self._locks, self._name
+        known = locks.get(name)
+        lock, users = known if known is not None else (asyncio.Lock(), 0)
+        locks[name] = (lock, users + 1)
+        try:
+            await lock.acquire()
+        except BaseException:  # cancelled while waiting: no longer a user
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._locks[self._name][0].release()
+        self._leave()
+
+    def _leave(self) -> None:
+        locks, name = self._locks, self._name
+        lock, users = locks[name]
+        if users == 1:
+            del locks[name]
+        else:
+            locks[name] = (lock, users - 1)
 
 
 class RedisLocks:
