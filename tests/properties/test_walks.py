@@ -107,6 +107,21 @@ def test_sessions_of_a_walk_round_trip_through_json(data: st.DataObject) -> None
 
 @SETTINGS
 @given(st.data())
+def test_each_step_of_a_walk_is_what_its_session_shows_afresh(data: st.DataObject) -> None:
+    """The engine remembers what it worked out per session object (a tick reuses the routing
+    of the session it ticks): the same session read back from JSON, a new object, must show
+    the same step."""
+    steps, _ = _random_walk(data)
+    for session, step in steps:
+        fresh = Session.load(session.dump())
+        assert fresh is not session
+        assert current_step(KB, fresh) == current_step(KB, session)
+        if not step.cards:  # cards belong to the press that brought the step
+            assert current_step(KB, fresh) == step
+
+
+@SETTINGS
+@given(st.data())
 def test_a_complete_walk_session_stays_under_1_kb(data: st.DataObject) -> None:
     """A complete questionnaire fits the per-user storage budget of 1 KB of JSON."""
     steps, _ = _random_walk(data)

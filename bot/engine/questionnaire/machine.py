@@ -213,6 +213,8 @@ def toggle(kb: KnowledgeBase, session: Session, item_index: int) -> tuple[Sessio
                 "done": True,
             }
         )
+    else:  # ticks are not answers: the session routes as before the tick
+        _remember(kb, updated, _known(kb, session).routed)
     return updated, current_step(kb, updated, before=before)
 
 
