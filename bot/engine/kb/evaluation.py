@@ -151,34 +151,21 @@ def _compile_maybe(condition: Condition) -> Maybe:
         case FindingIs(finding=code):
             test = _compile(condition)
             return lambda context, open_findings: None if code in open_findings else test(context)
-        case AllOf(all_of=parts):
-            every = tuple(_compile_maybe(part) for part in parts)
+        case AllOf(all_of=parts) | AnyOf(any_of=parts):
+            tests = tuple(_compile_maybe(part) for part in parts)
+            decisive = isinstance(condition, AnyOf)  # True decides an `any`, False an `all`
 
-            def all_maybe(context: Context, open_findings: frozenset[str]) -> bool | None:
-                found: bool | None = True
-                for part in every:
+            def combined(context: Context, open_findings: frozenset[str]) -> bool | None:
+                found: bool | None = not decisive
+                for part in tests:
                     result = part(context, open_findings)
-                    if result is False:
-                        return False
+                    if result is decisive:
+                        return decisive
                     if result is None:
                         found = None
                 return found
 
-            return all_maybe
-        case AnyOf(any_of=parts):
-            some = tuple(_compile_maybe(part) for part in parts)
-
-            def any_maybe(context: Context, open_findings: frozenset[str]) -> bool | None:
-                found: bool | None = False
-                for part in some:
-                    result = part(context, open_findings)
-                    if result is True:
-                        return True
-                    if result is None:
-                        found = None
-                return found
-
-            return any_maybe
+            return combined
         case NotOf(negated=part):
             negated = _compile_maybe(part)
 
