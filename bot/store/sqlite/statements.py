@@ -52,12 +52,10 @@ INSERT = """
         data = excluded.data,
         updated_at = excluded.updated_at
     WHERE sessions.updated_at < :cutoff
-    RETURNING revision
 """
 UPDATE = """
     UPDATE sessions SET revision = revision + 1, data = :data, updated_at = :now
     WHERE key = :key AND revision = :expected AND (:cutoff IS NULL OR updated_at >= :cutoff)
-    RETURNING revision
 """
 # Deletes take expired rows too (erasure means erasure) but report only the live ones.
 DELETE = """
