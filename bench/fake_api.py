@@ -8,12 +8,15 @@ of one *run* at a time, which the orchestrator (bench/run.py) loads and starts o
 
 * each user follows a script (``/start``, then button data); an update is *queued* for getUpdates,
   and it is *done* when the call that shows the next screen (a sendMessage or editMessageText with
-  an inline keyboard) arrives; latency is the time between the two, on this process's clock;
+  an inline keyboard) arrives, and for a press its answerCallbackQuery too, whichever comes last;
+  latency is the time between the two, on this process's clock;
 * closed loop: `concurrency` users at once, each sending its next update as soon as its screen
   arrives; open loop: updates are offered at a fixed `rate`, round robin over `slots` users (a
   user whose reply is late sends its next update when the reply arrives, and is counted late);
 * every call is recorded against the update in flight in its chat (answerCallbackQuery by its
-  query id), and each update's calls must be exactly the `expected` ones for its kind, in order;
+  query id), and each update's calls must be exactly the `expected` ones for its kind, in any
+  order: CrampCheck answers a press and shows its screen as two calls in flight at once (issue
+  12), which reach a server in either order, and Telegram takes either;
   with `validate`, each press must also be a button of the screen the bot showed last.
 
 Only the standard library and aiohttp: it must start fast and cost little per request.
@@ -59,6 +62,7 @@ class Update:
     queued_at: float
     calls: list[str] = field(default_factory=list)
     done_at: float | None = None
+    is_shown: bool = False  # its screen came; a press is done once its answer came too
 
 
 @dataclass(slots=True)
@@ -250,7 +254,11 @@ class Run:
             message_id = chat.take_message_id()
         if _is_questionnaire(markup):  # not the welcome's 🧭 trip-card button
             chat.screen_id, chat.screen_text, chat.screen_markup = message_id, text, markup
-            self._complete(chat)
+            record = chat.inflight
+            if record is not None:
+                record.is_shown = True
+                if record.kind != "press" or "answerCallbackQuery" in record.calls:
+                    self._complete(chat)
         return _message(chat.chat_id, message_id, text, markup)
 
     def other_call(self, method: str, params: dict[str, Any]) -> None:
@@ -265,7 +273,11 @@ class Run:
             return
         record.calls.append("answerCallbackQuery")
         if record.done_at is not None:
-            self._violation("answer after the screen")
+            self._violation("answer after the update was done")
+        elif record.is_shown:  # the screen came first: the press is done now
+            chat = self.chats.get(record.chat)
+            if chat is not None and chat.inflight is record:
+                self._complete(chat)
 
     def _chat_of(self, method: str, params: dict[str, Any]) -> Chat | None:
         self.calls[method] += 1
@@ -322,7 +334,7 @@ class Run:
         """Return the run's figures and every departure from the expected calls."""
         wrong = Counter[str]()
         for update in self.updates:
-            if tuple(update.calls) != self.expected[update.kind]:
+            if sorted(update.calls) != sorted(self.expected[update.kind]):
                 wrong[f"{update.kind}: {'+'.join(update.calls) or 'no call'}"] += 1
         latencies = sorted(
             update.done_at - update.queued_at
