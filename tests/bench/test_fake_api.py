@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.fake_api import Run
+from fake_api import Run
 
 EXPECTED = {
     "text": ["sendMessage", "sendMessage"],
