@@ -41,6 +41,7 @@ API_ERROR_KINDS = (
 )
 STORE_OPERATIONS = (
     "get",
+    "get_many",
     "put",
     "delete",
     "delete_user",

@@ -8,7 +8,7 @@ pass through untouched and are never looked at or recorded.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TypeVar
 
 from bot.engine.errors import ConflictError
@@ -27,6 +27,9 @@ class InstrumentedStore:
 
     async def get(self, key: SessionKey) -> Record | None:
         return await self._timed("get", self.inner.get(key))
+
+    async def get_many(self, keys: Sequence[SessionKey]) -> list[Record | None]:
+        return await self._timed("get_many", self.inner.get_many(keys))
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         return await self._timed(

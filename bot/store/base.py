@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,6 +75,11 @@ class SessionStore(Protocol):
 
     async def get(self, key: SessionKey) -> Record | None:
         """Return the live record under `key`, or None."""
+        ...
+
+    async def get_many(self, keys: Sequence[SessionKey]) -> list[Record | None]:
+        """Return what `get` returns for each of `keys`, in order, in one round trip where the
+        backend can (a /start reads the chat's prompts and preferences at once)."""
         ...
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:

@@ -17,7 +17,7 @@ reads the store again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextvars import ContextVar
 
 from bot.store.base import Record, SessionKey, SessionStore
@@ -57,6 +57,15 @@ class CachingStore:
             return known[key]
         record = known[key] = await self.inner.get(key)
         return record
+
+    async def get_many(self, keys: Sequence[SessionKey]) -> list[Record | None]:
+        known = _scope.get()
+        if known is None:
+            return await self.inner.get_many(keys)
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        if missing:
+            known.update(zip(missing, await self.inner.get_many(missing), strict=True))
+        return [known[key] for key in keys]
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         known = _scope.get()

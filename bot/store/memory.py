@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.engine.errors import ConflictError
@@ -54,6 +54,10 @@ class MemoryStore:
         """Return the live record under `key`, or None."""
         entry = self._live_entry(key)
         return None if entry is None else entry.record
+
+    async def get_many(self, keys: Sequence[SessionKey]) -> list[Record | None]:
+        """Return the live record under each of `keys` (None where there is none), in order."""
+        return [await self.get(key) for key in keys]
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         """Store `data` if the live revision is `expected_revision`; return the new revision."""

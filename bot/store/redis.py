@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -251,6 +251,13 @@ class RedisStore:
                 raise
             return await self._get_hash(name)  # written by an older release
         return None if value is None else _parse_record(name, value)
+
+    async def get_many(self, keys: Sequence[SessionKey]) -> list[Record | None]:
+        """Return the live record under each of `keys` (None where there is none), in order, in
+        one round trip."""
+        names = list(dict.fromkeys(self._session_key(key) for key in keys))
+        found = dict(await self._read_many(names))
+        return [found.get(key) for key in keys]
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         """Store `data` if the live revision is `expected_revision`; return the new revision."""

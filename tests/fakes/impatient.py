@@ -39,7 +39,7 @@ import random
 import re
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -771,6 +771,10 @@ class StoreView:
     async def get(self, key: SessionKey) -> Record | None:
         self._alive()
         return await self.inner.get(key)
+
+    async def get_many(self, keys: Sequence[SessionKey]) -> list[Record | None]:
+        self._alive()
+        return await self.inner.get_many(keys)
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         self._alive()

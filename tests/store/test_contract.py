@@ -26,6 +26,19 @@ class TestSessionStoreContract:
         assert await store.put(KEY, DATA, expected_revision=0) == 1
         assert await store.get(KEY) == Record(revision=1, data=DATA)
 
+    async def test_get_many_reads_each_key_as_get_does_in_order(self, store: SessionStore) -> None:
+        other, prefs = SessionKey(-100123, 43), SessionKey(0, 42, scope="pref")
+        await store.put(KEY, DATA, expected_revision=0)
+        await store.put(KEY, '{"v": 2}', expected_revision=1)
+        await store.put(prefs, '{"language": "nb"}', expected_revision=0)
+        keys = [prefs, other, KEY, prefs]  # a missing key, and one key twice
+
+        got = await store.get_many(keys)
+
+        assert got == [await store.get(key) for key in keys]
+        assert got == [Record(1, '{"language": "nb"}'), None, Record(2, '{"v": 2}'), got[0]]
+        assert await store.get_many([]) == []
+
     async def test_put_with_current_revision_increments_revision(
         self, store: SessionStore
     ) -> None:
@@ -178,6 +191,7 @@ class TestSessionStoreContract:
         await let_time_pass(0.3)
 
         assert await store.get(KEY) is None
+        assert await store.get_many([KEY]) == [None]
         assert await store.count() == 0
         with pytest.raises(ConflictError) as caught:
             await store.put(KEY, DATA, expected_revision=2)

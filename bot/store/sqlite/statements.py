@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 BUSY_TIMEOUT_MS = 5000
 """How long a connection waits for another process's write lock before failing."""
 
@@ -42,6 +44,16 @@ SELECT = """
     SELECT revision, data FROM sessions
     WHERE key = :key AND (:cutoff IS NULL OR updated_at >= :cutoff)
 """
+
+
+@functools.lru_cache(maxsize=16)  # a handful of key counts recur
+def select_many(count: int) -> str:
+    """Return the SELECT of `count` keys at once (`:key0` to `:key<count-1>`), like `SELECT`."""
+    names = ", ".join(f":key{index}" for index in range(count))
+    where = f"key IN ({names}) AND (:cutoff IS NULL OR updated_at >= :cutoff)"
+    return f"SELECT key, revision, data FROM sessions WHERE {where}"  # noqa: S608 - placeholders only
+
+
 # Insert, or take over the key only when the row there has expired.
 INSERT = """
     INSERT INTO sessions (key, user_id, revision, data, updated_at)

@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
 import aiosqlite
@@ -109,6 +109,18 @@ class SqliteStore:
         rows = await self._point(sql.SELECT, self._params(key=key.render()))
         row = next(iter(rows), None)
         return None if row is None else Record(int(row[0]), str(row[1]))
+
+    async def get_many(self, keys: Sequence[SessionKey]) -> list[Record | None]:
+        """Return the live record under each of `keys` (None where there is none), in order:
+        one statement for them all."""
+        if not keys:
+            return []
+        names = [key.render() for key in keys]
+        distinct = list(dict.fromkeys(names))
+        params = self._params(**{f"key{index}": name for index, name in enumerate(distinct)})
+        rows = await self._point(sql.select_many(len(distinct)), params)
+        found = {str(row[0]): Record(int(row[1]), str(row[2])) for row in rows}
+        return [found.get(name) for name in names]
 
     async def put(self, key: SessionKey, data: str, *, expected_revision: int) -> int:
         """Store `data` if the live revision is `expected_revision`; return the new revision."""

@@ -199,6 +199,11 @@ class CardHandlers:
         """Return the ids of the updates applied to the card's record (`ledger.verdict`)."""
         return (await self._load(key)).applied
 
+    @staticmethod
+    def record_key(key: SessionKey) -> SessionKey:
+        """Return where the chat's trip card is kept."""
+        return _card_key(key)
+
     async def stop(self, key: SessionKey) -> bool:
         """Stop waiting for a country (/cancel, /start); return whether /card was waiting."""
         stored = await self._load(key)

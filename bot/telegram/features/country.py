@@ -210,6 +210,11 @@ class CountryHandlers:
         key, language = origin.key(update), await self.preferences.language(update)
         await self._ask(context.bot, key, self.kb.text("country_prompt", language), language)
 
+    @staticmethod
+    def record_key(key: SessionKey) -> SessionKey:
+        """Return where the chat's country prompt is kept."""
+        return _prompt_key(key)
+
     async def stop(self, key: SessionKey) -> bool:
         """Close the prompt; return whether it was open."""
         stored = await self.records.load(_prompt_key(key))

@@ -63,6 +63,7 @@ class Prompt(Protocol):
     async def take_text(self, update: Update, context: Context, text: str) -> None: ...
     async def reask(self, update: Update, context: Context) -> None: ...
     async def stop(self, key: SessionKey) -> bool: ...
+    def record_key(self, key: SessionKey) -> SessionKey: ...
 
 
 class Features:
@@ -224,10 +225,19 @@ class Features:
     async def _prompts(self, key: SessionKey) -> tuple[Prompt | None, Verdict]:
         """Return the open prompt, if any, and the update judged against both prompts' ledgers
         and the trip card's."""
+        await self._read_ahead(key)
         statuses = [(prompt, *await prompt.status(key)) for prompt in self.prompts]
         found = next((prompt for prompt, is_open, _ in statuses if is_open), None)
         card = await self.card.applied(key)
         return found, ledger.verdict(card, *(applied for _, _, applied in statuses))
+
+    async def _read_ahead(self, key: SessionKey) -> None:
+        """Read at once the records a command or typed text here goes on to read one by one:
+        each prompt's, the trip card's and the user's preferences. Within the update they are
+        then answered from memory (`store/cached.py`): one statement or round trip, not four."""
+        keys = [prompt.record_key(key) for prompt in self.prompts]
+        keys += [self.card.record_key(key), self.core.preferences.record_key(key.user_id)]
+        await self.core.store.get_many(keys)
 
     async def _has_sender(self, update: Update) -> bool:
         """Tell whether `update` has a chat and a sender; if not, answer it politely.
@@ -270,6 +280,7 @@ class Features:
         """Return `handler` preceded by closing any open prompt."""
 
         async def closing(update: Update, context: Context) -> None:
+            await self._read_ahead(origin.key(update))
             for prompt in self.prompts:
                 await prompt.stop(origin.key(update))
             await self.card.stop(origin.key(update))

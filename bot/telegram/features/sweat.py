@@ -171,6 +171,11 @@ class SweatHandlers:
         if await self._save(key, reply, stored):
             await self._show(context.bot, key, reply, language)
 
+    @staticmethod
+    def record_key(key: SessionKey) -> SessionKey:
+        """Return where the chat's /sweat draft is kept."""
+        return _draft_key(key)
+
     async def stop(self, key: SessionKey) -> bool:
         """Close /sweat; return whether it was open."""
         stored = await self._load(key)

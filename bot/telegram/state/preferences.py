@@ -57,6 +57,11 @@ class Preferences:
         self.store = store
         self.records = Records(store, Profile, "profile", dump=Profile.dump)
 
+    @staticmethod
+    def record_key(user_id: int) -> SessionKey:
+        """Return where the user's preferences are kept (one record for every chat)."""
+        return _profile_key(user_id)
+
     async def language(self, update: Update) -> str:
         """Return the user's chosen language, else the one their Telegram app uses."""
         user = update.effective_user
