@@ -18,6 +18,7 @@ from bot.engine.kb.models import (
     LevelInfo,
     SingleQuestion,
 )
+from bot.engine.memo import IdentityTable
 from bot.engine.numbers.table import CountryNumbers
 from bot.engine.primitives import UNKNOWN, Level, localize
 from bot.engine.questionnaire.machine import Ask, Result
@@ -31,22 +32,13 @@ def question_text(kb: KnowledgeBase, step: Ask, language: str) -> str:
     """Return the question, with checklist details and ticks, ready to show.
 
     Made once per question, ticks and language (every screen of a question shows it)."""
-    question = step.question
-    key = (id(kb), id(question), step.ticked, language)
-    known = _TEXTS.get(key)
-    if known is None or known[0] is not kb or known[1] is not question:
-        if len(_TEXTS) >= MAX_TEXTS:
-            _TEXTS.clear()
-        known = _TEXTS[key] = (kb, question, _question_text(kb, step, language))
-    return known[2]
+    return _TEXTS.get(
+        (kb, step.question), (step.ticked, language), lambda: _question_text(kb, step, language)
+    )
 
 
-_TEXTS: dict[tuple[object, ...], tuple[KnowledgeBase, object, str]] = {}
-"""Question texts made lately, by knowledge base, question, ticks and language; each keeps its
-knowledge base and question alive, so their ids stay theirs."""
-MAX_TEXTS = 4096
-"""More than a knowledge base's questions, tick sets and languages come to; past it the table
-starts afresh."""
+_TEXTS: IdentityTable[str] = IdentityTable(limit=4096)
+"""Question texts made lately, by knowledge base, question, ticks and language."""
 
 
 def _question_text(kb: KnowledgeBase, step: Ask, language: str) -> str:

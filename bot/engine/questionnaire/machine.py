@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bot.engine.errors import EngineError, InvalidAnswer, SessionFinished, SessionOutdated
 from bot.engine.kb.evaluation import Context, holds
 from bot.engine.kb.models import Advice, ChecklistQuestion, KnowledgeBase, Option, SingleQuestion
+from bot.engine.memo import IdentityTable
 from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire.routing import Question, can_raise_level, next_question
 from bot.engine.questionnaire.scoring import (
@@ -74,18 +75,16 @@ def start(kb: KnowledgeBase) -> tuple[Session, Step]:
 
     Every new questionnaire of a knowledge base begins the same way, and both the session and
     the step are frozen: they are made once per knowledge base and handed out again."""
-    known = _STARTS.get(id(kb))
-    if known is None or known[0] is not kb:
-        if len(_STARTS) >= MAX_STARTS:
-            _STARTS.clear()
-        session = Session(format=FORMAT, kb=kb.version)
-        known = _STARTS[id(kb)] = (kb, session, current_step(kb, session))
-    return known[1], known[2]
+    return _STARTS.get((kb,), None, lambda: _first(kb))
 
 
-_STARTS: dict[int, tuple[KnowledgeBase, Session, Step]] = {}
-"""The first session and step, by knowledge base (kept alive, so its id stays its own)."""
-MAX_STARTS = 8
+def _first(kb: KnowledgeBase) -> tuple[Session, Step]:
+    session = Session(format=FORMAT, kb=kb.version)
+    return session, current_step(kb, session)
+
+
+_STARTS: IdentityTable[tuple[Session, Step]] = IdentityTable(limit=8)
+"""The first session and step, by knowledge base."""
 
 
 def start_at(kb: KnowledgeBase, question_id: str) -> tuple[Session, Step]:

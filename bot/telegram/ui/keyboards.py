@@ -19,7 +19,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.engine import checkins
 from bot.engine.checkins import Reply
-from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase, Option
+from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase
+from bot.engine.memo import IdentityTable
 from bot.engine.numbers.table import CountryNumbers
 from bot.engine.primitives import localize
 from bot.engine.questionnaire.machine import Ask, Result, Step
@@ -88,15 +89,11 @@ def question_markup(kb: KnowledgeBase, step: Ask, language: str) -> KeyboardJson
     the last time the same question was shown with the same ticks in the same language: it is
     drawn once as a template (`_template`), and each screen fills the revision in.
     """
-    key = (id(kb), id(step.options), step.question.id, step.ticked, step.can_go_back, language)
-    known = _TEMPLATES.get(key)
-    if known is None or known[0] is not kb or known[1] is not step.options:
-        if len(_TEMPLATES) >= MAX_TEMPLATES:
-            _TEMPLATES.clear()
-        known = _TEMPLATES[key] = (kb, step.options, _template(kb, step, language))
-    if known[2] is None:
+    plain = (step.question.id, step.ticked, step.can_go_back, language)
+    template = _TEMPLATES.get((kb, step.options), plain, lambda: _template(kb, step, language))
+    if template is None:
         return _drawn(kb, step, language)
-    return KeyboardJson((_DATA + question_prefix(step.revision)).join(known[2]))
+    return KeyboardJson((_DATA + question_prefix(step.revision)).join(template))
 
 
 _DATA = '"callback_data": "'
@@ -105,12 +102,9 @@ escaped, so this with a revision's prefix after it marks where a revision goes, 
 else."""
 Template = tuple[str, ...] | None
 """A keyboard's text cut where each revision goes (None: draw it anew every time)."""
-_TEMPLATES: dict[tuple[object, ...], tuple[KnowledgeBase, tuple[Option, ...], Template]] = {}
+_TEMPLATES: IdentityTable[Template] = IdentityTable(limit=4096)
 """Question keyboards drawn lately, by knowledge base, options, question, ticks, Back and
-language; each keeps its knowledge base and options alive, so their ids stay theirs."""
-MAX_TEMPLATES = 4096
-"""More than a knowledge base's questions, tick sets and languages come to; past it the table
-starts afresh."""
+language."""
 
 
 def _template(kb: KnowledgeBase, step: Ask, language: str) -> Template:
