@@ -168,8 +168,9 @@ class ChecklistQuestion(Frozen):
                 raise ValueError(f"question {self.id}: item {item.key} covers its value first")
         return self
 
-    @property
+    @cached_property
     def findings(self) -> tuple[str, ...]:
+        """The finding codes the items store, each once, in item order (made once)."""
         return tuple(dict.fromkeys(item.finding for item in self.items))
 
     def item(self, key: str) -> ChecklistItem | None:
@@ -313,6 +314,15 @@ class KnowledgeBase(Frozen):
         """`rules_by_urgency` as (compiled condition, level): `scoring.triage_level`'s loop."""
         return tuple(
             (compiled(rule.when), Level.from_code(rule.level)) for rule in self.rules_by_urgency
+        )
+
+    @cached_property
+    def rule_checks(self) -> tuple[tuple[Level, frozenset[str], Condition], ...]:
+        """`rules_by_urgency` as (level, the finding codes read, condition): the loops that ask
+        on every press whether some rule above the current level could still fire."""
+        return tuple(
+            (Level.from_code(rule.level), self.rule_reads[rule.id], rule.when)
+            for rule in self.rules_by_urgency
         )
 
     @cached_property

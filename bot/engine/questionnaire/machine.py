@@ -119,9 +119,8 @@ def current_step(
     known = _known(kb, session)
     if before is None and known.step is not None:
         return known.step
-    found, level, question = known.routed
-    findings = _with_ticks(kb, session, found)
-    step = _step(kb, session, question, before=before, findings=findings, level=level)
+    findings = _with_ticks(kb, session, known.routed[0])
+    step = _step(kb, known, before=before, findings=findings)
     if not step.cards:  # what the session shows with or without `before`
         known.step = step
     return step
@@ -148,24 +147,18 @@ def last_step(kb: KnowledgeBase, session: Session) -> Step:
 
 
 def _step(
-    kb: KnowledgeBase,
-    session: Session,
-    question: Question | None,
-    *,
-    before: dict[str, str] | None,
-    findings: dict[str, str],
-    level: Level,
+    kb: KnowledgeBase, known: _Known, *, before: dict[str, str] | None, findings: dict[str, str]
 ) -> Step:
-    """Return the step that shows `question` (None: the result).
+    """Return the step that shows the question `known` routes to (None: the result).
 
-    `findings` are the session's with its ticks; `level` is the triage level of the findings
-    without the ticks (the routed level), which is all the interim check, made only when
-    nothing is ticked, needs: the level is not worked out again for every screen.
+    `findings` are the session's with its ticks; the interim check, made only when nothing is
+    ticked, needs only what `known` holds (`_interim`).
     """
+    session, question = known.session, known.routed[2]
     cards = _new_cards(kb, before, findings) if before is not None else ()
     if question is None:  # done, or (not reached: _advance marks such sessions done) no question
         return _result(kb, session, findings, cards)
-    if not session.ticked and is_interim(kb, session, findings, level):
+    if not session.ticked and _interim(kb, known):
         return _result(kb, session, findings, cards, interim=True)
     return Ask(
         question=question,
@@ -268,10 +261,11 @@ def _asking(kb: KnowledgeBase, session: Session) -> tuple[Question, dict[str, st
     """Return the question `session` shows (as `current_step`) and its findings, ticks aside."""
     if session.kb != kb.version:
         raise SessionOutdated(session.kb, kb.version)
-    found, level, question = _known(kb, session).routed
+    known = _known(kb, session)
+    found, _, question = known.routed
     if question is None:
         raise SessionFinished("the questionnaire already has its result")
-    if not session.ticked and is_interim(kb, session, found, level):
+    if not session.ticked and _interim(kb, known):
         raise SessionFinished("the interim answer is shown: tailor to go on")
     return question, found
 
@@ -292,7 +286,7 @@ def _advance(
     if question is None:
         updated = updated.model_copy(update={"done": True})
     known = _remember(kb, updated, (findings, level, question))
-    step = _step(kb, updated, question, before=before, findings=findings, level=level)
+    step = _step(kb, known, before=before, findings=findings)
     if not step.cards:  # what the session shows with or without `before`
         known.step = step
     return updated, step
@@ -311,6 +305,17 @@ class _Known:
     routed: Routed
     step: Step | None = None
     """`current_step` of the session (without `before`), once worked out."""
+    interim: bool | None = None
+    """`is_interim` of the session and its routed findings and level, once worked out: the
+    press's screen asks it, and the next press's check of the question answered again."""
+
+
+def _interim(kb: KnowledgeBase, known: _Known) -> bool:
+    """Return `is_interim` for the session `known` holds (ticks aside), worked out once."""
+    if known.interim is None:
+        found, level, _ = known.routed
+        known.interim = is_interim(kb, known.session, found, level)
+    return known.interim
 
 
 _KNOWN: OrderedDict[int, _Known] = OrderedDict()

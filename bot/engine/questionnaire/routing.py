@@ -10,6 +10,8 @@ so that it can show the interim answer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from bot.engine.kb.evaluation import Context, holds, maybe
 from bot.engine.kb.models import ChecklistQuestion, KnowledgeBase, SingleQuestion
 from bot.engine.primitives import Level
@@ -66,13 +68,7 @@ def can_raise_level(
     if not open_findings:
         return False
     context = Context(answers=findings, patterns=kb.patterns, level=level)
-    reads, levels = kb.rule_reads, kb.rule_level
-    return any(
-        levels[rule.id] > level
-        and not reads[rule.id].isdisjoint(open_findings)
-        and maybe(rule.when, context, open_findings) is not False
-        for rule in kb.rules
-    )
+    return _can_fire_above(kb, context, open_findings, open_findings)
 
 
 def can_change_outcome(
@@ -150,10 +146,17 @@ def _can_raise_with(
     kb: KnowledgeBase, question: Question, context: Context, open_findings: frozenset[str]
 ) -> bool:
     """Tell whether some rule above the current level reads this question and could fire."""
-    asked, reads, levels = question.findings, kb.rule_reads, kb.rule_level
-    return any(
-        levels[rule.id] > context.level
-        and not reads[rule.id].isdisjoint(asked)
-        and maybe(rule.when, context, open_findings) is not False
-        for rule in kb.rules
-    )
+    return _can_fire_above(kb, context, question.findings, open_findings)
+
+
+def _can_fire_above(
+    kb: KnowledgeBase, context: Context, reading: Collection[str], open_findings: frozenset[str]
+) -> bool:
+    """Tell whether some rule above `context.level` that reads one of `reading` could still
+    fire while `open_findings` are unanswered (most urgent rules first: stop at the level)."""
+    for rule_level, reads, when in kb.rule_checks:
+        if rule_level <= context.level:
+            return False
+        if not reads.isdisjoint(reading) and maybe(when, context, open_findings) is not False:
+            return True
+    return False

@@ -283,3 +283,13 @@ def test_the_table_of_tests_starts_afresh_when_full(monkeypatch: pytest.MonkeyPa
     assert len(evaluation._COMPILED) == 1  # cleared at the fourth
     assert [test(ctx(a="no")) for test in tests] == [False, True, False, False]
     assert compiled(kept[0])(ctx(a="yes")) is True  # compiled again, correctly
+
+
+def test_a_condition_nested_deeper_than_one_expression_takes_still_evaluates() -> None:
+    # Python's parser takes 200 nested parentheses: deeper parts become functions of their own.
+    leaf, condition = cond(A_YES), cond(B_YES)
+    for _ in range(3 * evaluation.MAX_NESTING):
+        condition = AllOf.model_validate({"all": [leaf, {"not": {"not": condition}}]})
+
+    assert holds(condition, ctx(a="yes", b="yes")) is True
+    assert holds(condition, ctx(a="yes", b="no")) is False
