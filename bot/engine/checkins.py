@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.engine.errors import EngineError
-from bot.engine.kb.conditions import PatternIs
 from bot.engine.kb.evaluation import Context, holds
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.primitives import Level
@@ -42,10 +41,11 @@ def offers(kb: KnowledgeBase, result: Result) -> tuple[Offer, ...]:
 
 def has_late_onset_risk(kb: KnowledgeBase, result: Result) -> bool:
     """Tell whether the result's findings meet the knowledge base's late-onset pattern."""
-    if LATE_ONSET_PATTERN not in kb.patterns:
+    pattern = kb.patterns.get(LATE_ONSET_PATTERN)
+    if pattern is None:
         return False
     context = Context(answers=result.findings, patterns=kb.patterns, level=result.level)
-    return holds(PatternIs(pattern=LATE_ONSET_PATTERN), context)
+    return holds(pattern, context)  # the knowledge base's own object: compiled once
 
 
 def due_at(offer: Offer, *, now: float) -> float:

@@ -9,6 +9,7 @@ import pytest
 from bot.engine import checkins
 from bot.engine.checkins import LATE_ONSET_PATTERN, Reply
 from bot.engine.errors import EngineError
+from bot.engine.kb import evaluation
 from bot.engine.kb.models import KnowledgeBase
 from bot.engine.primitives import UNKNOWN, Level
 from bot.engine.questionnaire.machine import Ask, Result, back, start, start_at
@@ -100,6 +101,19 @@ def test_real_kb_offers_30_minutes_only_for_a_plain_cramp() -> None:
     kb = real_kb()
 
     assert checkins.offers(kb, result_of(kb, cramp_now="no")) == ("30min",)
+
+
+def test_weighing_the_offers_compiles_nothing_new() -> None:
+    # Every result's keyboard asks for the offers: a condition made for the call would be
+    # compiled anew each time (evaluation.compiled keeps one test per condition object).
+    kb = real_kb()
+    result = result_of(kb, cramp_now="no")
+    checkins.offers(kb, result)
+    known = dict(evaluation._COMPILED)
+
+    checkins.offers(kb, result)
+
+    assert known == evaluation._COMPILED
 
 
 def test_real_kb_offers_nothing_after_an_emergency_even_with_late_risks() -> None:
