@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from telegram import (
     Bot,
@@ -29,6 +29,7 @@ from telegram import (
     Chat,
     InaccessibleMessage,
     MaybeInaccessibleMessage,
+    TelegramObject,
     Update,
     User,
 )
@@ -42,6 +43,11 @@ QUERY_FIELDS = frozenset(
     {"id", "from", "message", "inline_message_id", "chat_instance", "data", "game_short_name"}
 )
 """CallbackQuery's fields in the Bot API spec: a press with others is parsed by PTB."""
+Parsed = TypeVar("Parsed", User, Chat)
+_SHARED: dict[tuple[object, ...], TelegramObject] = {}
+"""Users and chats parsed from presses, by their data (`_shared`)."""
+MAX_SHARED = 4096
+"""People pressing at once, and more; past it the table starts afresh."""
 
 
 def update_id_of(data: object) -> int | None:
@@ -87,7 +93,7 @@ def _parsed(data: dict[str, Any], bot: Bot | None) -> Update:
     message = query.get("message")
     pressed = CallbackQuery(
         id=query["id"],
-        from_user=User.de_json(query["from"], bot),
+        from_user=_shared(User, query["from"], bot),
         chat_instance=query["chat_instance"],
         message=None if message is None else _pressed_message(message, bot),
         data=query.get("data"),
@@ -108,12 +114,28 @@ def _pressed_message(message: dict[str, Any], bot: Bot | None) -> MaybeInaccessi
     if type(date) is not int:
         raise TypeError("the message date is not a Unix time")
     pressed = MaybeInaccessibleMessage(
-        chat=Chat.de_json(message["chat"], bot),
+        chat=_shared(Chat, message["chat"], bot),
         message_id=message["message_id"],
         date=datetime.fromtimestamp(date, UTC),
     )
     pressed.set_bot(bot)
     return pressed
+
+
+def _shared(kind: type[Parsed], data: dict[str, Any], bot: Bot | None) -> Parsed:
+    """Return `kind.de_json(data, bot)`, made once for the same data: the person pressing and
+    their chat come with every press, and PTB's objects are frozen, so updates can share them
+    (building the two was half the cost of parsing a press)."""
+    try:
+        key = (kind, id(bot), *data.items())  # the shared objects keep `bot` alive: id is its own
+        found = _SHARED.get(key)
+    except TypeError:  # a value that cannot be a key (a nested object): not shared
+        return kind.de_json(data, bot)
+    if found is None:
+        if len(_SHARED) >= MAX_SHARED:
+            _SHARED.clear()
+        found = _SHARED[key] = kind.de_json(data, bot)
+    return cast(Parsed, found)
 
 
 def broken_promise(update: Update) -> str | None:

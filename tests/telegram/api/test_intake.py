@@ -110,3 +110,47 @@ def test_a_press_with_a_broken_message_is_an_empty_update(broken: dict[str, Any]
 
     assert update.update_id == 5
     assert update.callback_query is None
+
+
+def test_presses_by_one_person_share_the_user_and_chat_ptb_would_build() -> None:
+    bot = Bot("1:T")
+    first, second = (
+        parse_update(press(pressed_message()), bot),
+        parse_update(press(pressed_message()), bot),
+    )
+    full = Update.de_json(press(pressed_message()), bot)
+
+    assert first.effective_user is second.effective_user  # PTB's objects are frozen
+    assert first.effective_chat is second.effective_chat
+    assert first.effective_user is not None
+    assert full.effective_user is not None
+    assert first.effective_user.to_dict() == full.effective_user.to_dict()
+    assert first.effective_chat is not None
+    assert full.effective_chat is not None
+    assert first.effective_chat.to_dict() == full.effective_chat.to_dict()
+
+
+def test_a_person_whose_details_changed_gets_a_user_of_their_own() -> None:
+    data = press(pressed_message())
+    renamed = copy.deepcopy(data)
+    renamed["callback_query"]["from"]["language_code"] = "nb"
+
+    before, after = parse_update(data, None), parse_update(renamed, None)
+
+    assert before.effective_user is not None
+    assert after.effective_user is not None
+    assert (before.effective_user.language_code, after.effective_user.language_code) == (
+        "de",
+        "nb",
+    )
+
+
+def test_a_user_with_a_nested_field_is_parsed_without_sharing() -> None:
+    data = press(pressed_message())
+    data["callback_query"]["from"]["newer_field"] = {"nested": True}
+
+    first, second = parse_update(data, None), parse_update(copy.deepcopy(data), None)
+
+    assert first.effective_user is not None
+    assert first.effective_user.api_kwargs == {"newer_field": {"nested": True}}
+    assert first.effective_user is not second.effective_user
