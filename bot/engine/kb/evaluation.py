@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TypeVar, cast
 
 from bot.engine.kb.conditions import (
     AllOf,
@@ -38,6 +38,7 @@ def holds(condition: Condition, context: Context) -> bool:
 
 
 Test = Callable[[Context], bool]
+T = TypeVar("T")
 _COMPILED: dict[int, tuple[Condition, Test]] = {}
 """Each condition's test, by id; the entry keeps the condition alive, so its id stays its own."""
 MAX_COMPILED = 8192
@@ -84,6 +85,21 @@ def _compile(condition: Condition) -> Test:
 MAX_NESTING = 50
 """Nodes nested in one expression at most; a deeper part becomes a function of its own (Python's
 parser takes 200 nested parentheses)."""
+
+
+def first_holding(cases: Sequence[tuple[Condition, T]], default: T) -> Callable[[Context], T]:
+    """Return a function of the context giving the value paired with the first condition that
+    holds in `cases` (`default` if none does), written as one Python function like `_compile`:
+    the triage level tries a few dozen rules a press, most urgent first."""
+    namespace: dict[str, object] = {"UNKNOWN": UNKNOWN, "holds": holds, "DEFAULT": default}
+    lines = ["def first(c):", "    a = c.answers"]
+    for condition, value in cases:
+        result = f"v{len(namespace)}"
+        namespace[result] = value
+        lines += [f"    if {_expression(condition, namespace)}:", f"        return {result}"]
+    source = "\n".join([*lines, "    return DEFAULT", ""])
+    exec(compile(source, "<conditions>", "exec"), namespace)  # noqa: S102 - names only (_compile)
+    return cast(Callable[[Context], T], namespace["first"])
 
 
 def _expression(condition: Condition, namespace: dict[str, object], depth: int = 0) -> str:

@@ -9,13 +9,14 @@ validators; rules that span files (references, reachability, language coverage) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from bot.engine.kb.conditions import Condition
-from bot.engine.kb.evaluation import Test, compiled, findings_in
+from bot.engine.kb.evaluation import Context, Test, compiled, findings_in, first_holding
 from bot.engine.primitives import UNKNOWN, Frozen, Level, LevelCode, Slug, Text, localize
 
 REQUIRED_TEXTS = (
@@ -310,11 +311,11 @@ class KnowledgeBase(Frozen):
         return tuple(sorted(self.rules, key=lambda rule: -Level.from_code(rule.level)))
 
     @cached_property
-    def urgency_tests(self) -> tuple[tuple[Test, Level], ...]:
-        """`rules_by_urgency` as (compiled condition, level): `scoring.triage_level`'s loop."""
-        return tuple(
-            (compiled(rule.when), Level.from_code(rule.level)) for rule in self.rules_by_urgency
-        )
+    def urgency(self) -> Callable[[Context], Level]:
+        """The level of the most urgent rule that holds (self care if none), as one function
+        trying `rules_by_urgency` in turn: `scoring.triage_level`."""
+        cases = [(rule.when, Level.from_code(rule.level)) for rule in self.rules_by_urgency]
+        return first_holding(cases, Level.SELF_CARE)
 
     @cached_property
     def rule_checks(self) -> tuple[tuple[Level, frozenset[str], Condition], ...]:

@@ -54,11 +54,7 @@ def triage_level(kb: KnowledgeBase, answers: Mapping[str, str]) -> Level:
     The rules are tried most urgent first, so the first that holds decides; this runs on
     every press, `triage` only for a result.
     """
-    context = _context(kb, answers)
-    for test, level in kb.urgency_tests:
-        if test(context):
-            return level
-    return Level.SELF_CARE
+    return kb.urgency(_context(kb, answers))
 
 
 def rank_causes(kb: KnowledgeBase, answers: Mapping[str, str]) -> tuple[CauseScore, ...]:

@@ -293,3 +293,22 @@ def test_a_condition_nested_deeper_than_one_expression_takes_still_evaluates() -
 
     assert holds(condition, ctx(a="yes", b="yes")) is True
     assert holds(condition, ctx(a="yes", b="no")) is False
+
+
+@given(
+    cases=st.lists(_TREES, max_size=5),
+    answers=st.dictionaries(st.sampled_from("abc"), st.sampled_from(_VALUES)),
+    level=st.sampled_from(list(Level)),
+)
+def test_first_holding_gives_the_value_of_the_first_condition_that_holds(
+    cases: list[dict[str, Any]], answers: dict[str, str], level: Level
+) -> None:
+    conditions = [cond(data) for data in cases]
+    context = Context(answers=answers, patterns=PATTERNS, level=level)
+    expected = next(
+        (index for index, each in enumerate(conditions) if _reference(each, context)), -1
+    )
+
+    first = evaluation.first_holding([(each, index) for index, each in enumerate(conditions)], -1)
+
+    assert first(context) == expected
