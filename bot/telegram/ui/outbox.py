@@ -365,6 +365,9 @@ class Outbox:
     async def _attempt(self, chat_id: int, queued: _Queued) -> None:
         if queued.tag == SHOW:
             retries_wanted.set(False)  # a screen is tried again from the newest record (`_run`)
+            if isinstance(self.locks, LocalLocks):  # one process: the chat's one worker (here)
+                await queued.job()  # runs its shows one at a time already
+                return
             async with self.locks.hold(f"send:{chat_id}"):
                 await queued.job()
         else:
