@@ -70,6 +70,12 @@ class _Body:
     headers: dict[str, str] | None = None
     has_files: bool = False
 
+    @property
+    def is_sliced(self) -> bool:
+        """Tell whether the body is written in timed slices: several parts, or a big one."""
+        parts = self.parts
+        return len(parts) > 1 or (bool(parts) and len(parts[0]) > SLICE_SIZE)
+
 
 class AiohttpRequest(BaseRequest):
     """Send PTB's requests through one pooled ``aiohttp.ClientSession``.
@@ -135,7 +141,12 @@ class AiohttpRequest(BaseRequest):
         limits = self._resolve(body, read_timeout, write_timeout, connect_timeout, pool_timeout)
         await _acquire(slots, limits.pool)
         try:
-            return await _send(session, body, limits, method=method, url=url)
+            if body.is_sliced:
+                return await _send_sliced(session, body, limits, method=method, url=url)
+            whole = body.parts[0] if body.parts else None  # written at once
+            # Awaited here, not in a helper: every await level is passed again on each resume.
+            async with _request(session, whole, body, limits, method=method, url=url) as response:
+                return response.status, await response.read()
         except TimeoutError as err:
             raise TimedOut from _visible_cause(err, url)
         except (aiohttp.ClientError, OSError) as err:
@@ -194,20 +205,17 @@ async def _acquire(slots: asyncio.Semaphore, pool_timeout: float | None) -> None
         raise TimedOut(POOL_TIMEOUT_MESSAGE) from err
 
 
-async def _send(
+async def _send_sliced(
     session: aiohttp.ClientSession, body: _Body, limits: _Timeouts, *, method: str, url: str
 ) -> tuple[int, bytes]:
-    """Send the request and read the whole response."""
-    parts = body.parts
-    if len(parts) > 1 or (parts and len(parts[0]) > SLICE_SIZE):  # written in timed slices
-        async with asyncio.timeout(None) as write_deadline:
-            sliced = _stream(parts, write_deadline, limits.write)
-            return await _exchange(session, sliced, body, limits, method=method, url=url)
-    whole = parts[0] if parts else None  # written at once
-    return await _exchange(session, whole, body, limits, method=method, url=url)
+    """Send a body written in timed slices (see `_stream`) and read the whole response."""
+    async with asyncio.timeout(None) as write_deadline:
+        sliced = _stream(body.parts, write_deadline, limits.write)
+        async with _request(session, sliced, body, limits, method=method, url=url) as response:
+            return response.status, await response.read()
 
 
-async def _exchange(
+def _request(
     session: aiohttp.ClientSession,
     data: bytes | AsyncIterator[memoryview] | None,
     body: _Body,
@@ -215,17 +223,17 @@ async def _exchange(
     *,
     method: str,
     url: str,
-) -> tuple[int, bytes]:
+) -> contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse]:
+    """Return aiohttp's request for `data`, to enter with `async with`."""
     target = yarl.URL(url, encoded=True)  # send PTB's URL as is (it quotes file paths itself)
-    async with session.request(
+    return session.request(
         method,
         target,
         data=data,
         headers=body.headers,
         timeout=_client_timeout(limits.connect, limits.read),
         allow_redirects=False,
-    ) as response:
-        return response.status, await response.read()
+    )
 
 
 @functools.lru_cache(maxsize=64)
