@@ -21,7 +21,6 @@ All send exactly the calls PTB's methods send (tests/telegram/api/test_client.py
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -228,20 +227,12 @@ class CrampBot(ExtBot[None]):
         """
         data = RequestData(
             [
-                RequestParameter(name, _json_text(value), None)
+                RequestParameter(name, value, None)
                 for name, value in parameters.items()
                 if value is not None
             ]
         )
         return await self.request.post(url=f"{self.base_url}/{endpoint}", request_data=data)
-
-
-def _json_text(value: int | str) -> str:
-    """Return a parameter as the JSON text PTB sends for it, written once: PTB passes a string
-    through and JSON-encodes anything else each time it is asked (twice per request)."""
-    if isinstance(value, str):
-        return value
-    return str(value) if type(value) is int else json.dumps(value)  # a bool is an int too
 
 
 def _markup_json(markup: InlineKeyboardMarkup | str | None) -> str | None:
