@@ -29,6 +29,8 @@ from telegram import (
     Chat,
     InaccessibleMessage,
     MaybeInaccessibleMessage,
+    Message,
+    MessageEntity,
     TelegramObject,
     Update,
     User,
@@ -43,6 +45,12 @@ QUERY_FIELDS = frozenset(
     {"id", "from", "message", "inline_message_id", "chat_instance", "data", "game_short_name"}
 )
 """CallbackQuery's fields in the Bot API spec: a press with others is parsed by PTB."""
+TEXT_UPDATE = frozenset({"update_id", "message"})
+TEXT_REQUIRED = frozenset({"message_id", "chat", "date"})
+TEXT_FIELDS = TEXT_REQUIRED | {"from", "text", "entities"}
+"""What a typed message to the bot holds; a message with anything else is parsed by PTB."""
+ENTITY_FIELDS = frozenset({"type", "offset", "length"})
+"""A command's or a link's entity (no user, URL or language: those are PTB's to parse)."""
 Parsed = TypeVar("Parsed", User, Chat)
 _SHARED: dict[tuple[object, ...], TelegramObject] = {}
 """Users and chats parsed from presses, by their data (`_shared`)."""
@@ -86,7 +94,12 @@ def parse_update(data: dict[str, Any], bot: Bot | None) -> Update:
 
 
 def _parsed(data: dict[str, Any], bot: Bot | None) -> Update:
-    """Return PTB's `Update` for `data`; a plain button press is built here (module docstring)."""
+    """Return PTB's `Update` for `data`; a plain button press and a plain typed message are
+    built here (module docstring)."""
+    if _is_plain_text(data):
+        update = Update(update_id=data["update_id"], message=_typed(data["message"], bot))
+        update.set_bot(bot)
+        return update
     query = data.get("callback_query")
     if data.keys() != PRESS_UPDATE or not isinstance(query, dict) or query.keys() - QUERY_FIELDS:
         return Update.de_json(data, bot)
@@ -104,6 +117,37 @@ def _parsed(data: dict[str, Any], bot: Bot | None) -> Update:
     for parsed in (pressed, update):  # as de_json does: shortcuts like query.answer() need it
         parsed.set_bot(bot)
     return update
+
+
+def _is_plain_text(data: dict[str, Any]) -> bool:
+    """Tell whether `data` is a message of text (and command entities) only: what people type."""
+    message = data.get("message")
+    if data.keys() != TEXT_UPDATE or not isinstance(message, dict):
+        return False
+    if not TEXT_REQUIRED <= message.keys() <= TEXT_FIELDS:
+        return False
+    entities = message.get("entities", ())
+    return isinstance(entities, list | tuple) and all(
+        isinstance(entity, dict) and entity.keys() <= ENTITY_FIELDS for entity in entities
+    )
+
+
+def _typed(message: dict[str, Any], bot: Bot | None) -> Message:
+    """Return the `Message` PTB would build for a plain text message (`_is_plain_text`)."""
+    date = message["date"]
+    if type(date) is not int:
+        raise TypeError("the message date is not a Unix time")
+    sender = message.get("from")
+    typed = Message(
+        message_id=message["message_id"],
+        date=datetime.fromtimestamp(date, UTC),
+        chat=_shared(Chat, message["chat"], bot),
+        from_user=None if sender is None else _shared(User, sender, bot),
+        text=message.get("text"),
+        entities=MessageEntity.de_list(message.get("entities", []), bot),
+    )
+    typed.set_bot(bot)
+    return typed
 
 
 def _pressed_message(message: dict[str, Any], bot: Bot | None) -> MaybeInaccessibleMessage:

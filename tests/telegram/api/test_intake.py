@@ -154,3 +154,68 @@ def test_a_user_with_a_nested_field_is_parsed_without_sharing() -> None:
     assert first.effective_user is not None
     assert first.effective_user.api_kwargs == {"newer_field": {"nested": True}}
     assert first.effective_user is not second.effective_user
+
+
+def typed(text: str = "/start", **extra: Any) -> dict[str, Any]:
+    message = {
+        "message_id": 11,
+        "from": {"id": 7, "is_bot": False, "first_name": "A", "language_code": "de"},
+        "chat": {"id": 7, "type": "private", "first_name": "A"},
+        "date": DATE,
+        "text": text,
+        "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+    }
+    return {"update_id": 6, "message": message | extra}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        typed(),
+        typed("Cramp in my calf", entities=[]),
+        {"update_id": 6, "message": {k: v for k, v in typed()["message"].items() if k != "from"}
+         | {"chat": {"id": -5, "type": "group", "title": "Trip"}}},
+        {"update_id": 6, "message": {k: v for k, v in typed()["message"].items()
+                                     if k != "entities"}},
+    ],
+    ids=["command", "no-entities", "group-without-sender", "entities-left-out"],
+)  # fmt: skip
+def test_a_typed_message_is_the_update_ptb_would_build(data: dict[str, Any]) -> None:
+    bot = Bot("1:T")
+    original = copy.deepcopy(data)
+
+    update = parse_update(data, bot)
+    full = Update.de_json(copy.deepcopy(data), bot)
+
+    assert update.to_dict() == full.to_dict()
+    assert update.message is not None
+    assert update.message.get_bot() is bot  # reply_text() and the other shortcuts need it
+    assert update.get_bot() is bot
+    assert data == original
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"reply_to_message": typed()["message"]},
+        {"entities": [{"type": "text_link", "offset": 0, "length": 1, "url": "https://x.org"}]},
+        {"newer_field": 1},
+    ],
+    ids=["reply", "entity-with-url", "unknown-field"],
+)
+def test_a_message_with_more_than_text_goes_to_ptb_whole(extra: dict[str, Any]) -> None:
+    data = typed(**extra)
+
+    assert (
+        parse_update(data, None).to_dict() == Update.de_json(copy.deepcopy(data), None).to_dict()
+    )
+
+
+@pytest.mark.parametrize(
+    "broken", [{"date": "today"}, {"chat": "seven"}, {"text": 5}, {"entities": [{"type": 1}]}]
+)
+def test_a_typed_message_that_breaks_the_api_is_an_empty_update(broken: dict[str, Any]) -> None:
+    update = parse_update(typed() | {"message": typed()["message"] | broken}, None)
+
+    assert update.update_id == 6
+    assert update.message is None
