@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from typing import NamedTuple, TypeVar, cast
 
 from bot.engine.kb.conditions import (
     AllOf,
@@ -19,14 +18,16 @@ from bot.engine.kb.conditions import (
 from bot.engine.primitives import UNKNOWN, Level
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What a condition can look at: answers so far, and (for advice) the outcome."""
+class Context(NamedTuple):
+    """What a condition can look at: answers so far, and (for advice) the outcome.
+
+    A named tuple: immutable, and made in a third of a frozen dataclass's time (a press makes
+    about ten)."""
 
     answers: Mapping[str, str]
     patterns: Mapping[str, Condition]
     level: Level = Level.SELF_CARE
-    causes: frozenset[str] = field(default_factory=frozenset)
+    causes: frozenset[str] = frozenset()
 
 
 def holds(condition: Condition, context: Context) -> bool:
