@@ -68,7 +68,7 @@ def _compile(condition: Condition) -> Test:
     """Return `condition` as one Python function: a single expression, written once.
 
     ``{all: [{finding: a, in: [yes]}, {not: {level: [urgent]}}]}`` becomes
-    ``def test(c): a = c.answers; return (a.get(k0, UNKNOWN) in s0 and not (c.level in s1))``.
+    ``def test(c): a = c.answers; return (a.get(v2, UNKNOWN) in v3 and (not c.level in v4))``.
     The tree is one expression, so `and`/`or` stop where the models say (`all` at the first
     False, `any` at the first True) and a hundred conditions a press cost one call each, not
     one per node (nested closures were half the engine's time). Only generated names reach the
@@ -76,11 +76,20 @@ def _compile(condition: Condition) -> Test:
     namespace, never pasted into its text. A named pattern is looked up in the context when
     evaluated, as before.
     """
-    namespace: dict[str, object] = {"UNKNOWN": UNKNOWN, "holds": holds}
-    expression = _expression(condition, namespace)
-    source = f"def test(c):\n    a = c.answers\n    return {expression}\n"
-    exec(compile(source, "<condition>", "exec"), namespace)  # noqa: S102 - names only, see above
-    return cast(Test, namespace["test"])  # defined by the source above
+    namespace = _namespace()
+    return cast(Test, _define("test", [f"return {_expression(condition, namespace)}"], namespace))
+
+
+def _namespace(**names: object) -> dict[str, object]:
+    """Return the names a generated function starts from (`_define`)."""
+    return {"UNKNOWN": UNKNOWN, "holds": holds, **names}
+
+
+def _define(name: str, body: list[str], namespace: dict[str, object]) -> object:
+    """Define function `name` of the context `c` (answers as `a`) in `namespace`; return it."""
+    source = "\n    ".join([f"def {name}(c):", "a = c.answers", *body]) + "\n"
+    exec(compile(source, "<condition>", "exec"), namespace)  # noqa: S102 - names only (_compile)
+    return namespace[name]
 
 
 MAX_NESTING = 50
@@ -92,15 +101,14 @@ def first_holding(cases: Sequence[tuple[Condition, T]], default: T) -> Callable[
     """Return a function of the context giving the value paired with the first condition that
     holds in `cases` (`default` if none does), written as one Python function like `_compile`:
     the triage level tries a few dozen rules a press, most urgent first."""
-    namespace: dict[str, object] = {"UNKNOWN": UNKNOWN, "holds": holds, "DEFAULT": default}
-    lines = ["def first(c):", "    a = c.answers"]
+    namespace = _namespace(DEFAULT=default)
+    body: list[str] = []
     for condition, value in cases:
         result = f"v{len(namespace)}"
         namespace[result] = value
-        lines += [f"    if {_expression(condition, namespace)}:", f"        return {result}"]
-    source = "\n".join([*lines, "    return DEFAULT", ""])
-    exec(compile(source, "<conditions>", "exec"), namespace)  # noqa: S102 - names only (_compile)
-    return cast(Callable[[Context], T], namespace["first"])
+        body += [f"if {_expression(condition, namespace)}:", f"    return {result}"]
+    first = _define("first", [*body, "return DEFAULT"], namespace)
+    return cast(Callable[[Context], T], first)
 
 
 def _expression(condition: Condition, namespace: dict[str, object], depth: int = 0) -> str:
