@@ -189,7 +189,7 @@ def _measure(
 
 
 def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    """Start py-spy sampling process `pid` (every thread, 1,000 times a second) into `out`."""
+    """Start py-spy sampling process `pid` (every thread, 500 times a second) into `out`."""
     spy = Path(sys.executable).with_name("py-spy")
     argv = [
         str(spy),
