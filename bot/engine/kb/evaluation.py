@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple, TypeVar, cast
 
@@ -104,9 +105,8 @@ def first_holding(cases: Sequence[tuple[Condition, T]], default: T) -> Callable[
     namespace = _namespace(DEFAULT=default)
     body: list[str] = []
     for condition, value in cases:
-        result = f"v{len(namespace)}"
-        namespace[result] = value
-        body += [f"if {_expression(condition, namespace)}:", f"    return {result}"]
+        test = _expression(condition, namespace)
+        body += [f"if {test}:", f"    return {_bind(namespace, value)}"]
     first = _define("first", [*body, "return DEFAULT"], namespace)
     return cast(Callable[[Context], T], first)
 
@@ -114,11 +114,7 @@ def first_holding(cases: Sequence[tuple[Condition, T]], default: T) -> Callable[
 def _expression(condition: Condition, namespace: dict[str, object], depth: int = 0) -> str:
     """Return the Python expression for `condition`, binding its constants in `namespace`."""
 
-    def bind(value: object) -> str:
-        name = f"v{len(namespace)}"
-        namespace[name] = value
-        return name
-
+    bind = functools.partial(_bind, namespace)
     if depth >= MAX_NESTING:
         return f"{bind(_compile(condition))}(c)"
     match condition:
@@ -139,6 +135,13 @@ def _expression(condition: Condition, namespace: dict[str, object], depth: int =
         case PatternIs(pattern=name):
             return f"holds(c.patterns[{bind(name)}], c)"
     raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover - union is closed
+
+
+def _bind(namespace: dict[str, object], value: object) -> str:
+    """Bind `value` to a new name in `namespace` and return the name (`v` and a number)."""
+    name = f"v{len(namespace)}"
+    namespace[name] = value
+    return name
 
 
 def _leaf(condition: FindingIs | LevelIs) -> Test:
