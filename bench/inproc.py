@@ -89,10 +89,11 @@ async def run(
         serve(
             parts.application,
             settings,
-            store,
+            parts.store,
             allowed_updates=ALLOWED_UPDATES,
             stop=stop,
             on_redelivered=parts.handlers.on_redelivered,
+            outbox=parts.handlers.outbox,
         )
     )
     await users.ready.wait()

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.engine.errors import StoreError
 from bot.store.base import SessionStore
+from bot.store.cached import CachingStore
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SqliteStore
 
@@ -25,7 +26,9 @@ def scheme_of(url: str) -> str:
 
 def shared_client(store: SessionStore) -> Any | None:
     """Return the Redis client of a Redis store (its one pool, for the chat locks and the
-    pacer of this process), or None for any other store."""
+    pacer of this process), or None for any other store; a `CachingStore` is looked through."""
+    if isinstance(store, CachingStore):
+        store = store.inner
     try:
         from bot.store.redis import RedisStore  # the redis extra: no Redis store without it
     except ModuleNotFoundError:

@@ -60,10 +60,12 @@ EDITED = filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE
 
 @dataclass(frozen=True, slots=True)
 class BotParts:
-    """The application and its questionnaire handlers, which serving needs for redeliveries."""
+    """The application and its questionnaire handlers, which serving needs for redeliveries,
+    and the store's memory the handlers use, which the update processor shares (cached.py)."""
 
     application: AnyApplication
     handlers: QuestionnaireHandlers
+    store: CachingStore
 
 
 class BuildOptions(TypedDict, total=False):
@@ -98,7 +100,7 @@ def build_bot(
         raise ConfigError("CRAMPCHECK_TOKEN: is required to run the Telegram bot")
     install_log_redaction(settings.token.get_secret_value())  # before PTB logs its URL
     redis = shared_client(store)  # the pacer shares a Redis store's pool
-    store = CachingStore(store)  # one update's repeated reads come from memory (cached.py)
+    cached = store = CachingStore(store)  # repeated reads come from memory (cached.py)
     if observer is not None:  # time the store; count Bot API calls (observability/)
         store = observer.wrap_store(store)
     if request is None:  # retries, rate limits and screened updates around HTTP (api/chain.py)
@@ -150,7 +152,7 @@ def build_bot(
     register(app, handlers, checkin_handlers, features)
     if observer is not None:
         observer.attach(app)
-    return BotParts(app, handlers)
+    return BotParts(app, handlers, cached)
 
 
 def _chain(
@@ -244,14 +246,13 @@ def run_bot(settings: Settings, kb: KnowledgeBase) -> None:
     tune_gc()  # start-up objects live as long as the process: no collection walks them again
     # In webhook mode /healthz and /metrics go on the webhook server too
     # (bot/observability/http.py).
-    _run(loop, parts, settings, store, extra_routes=observer.routes())  # closes store and loop
+    _run(loop, parts, settings, extra_routes=observer.routes())  # closes store and loop
 
 
 def _run(
     loop: asyncio.AbstractEventLoop,
     parts: BotParts,
     settings: Settings,
-    store: SessionStore,
     *,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
 ) -> None:
@@ -259,7 +260,7 @@ def _run(
     serving = serve(
         parts.application,
         settings,
-        store,
+        parts.store,
         allowed_updates=ALLOWED_UPDATES,
         extra_routes=extra_routes,
         on_redelivered=parts.handlers.on_redelivered,

@@ -1,4 +1,5 @@
-"""Store fixtures: every contract test runs against memory, SQLite (a real file) and a real Redis.
+"""Store fixtures: every contract test runs against memory, SQLite (a real file), SQLite behind
+the memory of own writes (bot/store/cached.py) and a real Redis.
 
 Redis comes from the root `redis_url` and `redis_namespace` fixtures (tests/conftest.py): the
 Redis cases skip with the reason when it cannot be reached, unless CRAMPCHECK_REQUIRE_REDIS=1 (CI)
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.store.base import LIFETIMES, SessionStore
+from bot.store.cached import CachingStore
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
@@ -90,6 +92,20 @@ class SqliteBackend(MemoryBackend):
         )
 
 
+class RememberingBackend(SqliteBackend):
+    """SQLite behind a `CachingStore` that reads its own writes from memory, as a process that
+    handles every chat runs it (serving.py): the store contract holds through that memory."""
+
+    name = "sqlite, own writes remembered"
+
+    async def _open(
+        self, ttl_seconds: float | None, lifetimes: Mapping[str, float]
+    ) -> SessionStore:
+        cached = CachingStore(await super()._open(ttl_seconds, lifetimes), clock=self.clock)
+        cached.remember_writes(for_seconds=600.0 if ttl_seconds is None else ttl_seconds / 2)
+        return cached
+
+
 class RedisBackend(Backend):
     name = "redis"
 
@@ -110,13 +126,15 @@ class RedisBackend(Backend):
         await asyncio.sleep(seconds)  # Redis expires keys on its own clock
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "remembering", "redis"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     """Yield a backend of each kind; stores opened through it are closed afterwards."""
     if request.param == "memory":
         chosen: Backend = MemoryBackend()
     elif request.param == "sqlite":
         chosen = SqliteBackend(tmp_path / "sessions.db")
+    elif request.param == "remembering":
+        chosen = RememberingBackend(tmp_path / "sessions.db")
     else:
         namespace = request.getfixturevalue("redis_namespace")  # skips or fails without Redis
         chosen = RedisBackend(request.getfixturevalue("redis_url"), namespace)

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from bot import __version__
 from bot.config import ConfigError, Settings
 from bot.engine.kb.models import KnowledgeBase
+from bot.store.cached import CachingStore
 from bot.store.memory import MemoryStore
 from bot.telegram import app as app_module
 from bot.telegram.app import ALLOWED_UPDATES, build_application, configure_logging, run_bot
@@ -93,17 +94,21 @@ def test_run_serves_in_the_settings_mode_and_closes_the_loop(
     settings: Settings, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`_run` hands over to `serving.serve` (our own polling and webhook), not PTB's run_*."""
-    served: list[tuple[str, list[str], Any]] = []
+    served: list[tuple[str, list[str], Any, Any]] = []
 
     async def fake_serve(app: Any, run_settings: Settings, store: Any, **options: Any) -> None:
-        served.append((run_settings.mode, options["allowed_updates"], options["on_redelivered"]))
+        served.append(
+            (run_settings.mode, options["allowed_updates"], options["on_redelivered"], store)
+        )
 
     monkeypatch.setattr(app_module, "serve", fake_serve)
     loop = asyncio.new_event_loop()
     handlers = QuestionnaireHandlers(kb, MemoryStore(), session_ttl=timedelta(hours=1))
-    parts = app_module.BotParts(object(), handlers)  # type: ignore[arg-type]
+    cached = CachingStore(MemoryStore())
+    parts = app_module.BotParts(object(), handlers, cached)  # type: ignore[arg-type]
 
-    app_module._run(loop, parts, settings, MemoryStore())
+    app_module._run(loop, parts, settings)
 
-    assert served == [("polling", ALLOWED_UPDATES, handlers.on_redelivered)]
+    # The processor shares the handlers' memory of the store (bot/store/cached.py).
+    assert served == [("polling", ALLOWED_UPDATES, handlers.on_redelivered, cached)]
     assert loop.is_closed()

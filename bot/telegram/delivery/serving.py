@@ -22,6 +22,7 @@ from telegram import Bot
 from bot.config import Settings
 from bot.store import shared_client
 from bot.store.base import SessionStore
+from bot.store.cached import CachingStore
 from bot.store.locks import ChainedLocks, ChatLocks, LocalLocks, RedisLocks
 from bot.telegram.delivery.polling import PollingLoop, PollingOptions
 from bot.telegram.delivery.processing import AnyApplication, RedeliveryHook, UpdateProcessor
@@ -33,6 +34,18 @@ logger = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 OUTBOX_GRACE = 5.0
 """Seconds the chats' owed messages get to go out after the last update was handled."""
+REMEMBER_SECONDS = 600.0
+"""How long a process that handles every chat reads its own last write of a record from memory
+(`CachingStore.remember_writes`): a conversation's next press comes well within it."""
+
+
+def remember_own_writes(store: SessionStore, locks: ChatLocks, settings: Settings) -> None:
+    """Have `store` read this process's own writes from memory (`CachingStore.remember_writes`)
+    if the process handles every chat: its chat locks are its own (polling, or a webhook
+    without Redis workers). For `REMEMBER_SECONDS`, or half the idle TTL if that is shorter,
+    so that a remembered record never outlives the stored one."""
+    if isinstance(locks, LocalLocks) and isinstance(store, CachingStore):
+        store.remember_writes(for_seconds=min(REMEMBER_SECONDS, settings.session_ttl_seconds / 2))
 
 
 async def serve(
@@ -53,6 +66,7 @@ async def serve(
     (the handlers' screens) shares the chat locks, and gets `OUTBOX_GRACE` seconds on a stop.
     """
     async with _stop_event(stop) as stopping, _chat_locks(settings, store) as locks:
+        remember_own_writes(store, locks, settings)
         if outbox is not None:
             outbox.locks = locks  # so that two webhook workers never show one chat at once
         try:
