@@ -50,6 +50,11 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's."""
 
 
+def _safe_load(text: str) -> object:
+    """Parse YAML `text` with `_SAFE_LOADER` (the side tables: no line numbers needed)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+
+
 @dataclass
 class SourceMap:
     """Where each loaded element came from: (section, index) -> (file, dotted path prefix)."""
@@ -155,7 +160,7 @@ def _sweat(path: Path) -> SweatConfig:
 def load_emergency_numbers(path: Path) -> EmergencyTable:
     """Read and validate the emergency-number table; raise KnowledgeBaseError if it is bad."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise KnowledgeBaseError(f"{path.name}: cannot read: {error}") from error
     try:
@@ -172,7 +177,7 @@ def load_sweat_config(path: Path | None = None) -> SweatConfig:
     """Read and validate sweat.yaml (default: the knowledge directory's); the only I/O."""
     file = path or default_knowledge_dir() / SWEAT_FILE
     try:
-        config = SweatConfig.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+        config = SweatConfig.model_validate(_safe_load(file.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as error:
         raise KnowledgeBaseError(f"{file}: {error}") from error
     return config
