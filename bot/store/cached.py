@@ -72,7 +72,9 @@ class CachingStore:
         off)."""
         self._for_seconds = 0.0
         self._deletes = 0
-        """Deletes begun and ended so far: a write that overlapped one is not remembered."""
+        """Deletes begun plus deletes ended so far: a write during which it moved overlapped a
+        delete (begun before it and ended during it, or begun during it) and is not
+        remembered."""
 
     def remember_writes(self, *, for_seconds: float) -> None:
         """Answer reads from this process's own writes for `for_seconds` after each: only for
@@ -166,12 +168,12 @@ class CachingStore:
         known = _scope.get()
         if known is not None:
             known.pop(key, None)
-        self._begin_delete()
+        self._deletes += 1  # counted as it begins and as it ends: see `_deletes`
         self._forget(key)
         try:
             is_deleted = await self.inner.delete(key)
         finally:
-            self._end_delete()
+            self._deletes += 1
             self._forget(key)
         if known is not None:
             known[key] = None
@@ -181,20 +183,14 @@ class CachingStore:
         known = _scope.get()
         if known is not None:
             known.clear()
-        self._begin_delete()
+        self._deletes += 1
         try:
             return await self.inner.delete_user(user_id)
         finally:
-            self._end_delete()
+            self._deletes += 1
             if self._written is not None:
                 for key in [key for key in self._written if key.user_id == user_id]:
                     del self._written[key]
-
-    def _begin_delete(self) -> None:
-        self._deletes += 1
-
-    def _end_delete(self) -> None:
-        self._deletes += 1
 
     async def schedule(self, key: SessionKey, due_at: float) -> None:
         await self.inner.schedule(key, due_at)
