@@ -100,7 +100,8 @@ def build_bot(
         raise ConfigError("CRAMPCHECK_TOKEN: is required to run the Telegram bot")
     install_log_redaction(settings.token.get_secret_value())  # before PTB logs its URL
     redis = shared_client(store)  # the pacer shares a Redis store's pool
-    cached = store = CachingStore(store)  # repeated reads come from memory (cached.py)
+    # Repeated reads come from memory (cached.py); a caller's own CachingStore is used as is.
+    cached = store = store if isinstance(store, CachingStore) else CachingStore(store)
     if observer is not None:  # time the store; count Bot API calls (observability/)
         store = observer.wrap_store(store)
     if request is None:  # retries, rate limits and screened updates around HTTP (api/chain.py)

@@ -56,6 +56,8 @@ from bot.engine.questionnaire import machine
 from bot.engine.questionnaire.machine import Result
 from bot.engine.questionnaire.session import Session
 from bot.store.base import Record, SessionKey
+from bot.store.cached import CachingStore
+from bot.store.locks import LocalLocks
 from bot.store.memory import MemoryStore
 from bot.telegram.api.pacing.limiter import (
     RateLimitedRequest,
@@ -68,6 +70,7 @@ from bot.telegram.api.pacing.limiter import (
 from bot.telegram.api.retry import RetryingRequest
 from bot.telegram.app import AnyApplication, build_bot
 from bot.telegram.delivery.processing import Outcome, UpdateProcessor
+from bot.telegram.delivery.serving import remember_own_writes
 from bot.telegram.features.checkins import CheckinScheduler
 from bot.telegram.state.conversation import Conversation
 from bot.telegram.ui import callbacks
@@ -845,17 +848,23 @@ class Process:
         chain = RetryingRequest(
             RateLimitedRequest(self.wire, limiter), random=world.rng_retry.random
         )
-        self.store = StoreView(world.store, monitor, self.wire)
+        self.view = StoreView(world.store, monitor, self.wire)
         loop = asyncio.get_running_loop()
+        # As `crampcheck run` has it (serving.py): one process handles every chat, so its
+        # handlers, processor and check-ins share one store that reads its own writes from
+        # memory, on the loop's (virtual) clock; a kill takes that memory with the process.
+        self.store = CachingStore(self.view, clock=loop.time)
+        remember_own_writes(self.store, LocalLocks(), world.settings)
         # Wake-ups and check-ins fall due on the loop's (virtual) clock, as a date.
         scheduler = CheckinScheduler(world.kb, self.store, clock=lambda: EPOCH + loop.time())
         parts = build_bot(
             world.settings, world.kb, self.store,
             request=Outer(chain, monitor, self.wire), checkins=scheduler,
         )  # fmt: skip
+        assert parts.store is self.store  # the one memory, as in `crampcheck run`
         self.app: AnyApplication = parts.application
         self.processor = UpdateProcessor(
-            self.app, self.store,
+            self.app, parts.store,
             on_redelivered=parts.handlers.on_redelivered,
             outbox=parts.handlers.outbox,
         )  # fmt: skip

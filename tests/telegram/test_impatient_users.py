@@ -4,7 +4,8 @@ A seeded crowd (tests/fakes/impatient.py) presses any button of any of its messa
 moments, often twice in a row and while the bot is still sending, types junk, sends /start and
 /restart mid-way; in the hostile run the Bot API fails now and then (timeouts, 5xx, 429) and the
 bot is killed and restarted with the unsettled updates redelivered. The bot is the real one (real
-request chain and pacing, memory store), in virtual time (a looptime loop of the test's own,
+request chain and pacing, memory store read through the memory of its own writes, as one
+`crampcheck run` process has it), in virtual time (a looptime loop of the test's own,
 `run_in_virtual_time`; no pytest plugin), so minutes of pacing take a second or two. Checked as
 the events happen and once quiet: every press answered exactly once and fast (p95 <= 0.3 s,
 p99 <= 0.5 s), a press drawn at the stored revision (or on the newest screen of a quiet chat)
