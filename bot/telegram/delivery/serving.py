@@ -64,6 +64,8 @@ async def serve(
 
     `on_redelivered` re-shows the screen of an update applied before (processing.py); `outbox`
     (the handlers' screens) shares the chat locks, and gets `OUTBOX_GRACE` seconds on a stop.
+    `store`: the handlers' `CachingStore` (`BotParts.store`), so that the update processor
+    shares its memory (`remember_own_writes`); a bare store gets a memory of the processor's own.
     """
     async with _stop_event(stop) as stopping, _chat_locks(settings, store) as locks:
         remember_own_writes(store, locks, settings)
