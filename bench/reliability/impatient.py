@@ -288,8 +288,12 @@ class ImpatientUser:
         watch: Watch,
         send: Callable[[dict[str, Any]], None],
         rng: random.Random,
+        *,
+        language: str = "en",
     ) -> None:
         self.chat_id = chat_id
+        self.language = language
+        """The Telegram app's language (`language_code`), which the bot answers in."""
         self.watch = watch
         self.api = watch.api
         self.send = send
@@ -387,7 +391,12 @@ class ImpatientUser:
         self.send({"update_id": self.api.next_update_id(), "message": message})
 
     def user(self) -> dict[str, Any]:
-        return {"id": self.chat_id, "is_bot": False, "first_name": "U", "language_code": "en"}
+        return {
+            "id": self.chat_id,
+            "is_bot": False,
+            "first_name": "U",
+            "language_code": self.language,
+        }
 
     # --- the end --------------------------------------------------------------------------------
 
@@ -541,7 +550,11 @@ async def run(
     kills: int,
     seed: int,
     workdir: Path,
+    *,
+    bokmal: float = 0.0,
 ) -> dict[str, Any]:
+    """Play `users` impatient people for `seconds` against the bot; a share `bokmal` of them use
+    Telegram in Norwegian Bokmål (the bot answers them in it)."""
     from bot.engine.lint import load_knowledge_base
 
     kb = load_knowledge_base()
@@ -569,7 +582,9 @@ async def run(
                 courier = Courier(webhook_sender(session, bots.ports, random.Random(seed + n)))
                 couriers.append(courier)
                 send = courier.send
-            sims.append(ImpatientUser(CHAT_BASE + n, watch, send, random.Random(seed * 1000 + n)))
+            language = "nb" if n < round(users * bokmal) else "en"
+            user_rng = random.Random(seed * 1000 + n)
+            sims.append(ImpatientUser(CHAT_BASE + n, watch, send, user_rng, language=language))
         started = time.monotonic()
         until = started + seconds
         players = [asyncio.create_task(user.play(until)) for user in sims]
@@ -601,6 +616,7 @@ async def run(
             "store": store if store == "sqlite" else "redis, 2 webhook workers",
             "mode": "polling" if store == "sqlite" else "webhook",
             "users": users,
+            "bokmal_users": sum(user.language == "nb" for user in sims),
             "seconds": seconds,
             "seed": seed,
             "code": code_version(),
@@ -897,12 +913,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--faults", type=float, default=0.0, help="chance a Bot API call fails")
     parser.add_argument("--kills", type=int, default=0)
+    parser.add_argument(
+        "--bokmal", type=float, default=0.0, help="share of users whose Telegram is in Bokmål"
+    )
     args = parser.parse_args()
     run_harness(
         "impatient",
         args,
         lambda workdir: run(
-            args.store, args.users, args.seconds, args.faults, args.kills, args.seed, workdir
+            args.store,
+            args.users,
+            args.seconds,
+            args.faults,
+            args.kills,
+            args.seed,
+            workdir,
+            bokmal=args.bokmal,
         ),
     )
 

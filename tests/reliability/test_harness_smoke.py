@@ -86,11 +86,14 @@ async def test_faults_smoke_nothing_unhandled_nothing_stuck_no_rate_breach(
 
 @pytest.mark.usefixtures("real_network")
 async def test_impatient_smoke_every_press_answered_once_no_chat_trapped(tmp_path: Path) -> None:
-    """Six impatient users, the real pacing, one SIGKILL: issue 12's counts are all 0."""
+    """Six impatient users, half of them in Bokmål, the real pacing, one SIGKILL: issue 12's
+    counts are all 0."""
     figures = await impatient.run(
-        "sqlite", users=6, seconds=6.0, fault_rate=0.0, kills=1, seed=3, workdir=tmp_path
-    )
+        "sqlite", users=6, seconds=6.0, fault_rate=0.0, kills=1, seed=3, workdir=tmp_path,
+        bokmal=0.5,
+    )  # fmt: skip
 
+    assert figures["bokmal_users"] == 3
     assert figures["presses"] >= 10
     zero = {name: figures[name] for name in impatient.TARGETS}
     assert zero == dict.fromkeys(impatient.TARGETS, 0), figures["examples"]
