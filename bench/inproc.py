@@ -37,8 +37,7 @@ from bot.observability.observer import Observer
 from bot.runtime import tune_gc
 from bot.store import open_store
 from bot.telegram.api.chain import reliable_request
-from bot.telegram.app import ALLOWED_UPDATES, build_bot
-from bot.telegram.delivery.serving import serve
+from bot.telegram.app import build_bot
 
 TOKEN = "123456:AAbench-token-for-the-in-process-fake"
 
@@ -85,17 +84,7 @@ async def run(
     parts = build_bot(settings, kb, store, request=request, observer=Observer(settings, kb))
     stop = asyncio.Event()
     tune_gc()
-    serving = asyncio.create_task(
-        serve(
-            parts.application,
-            settings,
-            parts.store,
-            allowed_updates=ALLOWED_UPDATES,
-            stop=stop,
-            on_redelivered=parts.handlers.on_redelivered,
-            outbox=parts.handlers.outbox,
-        )
-    )
+    serving = asyncio.create_task(parts.serve(settings, stop=stop))
     await users.ready.wait()
     profiler = cProfile.Profile() if profile else None
     began = time.process_time()

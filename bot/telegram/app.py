@@ -40,6 +40,7 @@ from bot.telegram.api.chain import http_transport, reliable_request
 from bot.telegram.api.client import CrampBot
 from bot.telegram.api.pacing.limiter import pacer_of
 from bot.telegram.api.redact import install_log_redaction
+from bot.telegram.delivery.polling import PollingOptions
 from bot.telegram.delivery.serving import serve
 from bot.telegram.features.checkins import CheckinHandlers, CheckinScheduler
 from bot.telegram.features.questionnaire.handlers import QuestionnaireHandlers
@@ -66,6 +67,28 @@ class BotParts:
     application: AnyApplication
     handlers: QuestionnaireHandlers
     store: CachingStore
+
+    async def serve(
+        self,
+        settings: Settings,
+        *,
+        stop: asyncio.Event | None = None,
+        polling: PollingOptions | None = None,
+        extra_routes: Iterable[web.AbstractRouteDef] = (),
+    ) -> None:
+        """Serve these parts (serving.py) until `stop` (default: a stop signal): the processor
+        shares the handlers' store memory and outbox, and re-shows redelivered screens."""
+        await serve(
+            self.application,
+            settings,
+            self.store,
+            allowed_updates=ALLOWED_UPDATES,
+            stop=stop,
+            polling=polling,
+            extra_routes=extra_routes,
+            on_redelivered=self.handlers.on_redelivered,
+            outbox=self.handlers.outbox,
+        )
 
 
 class BuildOptions(TypedDict, total=False):
@@ -258,17 +281,8 @@ def _run(
     extra_routes: Iterable[web.AbstractRouteDef] = (),
 ) -> None:
     """Serve with at-least-once delivery (serving.py) in place of PTB's run_polling/webhook."""
-    serving = serve(
-        parts.application,
-        settings,
-        parts.store,
-        allowed_updates=ALLOWED_UPDATES,
-        extra_routes=extra_routes,
-        on_redelivered=parts.handlers.on_redelivered,
-        outbox=parts.handlers.outbox,
-    )
     try:
-        loop.run_until_complete(serving)
+        loop.run_until_complete(parts.serve(settings, extra_routes=extra_routes))
     finally:
         loop.close()
 

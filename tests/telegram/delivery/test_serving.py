@@ -121,17 +121,7 @@ async def test_one_polling_process_reads_its_own_writes_from_memory(
     parts = build_bot(settings, kb, inner, request=api)
     stop = asyncio.Event()
     options = PollingOptions(poll_timeout=0)
-    running = asyncio.create_task(
-        serve(
-            parts.application,
-            settings,
-            parts.store,
-            allowed_updates=ALLOWED_UPDATES,
-            stop=stop,
-            polling=options,
-            outbox=parts.handlers.outbox,
-        )
-    )
+    running = asyncio.create_task(parts.serve(settings, stop=stop, polling=options))
     api.queue_update(message_update(api, "/start"))
     await wait_until(lambda: latest_screen(api) is not None)
     await parts.handlers.outbox.drain(5)
